@@ -1,0 +1,1 @@
+from rpusim._native import Tile

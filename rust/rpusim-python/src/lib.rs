@@ -1,0 +1,201 @@
+//! `rpusim._native`: the engine's tiles for Python. Conversion, GIL release and error mapping
+//! only; the public, typed API is the Python package around it.
+
+use std::sync::Mutex;
+
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use rpusim::{Error, Tile, TileConfig};
+
+/// The one place an engine error becomes a Python exception.
+fn to_py(e: Error) -> PyErr {
+    match e {
+        Error::Threads(_) => PyRuntimeError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// A C-contiguous float32 matrix as a slice, or a ValueError naming `name`.
+fn matrix<'a>(name: &str, a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<(&'a [f32], usize)> {
+    let rows = a.shape()[0];
+    let slice = a
+        .as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{name}: must be C-contiguous")))?;
+    Ok((slice, rows))
+}
+
+/// One analog tile (see `rpusim.AnalogTile` for the documented API).
+///
+/// Calls release the GIL. The tile sits behind a mutex, so calls on one tile from several
+/// Python threads run one after the other instead of failing.
+#[pyclass(frozen, module = "rpusim._native", name = "Tile")]
+struct PyTile {
+    tile: Mutex<Tile>,
+}
+
+impl PyTile {
+    /// Runs `f` on the tile with the GIL released.
+    fn run<R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Tile) -> rpusim::Result<R> + Send,
+    ) -> PyResult<R> {
+        py.detach(|| {
+            let mut tile = self.tile.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut tile)
+        })
+        .map_err(to_py)
+    }
+
+    fn output<'py>(
+        py: Python<'py>,
+        v: Vec<f32>,
+        rows: usize,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let cols = v.len().checked_div(rows).unwrap_or(0);
+        let a = numpy::ndarray::Array2::from_shape_vec((rows, cols), v)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(a.into_pyarray(py))
+    }
+}
+
+#[pymethods]
+impl PyTile {
+    #[new]
+    fn new(
+        py: Python<'_>,
+        out_size: usize,
+        in_size: usize,
+        config_json: &str,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let config = TileConfig::from_json(config_json).map_err(to_py)?;
+        let tile = py
+            .detach(|| Tile::new(out_size, in_size, config, seed))
+            .map_err(to_py)?;
+        Ok(PyTile {
+            tile: Mutex::new(tile),
+        })
+    }
+
+    #[getter]
+    fn out_size(&self, py: Python<'_>) -> PyResult<usize> {
+        self.run(py, |t| Ok(t.out_size()))
+    }
+
+    #[getter]
+    fn in_size(&self, py: Python<'_>) -> PyResult<usize> {
+        self.run(py, |t| Ok(t.in_size()))
+    }
+
+    #[getter]
+    fn seed(&self, py: Python<'_>) -> PyResult<u64> {
+        self.run(py, |t| Ok(t.seed()))
+    }
+
+    /// `(forward, backward, update)` call counters.
+    fn counters(&self, py: Python<'_>) -> PyResult<(u64, u64, u64)> {
+        self.run(py, |t| {
+            let c = t.counters();
+            Ok((c.forward, c.backward, c.update))
+        })
+    }
+
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+        is_test: bool,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (x, n) = matrix("x", &x)?;
+        let y = self.run(py, |t| t.forward(x, n, is_test))?;
+        Self::output(py, y, n)
+    }
+
+    fn backward<'py>(
+        &self,
+        py: Python<'py>,
+        d: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (d, n) = matrix("d", &d)?;
+        let z = self.run(py, |t| t.backward(d, n))?;
+        Self::output(py, z, n)
+    }
+
+    fn update(
+        &self,
+        py: Python<'_>,
+        x: PyReadonlyArray2<'_, f32>,
+        d: PyReadonlyArray2<'_, f32>,
+        lr: f32,
+    ) -> PyResult<()> {
+        let (x, n) = matrix("x", &x)?;
+        let (d, nd) = matrix("d", &d)?;
+        if nd != n {
+            return Err(PyValueError::new_err(format!(
+                "d: expected {n} rows (as x), got {nd}"
+            )));
+        }
+        self.run(py, |t| t.update(x, d, n, lr))
+    }
+
+    fn get_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (w, rows) = self.run(py, |t| Ok((t.weights().to_vec(), t.out_size())))?;
+        Self::output(py, w, rows)
+    }
+
+    fn set_weights(&self, py: Python<'_>, w: PyReadonlyArray2<'_, f32>) -> PyResult<()> {
+        let (w, _) = matrix("weights", &w)?;
+        self.run(py, |t| t.set_weights(w))
+    }
+
+    fn get_config_json(&self, py: Python<'_>) -> PyResult<String> {
+        self.run(py, |t| Ok(t.config().to_json()))
+    }
+
+    fn set_config_json(&self, py: Python<'_>, config_json: &str) -> PyResult<()> {
+        let config = TileConfig::from_json(config_json).map_err(to_py)?;
+        self.run(py, |t| t.set_config(config))
+    }
+
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.run(py, |t| Ok(t.to_bytes()))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
+        let tile = py.detach(|| Tile::from_bytes(state)).map_err(to_py)?;
+        Ok(PyTile {
+            tile: Mutex::new(tile),
+        })
+    }
+}
+
+#[pyfunction]
+fn set_num_threads(n: usize) -> PyResult<()> {
+    rpusim::set_num_threads(n).map_err(to_py)
+}
+
+#[pyfunction]
+fn get_num_threads() -> usize {
+    rpusim::num_threads()
+}
+
+/// The engine's default configuration, to check the Python defaults against.
+#[pyfunction]
+fn default_config_json() -> String {
+    TileConfig::default().to_json()
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTile>()?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(default_config_json, m)?)?;
+    m.add("FORMAT_VERSION", rpusim::FORMAT_VERSION)?;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! The one error type of the engine. Every message names the parameter it is about, so that the
+//! Python binding can pass it on unchanged.
+
+use thiserror::Error;
+
+/// What can go wrong when a tile is built, used, or restored.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum Error {
+    /// An array has the wrong number of elements for the tile and batch.
+    #[error("{name}: expected shape {expected}, got {got}")]
+    Shape {
+        name: &'static str,
+        expected: String,
+        got: String,
+    },
+    /// An input array holds NaN or an infinity.
+    #[error("{name}: non-finite value {value} at index {index}")]
+    NonFinite {
+        name: &'static str,
+        index: usize,
+        value: f32,
+    },
+    /// A configuration value or call argument is out of its range.
+    #[error("{name}: {reason}")]
+    InvalidParameter { name: String, reason: String },
+    /// A configuration document could not be read.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Saved state bytes are corrupt, truncated, or from an unknown format version.
+    #[error("state: {0}")]
+    State(String),
+    /// The worker threads could not be started.
+    #[error("threads: {0}")]
+    Threads(String),
+}
+
+impl Error {
+    pub(crate) fn invalid(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result with the engine's error.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,349 @@
+//! The analog forward and backward passes (MODEL.md §2): noise management, DAC, the exact
+//! float32 product, weight and output noise, ADC, and iterative bound management.
+//!
+//! The batch is processed in stages (all DAC inputs, one batched product, all ADC outputs) and
+//! only the samples that saturate go round again; every sample gets exactly the numbers of the
+//! sample-by-sample definition in `reference.rs`.
+
+use crate::config::{BoundManagement, IoParameters, NoiseManagement};
+use crate::mvm::{backward_product, forward_product};
+use crate::rng::{Op, Purpose, Stream};
+use crate::threads::map_chunks;
+
+/// Which product a pass computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// `y = W x`: inputs on the columns, outputs on the rows.
+    Forward,
+    /// `z = W^T d`: inputs on the rows, outputs on the columns.
+    Backward,
+}
+
+impl Direction {
+    pub(crate) fn op(self) -> Op {
+        match self {
+            Direction::Forward => Op::Forward,
+            Direction::Backward => Op::Backward,
+        }
+    }
+
+    /// (input length, output length) of one sample on an `out_size x in_size` tile.
+    pub fn sizes(self, out_size: usize, in_size: usize) -> (usize, usize) {
+        match self {
+            Direction::Forward => (in_size, out_size),
+            Direction::Backward => (out_size, in_size),
+        }
+    }
+
+    /// The exact product of a batch, in the summation order of `mvm.rs`.
+    pub(crate) fn product(
+        self,
+        w: &[f32],
+        out_size: usize,
+        in_size: usize,
+        x: &[f32],
+        n: usize,
+    ) -> Vec<f32> {
+        match self {
+            Direction::Forward => forward_product(w, out_size, in_size, x, n),
+            Direction::Backward => backward_product(w, out_size, in_size, x, n),
+        }
+    }
+}
+
+/// Rounds `v` to a multiple of `step` (nearest, ties to even; or stochastic with the uniform
+/// draw `u`: down with probability `1 - frac`, up with probability `frac`). `step <= 0`: no-op.
+#[inline(always)]
+pub fn quantize(v: f32, step: f32, stochastic: Option<f32>) -> f32 {
+    if step <= 0.0 {
+        return v;
+    }
+    match stochastic {
+        None => (v / step).round_ties_even() * step,
+        Some(u) => (v / step + u).floor() * step,
+    }
+}
+
+/// Clips `v` to `[-bound, bound]` when there is a bound.
+#[inline(always)]
+pub fn clip(v: f32, bound: Option<f32>) -> f32 {
+    match bound {
+        Some(b) => v.max(-b).min(b),
+        None => v,
+    }
+}
+
+/// Per-sample noise-management scale for every kind but `average_abs_max` (MODEL.md §3.1).
+pub fn nm_scale(io: &IoParameters, x: &[f32]) -> f32 {
+    let thres = io.nm_thres as f32;
+    let clip_at_thres = |m: f32| if thres > 0.0 { m.min(thres) } else { m };
+    match io.noise_management {
+        NoiseManagement::None => 1.0,
+        NoiseManagement::AbsMax | NoiseManagement::AverageAbsMax => {
+            clip_at_thres(x.iter().fold(0.0f32, |m, v| m.max(v.abs())))
+        }
+        NoiseManagement::Max => clip_at_thres(x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v))),
+        NoiseManagement::Constant => {
+            if thres > 0.0 {
+                thres
+            } else {
+                1.0
+            }
+        }
+    }
+}
+
+/// The scales of a batch. For `average_abs_max` all samples share the running average of the
+/// batches' mean abs-max, which `running` carries between calls and which is only advanced
+/// when `learn` is set.
+pub fn batch_scales(
+    io: &IoParameters,
+    x: &[f32],
+    n: usize,
+    k: usize,
+    running: &mut Option<f32>,
+    learn: bool,
+) -> Vec<f32> {
+    if io.noise_management != NoiseManagement::AverageAbsMax {
+        return (0..n)
+            .map(|b| nm_scale(io, &x[b * k..(b + 1) * k]))
+            .collect();
+    }
+    if n == 0 {
+        return Vec::new();
+    }
+    let sum: f64 = (0..n)
+        .map(|b| f64::from(nm_scale(io, &x[b * k..(b + 1) * k])))
+        .sum();
+    let mean = (sum / n as f64) as f32;
+    let decay = io.nm_decay as f32;
+    let average = match *running {
+        None => mean,
+        Some(r) => r * (1.0 - decay) + decay * mean,
+    };
+    if learn {
+        *running = Some(average);
+    }
+    vec![average; n]
+}
+
+/// The periphery of one pass as the f32 numbers the kernels use.
+#[derive(Debug, Clone)]
+pub struct Periphery {
+    pub inp_step: f32,
+    pub inp_clip: Option<f32>,
+    pub inp_sto_round: bool,
+    pub inp_noise: f32,
+    pub w_noise: f32,
+    pub out_noise: f32,
+    pub out_step: f32,
+    pub out_clip: Option<f32>,
+    pub out_sto_round: bool,
+    pub out_scale: f32,
+    /// Iterative bound management (forward only).
+    pub bound_management: bool,
+    /// The reduction factor `r` may not exceed this; it doubles while `r <= r_limit`.
+    pub r_limit: f64,
+}
+
+impl Periphery {
+    pub fn new(io: &IoParameters, direction: Direction) -> Self {
+        let inp_step = io.inp_step();
+        let res_limit = if inp_step > 0.0 {
+            io.max_bm_res / inp_step
+        } else {
+            f64::INFINITY
+        };
+        Periphery {
+            inp_step: inp_step as f32,
+            inp_clip: io.inp_clip(),
+            inp_sto_round: io.inp_sto_round,
+            inp_noise: io.inp_noise as f32,
+            w_noise: io.w_noise as f32,
+            out_noise: io.out_noise as f32,
+            out_step: io.out_step() as f32,
+            out_clip: io.out_clip(),
+            out_sto_round: io.out_sto_round,
+            out_scale: io.out_scale as f32,
+            bound_management: direction == Direction::Forward
+                && io.bound_management == BoundManagement::Iterative,
+            r_limit: io.max_bm_factor.min(res_limit),
+        }
+    }
+
+    /// Whether a saturated pass at reduction `r` is repeated at `2 r`.
+    #[inline]
+    pub fn repeats(&self, saturated: bool, r: f32) -> bool {
+        self.bound_management && saturated && f64::from(r) <= self.r_limit
+    }
+}
+
+/// The random streams of one call of a pass.
+#[derive(Debug)]
+pub struct PassStreams {
+    pub input_rounding: Stream,
+    pub input_noise: Stream,
+    pub weight_noise: Stream,
+    pub output_noise: Stream,
+    pub output_rounding: Stream,
+}
+
+impl PassStreams {
+    pub fn new(seed: u64, direction: Direction, call: u64) -> Self {
+        let s = |p| Stream::new(seed, direction.op(), p, call);
+        PassStreams {
+            input_rounding: s(Purpose::InputRounding),
+            input_noise: s(Purpose::InputNoise),
+            weight_noise: s(Purpose::WeightNoise),
+            output_noise: s(Purpose::OutputNoise),
+            output_rounding: s(Purpose::OutputRounding),
+        }
+    }
+}
+
+/// DAC of one sample in pass `pass`: `u = clip(quantize(x / denom)) + inp_noise N`. Returns
+/// `||u||_2` when weight noise needs it (else 0).
+fn dac(
+    per: &Periphery,
+    st: &PassStreams,
+    x: &[f32],
+    denom: f32,
+    address: [u32; 3],
+    u: &mut [f32],
+) -> f32 {
+    for (u, &x) in u.iter_mut().zip(x) {
+        *u = x / denom;
+    }
+    if per.inp_sto_round && per.inp_step > 0.0 {
+        for (u, r) in u.iter_mut().zip(st.input_rounding.uniforms(address)) {
+            *u = clip(quantize(*u, per.inp_step, Some(r)), per.inp_clip);
+        }
+    } else {
+        for u in u.iter_mut() {
+            *u = clip(quantize(*u, per.inp_step, None), per.inp_clip);
+        }
+    }
+    if per.inp_noise > 0.0 {
+        for (u, n) in u.iter_mut().zip(st.input_noise.normals(address)) {
+            *u += per.inp_noise * n;
+        }
+    }
+    if per.w_noise > 0.0 {
+        l2_norm(u)
+    } else {
+        0.0
+    }
+}
+
+/// `||u||_2`, summed in order in f64.
+#[inline]
+pub fn l2_norm(u: &[f32]) -> f32 {
+    u.iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt() as f32
+}
+
+/// ADC of one sample: weight noise, output noise, quantisation, clipping. Returns whether an
+/// output exceeded the bound before clipping.
+fn adc(per: &Periphery, st: &PassStreams, v: &mut [f32], u_norm: f32, address: [u32; 3]) -> bool {
+    if per.w_noise > 0.0 {
+        let sigma = per.w_noise * u_norm;
+        for (v, n) in v.iter_mut().zip(st.weight_noise.normals(address)) {
+            *v += sigma * n;
+        }
+    }
+    if per.out_noise > 0.0 {
+        for (v, n) in v.iter_mut().zip(st.output_noise.normals(address)) {
+            *v += per.out_noise * n;
+        }
+    }
+    if per.out_sto_round && per.out_step > 0.0 {
+        for (v, r) in v.iter_mut().zip(st.output_rounding.uniforms(address)) {
+            *v = quantize(*v, per.out_step, Some(r));
+        }
+    } else if per.out_step > 0.0 {
+        for v in v.iter_mut() {
+            *v = quantize(*v, per.out_step, None);
+        }
+    }
+    match per.out_clip {
+        Some(bound) => {
+            let saturated = v.iter().any(|x| x.abs() > bound);
+            for v in v.iter_mut() {
+                *v = clip(*v, per.out_clip);
+            }
+            saturated
+        }
+        None => false,
+    }
+}
+
+/// One analog pass over a batch of `n` samples `x` (row-major `n x k`) with noise-management
+/// scales `alphas`; returns `n x m` outputs. `call` is the pass's call counter.
+#[allow(clippy::too_many_arguments)]
+pub fn analog_pass(
+    io: &IoParameters,
+    direction: Direction,
+    w: &[f32],
+    out_size: usize,
+    in_size: usize,
+    x: &[f32],
+    n: usize,
+    alphas: &[f32],
+    seed: u64,
+    call: u64,
+) -> Vec<f32> {
+    if io.is_perfect {
+        return direction.product(w, out_size, in_size, x, n);
+    }
+    let (k, m) = direction.sizes(out_size, in_size);
+    let per = Periphery::new(io, direction);
+    let streams = PassStreams::new(seed, direction, call);
+    let mut y = vec![0.0f32; n * m];
+    let mut r = vec![1.0f32; n];
+    // A zero (or, for `max`, negative) scale means a zero input: the output is exactly zero.
+    let mut active: Vec<usize> = (0..n).filter(|&b| alphas[b] > 0.0).collect();
+    let mut pass = 0u32;
+    while !active.is_empty() {
+        let mut u = vec![0.0f32; active.len() * k];
+        let work = u.len() * 16;
+        let norms = map_chunks(&mut u, k, work, |a, u| {
+            let b = active[a];
+            let address = [b as u32, pass, 0];
+            dac(
+                &per,
+                &streams,
+                &x[b * k..(b + 1) * k],
+                alphas[b] * r[b],
+                address,
+                u,
+            )
+        });
+        let mut v = direction.product(w, out_size, in_size, &u, active.len());
+        let again = map_chunks(&mut v, m, active.len() * m * 16, |a, v| {
+            let b = active[a];
+            let saturated = adc(&per, &streams, v, norms[a], [b as u32, pass, 0]);
+            let repeat = per.repeats(saturated, r[b]);
+            if !repeat {
+                let scale = alphas[b] * r[b] * per.out_scale;
+                for v in v.iter_mut() {
+                    *v *= scale;
+                }
+            }
+            repeat
+        });
+        let mut next = Vec::new();
+        for (a, &b) in active.iter().enumerate() {
+            if again[a] {
+                r[b] *= 2.0;
+                next.push(b);
+            } else {
+                y[b * m..(b + 1) * m].copy_from_slice(&v[a * m..(a + 1) * m]);
+            }
+        }
+        active = next;
+        pass += 1;
+    }
+    y
+}

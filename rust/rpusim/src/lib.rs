@@ -1,0 +1,41 @@
+//! rpusim: a simulator of analog resistive crossbar arrays (RPU tiles) for training neural
+//! networks, after Rasch, Gokmen & Haensch (2019).
+//!
+//! A [`Tile`] holds an `out_size x in_size` weight matrix on simulated devices and offers the
+//! three operations of an analog array: the forward product `W x` and the backward product
+//! `W^T d`, both through a quantising, noisy periphery ([`IoParameters`]), and the update
+//! `W <- W - lr d x^T` realised by stochastic pulse trains on the devices ([`UpdateParameters`],
+//! [`device`]). All randomness comes from counter-based streams keyed by the tile seed, so
+//! results are bit-identical at any thread count; [`reference`] holds the plain definitions the
+//! fast kernels are tested against.
+//!
+//! ```
+//! use rpusim::{Tile, TileConfig};
+//! let mut tile = Tile::new(2, 3, TileConfig::default(), 42).unwrap();
+//! tile.set_weights(&[0.1, -0.2, 0.3, 0.0, 0.5, -0.4]).unwrap();
+//! let y = tile.forward(&[1.0, 0.5, -0.5], 1, false).unwrap();
+//! assert_eq!(y.len(), 2);
+//! tile.update(&[1.0, 0.5, -0.5], &[0.1, -0.1], 1, 0.01).unwrap();
+//! ```
+
+pub mod config;
+pub mod device;
+mod error;
+pub mod io;
+pub mod mvm;
+pub mod pulse;
+pub mod reference;
+pub mod rng;
+mod state;
+mod threads;
+mod tile;
+mod update;
+
+pub use config::{
+    BoundManagement, IoParameters, NoiseManagement, PulseType, TileConfig, UpdateParameters,
+};
+pub use device::DeviceConfig;
+pub use error::{Error, Result};
+pub use state::FORMAT_VERSION;
+pub use threads::{num_threads, set_num_threads};
+pub use tile::{Counters, Tile};

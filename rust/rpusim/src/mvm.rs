@@ -1,0 +1,317 @@
+//! The exact float32 matrix-vector products inside the analog passes, and their summation order.
+//!
+//! Float sums depend on their order, so the order is part of the model:
+//! - forward `v_i = sum_j W_ij u_j`: eight interleaved partial sums (lane `j mod 8`, in
+//!   increasing `j`), then the fixed tree of [`reduce8`];
+//! - backward `z_j = sum_i W_ij d_i`: one running sum in increasing `i`.
+//!
+//! [`dot`] and [`axpy_order`] state the orders plainly (the reference implementation uses them);
+//! the batched kernels below compute many products at once with SIMD registers, in parallel over
+//! blocks of outputs, and give the same bits because every output is summed in the same order.
+
+use crate::threads::for_each_chunk;
+
+const LANES: usize = 8;
+
+/// The fixed reduction of the eight partial sums.
+#[inline(always)]
+pub fn reduce8(a: [f32; LANES]) -> f32 {
+    ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+}
+
+/// Forward order: `sum_j w_j u_j` with lane `j mod 8` partial sums.
+pub fn dot(w: &[f32], u: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    for (j, (a, b)) in w.iter().zip(u).enumerate() {
+        acc[j % LANES] += a * b;
+    }
+    reduce8(acc)
+}
+
+/// Backward order: `z += W[i, :] * d_i` for `i` in increasing order, starting from zero.
+pub fn axpy_order(w: &[f32], out_size: usize, in_size: usize, d: &[f32]) -> Vec<f32> {
+    let mut z = vec![0.0f32; in_size];
+    for i in 0..out_size {
+        for j in 0..in_size {
+            z[j] += w[i * in_size + j] * d[i];
+        }
+    }
+    z
+}
+
+/// `MR` samples times `NR` rows of the forward product at once, each in the order of [`dot`].
+#[inline(always)]
+fn dots<const MR: usize, const NR: usize>(us: [&[f32]; MR], ws: [&[f32]; NR]) -> [[f32; NR]; MR] {
+    let n = ws[0].len();
+    let full = n - n % LANES;
+    let mut acc = [[[0.0f32; LANES]; NR]; MR];
+    let mut j = 0;
+    while j < full {
+        let mut u = [[0.0f32; LANES]; MR];
+        for s in 0..MR {
+            u[s].copy_from_slice(&us[s][j..j + LANES]);
+        }
+        for r in 0..NR {
+            let mut w = [0.0f32; LANES];
+            w.copy_from_slice(&ws[r][j..j + LANES]);
+            for s in 0..MR {
+                for l in 0..LANES {
+                    acc[s][r][l] += w[l] * u[s][l];
+                }
+            }
+        }
+        j += LANES;
+    }
+    for j in full..n {
+        for s in 0..MR {
+            for r in 0..NR {
+                acc[s][r][j - full] += ws[r][j] * us[s][j];
+            }
+        }
+    }
+    let mut out = [[0.0f32; NR]; MR];
+    for s in 0..MR {
+        for r in 0..NR {
+            out[s][r] = reduce8(acc[s][r]);
+        }
+    }
+    out
+}
+
+/// Forward products of rows `r0..r0 + rows` of `w` with all samples of `u`, written row-major
+/// into `vt` (`rows x n_samples`).
+#[inline(always)]
+fn forward_rows(w: &[f32], in_size: usize, r0: usize, u: &[f32], n_samples: usize, vt: &mut [f32]) {
+    let rows = vt.len() / n_samples;
+    let row = |r: usize| &w[(r0 + r) * in_size..(r0 + r + 1) * in_size];
+    let sample = |s: usize| &u[s * in_size..(s + 1) * in_size];
+    let mut s = 0;
+    while s < n_samples {
+        let quad = n_samples - s >= 4;
+        let mut r = 0;
+        while r < rows {
+            let pair = rows - r >= 2;
+            match (quad, pair) {
+                (true, true) => {
+                    let v = dots::<4, 2>(
+                        [sample(s), sample(s + 1), sample(s + 2), sample(s + 3)],
+                        [row(r), row(r + 1)],
+                    );
+                    for (q, vq) in v.iter().enumerate() {
+                        vt[r * n_samples + s + q] = vq[0];
+                        vt[(r + 1) * n_samples + s + q] = vq[1];
+                    }
+                }
+                (true, false) => {
+                    let v = dots::<4, 1>(
+                        [sample(s), sample(s + 1), sample(s + 2), sample(s + 3)],
+                        [row(r)],
+                    );
+                    for (q, vq) in v.iter().enumerate() {
+                        vt[r * n_samples + s + q] = vq[0];
+                    }
+                }
+                (false, true) => {
+                    let v = dots::<1, 2>([sample(s)], [row(r), row(r + 1)]);
+                    vt[r * n_samples + s] = v[0][0];
+                    vt[(r + 1) * n_samples + s] = v[0][1];
+                }
+                (false, false) => {
+                    vt[r * n_samples + s] = dots::<1, 1>([sample(s)], [row(r)])[0][0];
+                }
+            }
+            r += if pair { 2 } else { 1 };
+        }
+        s += if quad { 4 } else { 1 };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn forward_rows_avx2(
+    w: &[f32],
+    in_size: usize,
+    r0: usize,
+    u: &[f32],
+    n_samples: usize,
+    vt: &mut [f32],
+) {
+    forward_rows(w, in_size, r0, u, n_samples, vt)
+}
+
+fn forward_rows_dispatch(
+    w: &[f32],
+    in_size: usize,
+    r0: usize,
+    u: &[f32],
+    n_samples: usize,
+    vt: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { forward_rows_avx2(w, in_size, r0, u, n_samples, vt) };
+    }
+    forward_rows(w, in_size, r0, u, n_samples, vt)
+}
+
+/// Rows per parallel chunk: about 64 KiB of weights, so that a chunk stays in L2.
+fn rows_per_chunk(in_size: usize) -> usize {
+    ((64 * 1024 / 4) / in_size.max(1)).clamp(2, 64) & !1
+}
+
+/// `V = U W^T` for `n_samples` inputs `u` (`n_samples x in_size`), row-major `n_samples x
+/// out_size`; every element equal to [`dot`] of its row and sample.
+pub fn forward_product(
+    w: &[f32],
+    out_size: usize,
+    in_size: usize,
+    u: &[f32],
+    n_samples: usize,
+) -> Vec<f32> {
+    if n_samples == 0 || out_size == 0 {
+        return Vec::new();
+    }
+    let rows = rows_per_chunk(in_size);
+    let mut vt = vec![0.0f32; out_size * n_samples];
+    for_each_chunk(
+        &mut vt,
+        rows * n_samples,
+        out_size * in_size * n_samples,
+        |c, chunk| forward_rows_dispatch(w, in_size, c * rows, u, n_samples, chunk),
+    );
+    transpose(&vt, out_size, n_samples)
+}
+
+/// Columns per parallel chunk of the backward product: two SIMD registers wide.
+const BACKWARD_COLS: usize = 2 * LANES;
+
+/// Backward products for columns `c0..c0 + cols` and all samples of `d`, written into `zt`
+/// (`cols x n_samples`).
+#[inline(always)]
+fn backward_cols(
+    w: &[f32],
+    out_size: usize,
+    in_size: usize,
+    c0: usize,
+    d: &[f32],
+    n_samples: usize,
+    zt: &mut [f32],
+) {
+    let cols = zt.len() / n_samples;
+    if cols == BACKWARD_COLS {
+        let mut s = 0;
+        while s + 4 <= n_samples {
+            let mut acc = [[0.0f32; BACKWARD_COLS]; 4];
+            for i in 0..out_size {
+                let mut wi = [0.0f32; BACKWARD_COLS];
+                wi.copy_from_slice(&w[i * in_size + c0..i * in_size + c0 + BACKWARD_COLS]);
+                for q in 0..4 {
+                    let di = d[(s + q) * out_size + i];
+                    for l in 0..BACKWARD_COLS {
+                        acc[q][l] += wi[l] * di;
+                    }
+                }
+            }
+            for (q, a) in acc.iter().enumerate() {
+                for (l, v) in a.iter().enumerate() {
+                    zt[l * n_samples + s + q] = *v;
+                }
+            }
+            s += 4;
+        }
+        for s in s..n_samples {
+            let mut acc = [0.0f32; BACKWARD_COLS];
+            for i in 0..out_size {
+                let di = d[s * out_size + i];
+                for l in 0..BACKWARD_COLS {
+                    acc[l] += w[i * in_size + c0 + l] * di;
+                }
+            }
+            for (l, v) in acc.iter().enumerate() {
+                zt[l * n_samples + s] = *v;
+            }
+        }
+    } else {
+        for s in 0..n_samples {
+            for l in 0..cols {
+                let mut z = 0.0f32;
+                for i in 0..out_size {
+                    z += w[i * in_size + c0 + l] * d[s * out_size + i];
+                }
+                zt[l * n_samples + s] = z;
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn backward_cols_avx2(
+    w: &[f32],
+    out_size: usize,
+    in_size: usize,
+    c0: usize,
+    d: &[f32],
+    n_samples: usize,
+    zt: &mut [f32],
+) {
+    backward_cols(w, out_size, in_size, c0, d, n_samples, zt)
+}
+
+fn backward_cols_dispatch(
+    w: &[f32],
+    out_size: usize,
+    in_size: usize,
+    c0: usize,
+    d: &[f32],
+    n_samples: usize,
+    zt: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { backward_cols_avx2(w, out_size, in_size, c0, d, n_samples, zt) };
+    }
+    backward_cols(w, out_size, in_size, c0, d, n_samples, zt)
+}
+
+/// `Z = D W` for `n_samples` errors `d` (`n_samples x out_size`), row-major `n_samples x
+/// in_size`; every element summed in the order of [`axpy_order`].
+pub fn backward_product(
+    w: &[f32],
+    out_size: usize,
+    in_size: usize,
+    d: &[f32],
+    n_samples: usize,
+) -> Vec<f32> {
+    if n_samples == 0 || in_size == 0 {
+        return Vec::new();
+    }
+    let mut zt = vec![0.0f32; in_size * n_samples];
+    for_each_chunk(
+        &mut zt,
+        BACKWARD_COLS * n_samples,
+        out_size * in_size * n_samples,
+        |c, chunk| {
+            backward_cols_dispatch(w, out_size, in_size, c * BACKWARD_COLS, d, n_samples, chunk)
+        },
+    );
+    transpose(&zt, in_size, n_samples)
+}
+
+/// Row-major `rows x cols` to row-major `cols x rows`.
+fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0f32; a.len()];
+    const B: usize = 32;
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    t[c * rows + r] = a[r * cols + c];
+                }
+            }
+        }
+    }
+    t
+}

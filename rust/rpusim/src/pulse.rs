@@ -1,0 +1,186 @@
+//! Update management and pulse trains (MODEL.md §3.3 and §4): how many pulses a sample asks
+//! for, with which probability each row and column fires, and the sampled trains themselves.
+
+use crate::config::UpdateParameters;
+use crate::rng::{bernoulli_threshold, Stream};
+
+/// Pulse-train plan of one sample: train length and the factors that turn `|d_i|` and `|x_j|`
+/// into firing probabilities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplePlan {
+    /// Train length `BL` of this sample.
+    pub bl: u32,
+    /// Scales `|d_i|` (rows).
+    pub a: f32,
+    /// Scales `|x_j|` (columns).
+    pub b: f32,
+}
+
+impl SamplePlan {
+    /// Firing probability of a row with error `d`.
+    #[inline(always)]
+    pub fn p_row(&self, d: f32) -> f32 {
+        (self.a * d.abs()).min(1.0)
+    }
+
+    /// Firing probability of a column with input `x`.
+    #[inline(always)]
+    pub fn p_col(&self, x: f32) -> f32 {
+        (self.b * x.abs()).min(1.0)
+    }
+}
+
+/// The plan for one sample with largest input `x_max` and largest error `d_max`, or `None` when
+/// the sample asks for no pulses (`x_max == 0`, `d_max == 0` or `lr == 0`).
+pub fn plan(
+    update: &UpdateParameters,
+    dw_min: f64,
+    lr: f32,
+    x_max: f32,
+    d_max: f32,
+) -> Option<SamplePlan> {
+    let (lr, x_max, d_max) = (f64::from(lr), f64::from(x_max), f64::from(d_max));
+    if x_max == 0.0 || d_max == 0.0 || lr == 0.0 {
+        return None;
+    }
+    let bl_max = f64::from(update.desired_bl);
+    // Pulses the largest entries need.
+    let k = lr * x_max * d_max / dw_min;
+    let bl = if update.update_bl_management {
+        k.ceil().min(bl_max)
+    } else {
+        bl_max
+    };
+    let base = (lr / (dw_min * bl)).sqrt();
+    let (mut a, mut b) = (base, base);
+    if update.update_management || update.update_bl_management {
+        let d_val = d_max * if k > bl_max { bl_max / k } else { 1.0 };
+        a *= (x_max / d_val).sqrt();
+        b *= (d_val / x_max).sqrt();
+    }
+    Some(SamplePlan {
+        bl: bl as u32,
+        a: a as f32,
+        b: b as f32,
+    })
+}
+
+/// Largest absolute value of a vector (0 for an empty one).
+#[inline]
+pub fn abs_max(v: &[f32]) -> f32 {
+    v.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+}
+
+/// Sampled pulse train of one row or column: bit `k < bl` of `mask` (little-endian words) is set
+/// when draw `k` of the sequence at `address` falls below probability `p`.
+pub fn train(stream: &Stream, address: [u32; 3], p: f32, bl: u32, mask: &mut [u64]) {
+    mask.fill(0);
+    if p <= 0.0 {
+        return;
+    }
+    if p >= 1.0 {
+        for k in 0..bl as usize {
+            mask[k / 64] |= 1 << (k % 64);
+        }
+        return;
+    }
+    let threshold = bernoulli_threshold(p);
+    for block in 0..bl.div_ceil(4) {
+        let words = stream.block(address, block);
+        for (lane, w) in words.iter().enumerate() {
+            let k = (block * 4) as usize + lane;
+            if k < bl as usize && u64::from(*w) < threshold {
+                mask[k / 64] |= 1 << (k % 64);
+            }
+        }
+    }
+}
+
+/// Pulses of the `deterministic_implicit` type: `round(BL p_d p_x)`.
+#[inline(always)]
+pub fn implicit_pulses(bl: u32, p_row: f32, p_col: f32) -> u32 {
+    (bl as f32 * p_row * p_col).round_ties_even() as u32
+}
+
+/// Weight after the exact float update of pulse type `none`: `w - lr d x`, clipped.
+#[inline(always)]
+pub fn float_step(w: f32, lr: f32, d: f32, x: f32, lo: f32, hi: f32) -> f32 {
+    (w - lr * d * x).max(lo).min(hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn um(bl_management: bool) -> UpdateParameters {
+        UpdateParameters {
+            update_bl_management: bl_management,
+            ..UpdateParameters::default()
+        }
+    }
+
+    #[test]
+    fn um_gives_largest_x_and_d_equal_probability() {
+        let up = um(false);
+        let p = plan(&up, 0.001, 0.01, 0.8, 0.02).unwrap();
+        let (px, pd) = (p.p_col(0.8), p.p_row(0.02));
+        assert!((px - pd).abs() < 1e-6 * px, "{px} {pd}");
+        // Expected pulses of the largest pair: BL p_x p_d = lr x d / dw_min.
+        let expected = 0.01 * 0.8 * 0.02 / 0.001;
+        assert!((f64::from(p.bl as f32 * px * pd) - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn without_um_the_sides_are_unbalanced() {
+        let up = UpdateParameters {
+            update_management: false,
+            update_bl_management: false,
+            ..UpdateParameters::default()
+        };
+        let p = plan(&up, 0.001, 0.01, 0.8, 0.02).unwrap();
+        assert!(p.a == p.b);
+        assert!(p.p_col(0.8) > 10.0 * p.p_row(0.02));
+    }
+
+    #[test]
+    fn ublm_sets_bl_to_ceil_k_capped() {
+        let up = um(true);
+        // k = 0.01 * 1 * 0.25 / 0.001 = 2.5 -> BL 3.
+        assert_eq!(plan(&up, 0.001, 0.01, 1.0, 0.25).unwrap().bl, 3);
+        // k = 1000 -> capped at desired_bl.
+        assert_eq!(plan(&up, 0.001, 1.0, 1.0, 1.0).unwrap().bl, 31);
+        // k just above an integer.
+        assert_eq!(plan(&up, 0.5, 1.0, 1.0, 0.5000001).unwrap().bl, 2);
+        // Without UBLM the train is always desired_bl long.
+        assert_eq!(plan(&um(false), 0.001, 0.01, 1.0, 0.25).unwrap().bl, 31);
+    }
+
+    #[test]
+    fn no_pulses_for_zero_inputs() {
+        let up = UpdateParameters::default();
+        assert!(plan(&up, 0.001, 0.1, 0.0, 1.0).is_none());
+        assert!(plan(&up, 0.001, 0.1, 1.0, 0.0).is_none());
+        assert!(plan(&up, 0.001, 0.0, 1.0, 1.0).is_none());
+    }
+
+    #[test]
+    fn trains_have_the_right_length_and_rate() {
+        use crate::rng::{Op, Purpose};
+        let s = Stream::new(11, Op::Update, Purpose::PulseTrainX, 0);
+        let mut m = [0u64; 4];
+        train(&s, [0, 0, 0], 1.0, 200, &mut m);
+        assert_eq!(m.iter().map(|w| w.count_ones()).sum::<u32>(), 200);
+        train(&s, [0, 0, 0], 0.0, 200, &mut m);
+        assert_eq!(m, [0; 4]);
+        let mut ones = 0u32;
+        for a in 0..2000 {
+            let mut m = [0u64; 1];
+            train(&s, [a, 1, 0], 0.25, 31, &mut m);
+            assert_eq!(m[0] >> 31, 0);
+            ones += m[0].count_ones();
+        }
+        let n = 2000.0 * 31.0;
+        let se = (n * 0.25f64 * 0.75).sqrt();
+        assert!((f64::from(ones) - 0.25 * n).abs() < 5.0 * se);
+    }
+}

@@ -1,0 +1,236 @@
+//! The plain, single-threaded definition of a tile's three operations (MODEL.md §2–§5), sample
+//! by sample, written to be read against the model rather than to be fast. The fast kernels of
+//! `io.rs`, `mvm.rs` and `update.rs` must give the same bits; the tests check that they do.
+//!
+//! Shared with the fast path are only the primitives that the model names and that are tested
+//! on their own: the random streams, `quantize`, the noise-management scale, the update plan,
+//! a pulse train, a device's response to pulses, and the two summation orders of `mvm.rs`.
+
+// Index loops read like the model's formulas; that is the point of this file.
+#![allow(clippy::needless_range_loop)]
+
+use crate::config::PulseType;
+use crate::device::{DeviceState, PulseNoise, PulsedDevice};
+use crate::error::Result;
+use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, PassStreams, Periphery};
+use crate::mvm::{axpy_order, dot};
+use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train};
+use crate::rng::{Op, Purpose, Stream};
+use crate::tile::Tile;
+
+/// [`Tile::forward`], sample by sample.
+pub fn forward(tile: &mut Tile, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
+    pass(tile, Direction::Forward, x, n, !is_test)
+}
+
+/// [`Tile::backward`], sample by sample.
+pub fn backward(tile: &mut Tile, d: &[f32], n: usize) -> Result<Vec<f32>> {
+    pass(tile, Direction::Backward, d, n, true)
+}
+
+fn pass(
+    tile: &mut Tile,
+    direction: Direction,
+    x: &[f32],
+    n: usize,
+    learn: bool,
+) -> Result<Vec<f32>> {
+    let (k, m) = direction.sizes(tile.out_size, tile.in_size);
+    let name = match direction {
+        Direction::Forward => "x",
+        Direction::Backward => "d",
+    };
+    tile.check(name, x, n * k, "n * input size")?;
+    let (io, slot, call) = match direction {
+        Direction::Forward => (tile.config.forward.clone(), 0, tile.counters.forward),
+        Direction::Backward => (tile.config.backward.clone(), 1, tile.counters.backward),
+    };
+    let alphas = batch_scales(&io, x, n, k, &mut tile.nm_running[slot], learn);
+    let w = &tile.weights;
+    let (rows, cols) = (tile.out_size, tile.in_size);
+    // The exact product of one vector.
+    let product = |u: &[f32]| -> Vec<f32> {
+        match direction {
+            Direction::Forward => (0..rows)
+                .map(|i| dot(&w[i * cols..(i + 1) * cols], u))
+                .collect(),
+            Direction::Backward => axpy_order(w, rows, cols, u),
+        }
+    };
+    let per = Periphery::new(&io, direction);
+    let st = PassStreams::new(tile.seed, direction, call);
+    let mut y = vec![0.0f32; n * m];
+    for b in 0..n {
+        let xb = &x[b * k..(b + 1) * k];
+        let yb = &mut y[b * m..(b + 1) * m];
+        if io.is_perfect {
+            yb.copy_from_slice(&product(xb));
+            continue;
+        }
+        let alpha = alphas[b];
+        if alpha <= 0.0 {
+            continue; // zero input scale: the output is exactly zero
+        }
+        let mut r = 1.0f32;
+        let mut pass = 0u32;
+        loop {
+            let address = [b as u32, pass, 0];
+            let mut round = st.input_rounding.uniforms(address);
+            let mut inp_noise = st.input_noise.normals(address);
+            let mut u = vec![0.0f32; k];
+            for j in 0..k {
+                let sto = round.next().filter(|_| per.inp_sto_round);
+                u[j] = clip(
+                    quantize(xb[j] / (alpha * r), per.inp_step, sto),
+                    per.inp_clip,
+                );
+                let noise = inp_noise.next().unwrap_or(0.0);
+                if per.inp_noise > 0.0 {
+                    u[j] += per.inp_noise * noise;
+                }
+            }
+            let mut v = product(&u);
+            let u_norm = l2_norm(&u);
+            let mut w_noise = st.weight_noise.normals(address);
+            let mut out_noise = st.output_noise.normals(address);
+            let mut out_round = st.output_rounding.uniforms(address);
+            let mut saturated = false;
+            for vi in v.iter_mut() {
+                let (nw, no, ur) = (w_noise.next(), out_noise.next(), out_round.next());
+                if per.w_noise > 0.0 {
+                    *vi += per.w_noise * u_norm * nw.unwrap_or(0.0);
+                }
+                if per.out_noise > 0.0 {
+                    *vi += per.out_noise * no.unwrap_or(0.0);
+                }
+                *vi = quantize(*vi, per.out_step, ur.filter(|_| per.out_sto_round));
+                if let Some(bound) = per.out_clip {
+                    saturated |= vi.abs() > bound;
+                }
+                *vi = clip(*vi, per.out_clip);
+            }
+            if !per.repeats(saturated, r) {
+                for (yi, vi) in yb.iter_mut().zip(&v) {
+                    *yi = vi * (alpha * r * per.out_scale);
+                }
+                break;
+            }
+            r *= 2.0;
+            pass += 1;
+        }
+    }
+    match direction {
+        Direction::Forward => tile.counters.forward += 1,
+        Direction::Backward => tile.counters.backward += 1,
+    }
+    Ok(y)
+}
+
+/// [`Tile::update`], sample by sample, device by device.
+pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
+    tile.check_update(x, d, n, lr)?;
+    let DeviceState::ConstantStep(dev) = &tile.devices;
+    update_on(
+        tile.out_size,
+        tile.in_size,
+        dev,
+        &mut tile.weights,
+        &tile.config,
+        tile.seed,
+        tile.counters.update,
+        x,
+        d,
+        n,
+        lr,
+    );
+    tile.counters.update += 1;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn update_on<D: PulsedDevice>(
+    out_size: usize,
+    in_size: usize,
+    dev: &D,
+    w: &mut [f32],
+    config: &crate::config::TileConfig,
+    seed: u64,
+    call: u64,
+    x: &[f32],
+    d: &[f32],
+    n: usize,
+    lr: f32,
+) {
+    let up = &config.update;
+    let stream = |p| Stream::new(seed, Op::Update, p, call);
+    let (sx, sd, noise) = (
+        stream(Purpose::PulseTrainX),
+        stream(Purpose::PulseTrainD),
+        stream(Purpose::PulseNoise),
+    );
+    let words = up.desired_bl.div_ceil(64) as usize;
+    for b in 0..n {
+        let xb = &x[b * in_size..(b + 1) * in_size];
+        let db = &d[b * out_size..(b + 1) * out_size];
+        if up.pulse_type == PulseType::None {
+            let arrays = dev.arrays();
+            for i in 0..out_size {
+                for j in 0..in_size {
+                    let k = i * in_size + j;
+                    w[k] = float_step(w[k], lr, db[i], xb[j], arrays.b_min[k], arrays.b_max[k]);
+                }
+            }
+            continue;
+        }
+        let Some(p) = plan(up, config.device.dw_min(), lr, abs_max(xb), abs_max(db)) else {
+            continue;
+        };
+        let mut mask_x = vec![vec![0u64; words]; in_size];
+        let mut mask_d = vec![vec![0u64; words]; out_size];
+        if up.pulse_type == PulseType::StochasticCompressed {
+            for j in 0..in_size {
+                train(
+                    &sx,
+                    [b as u32, j as u32, 0],
+                    p.p_col(xb[j]),
+                    p.bl,
+                    &mut mask_x[j],
+                );
+            }
+            for i in 0..out_size {
+                train(
+                    &sd,
+                    [b as u32, i as u32, 0],
+                    p.p_row(db[i]),
+                    p.bl,
+                    &mut mask_d[i],
+                );
+            }
+        }
+        for i in 0..out_size {
+            for j in 0..in_size {
+                let pulses = match up.pulse_type {
+                    PulseType::DeterministicImplicit => {
+                        implicit_pulses(p.bl, p.p_row(db[i]), p.p_col(xb[j]))
+                    }
+                    _ => mask_d[i]
+                        .iter()
+                        .zip(&mask_x[j])
+                        .map(|(a, c)| (a & c).count_ones())
+                        .sum(),
+                };
+                if pulses == 0 {
+                    continue;
+                }
+                let k = i * in_size + j;
+                let increase = (db[i] < 0.0) != (xb[j] < 0.0);
+                let address = [b as u32, i as u32, j as u32];
+                let noise = PulseNoise {
+                    stream: &noise,
+                    address,
+                };
+                w[k] = dev.apply_pulses(k, w[k], pulses, increase, noise);
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Versioned, checked save and load of a tile's whole state: configuration, weights, drawn
+//! devices, random counters and noise-management averages. A restored tile continues
+//! bit-identically.
+//!
+//! Layout (little-endian): magic `RPUSIM\0T`, format version (u32), header length (u32), header
+//! (JSON: sizes, seed, configuration, counters, averages), array count (u32), then per array its
+//! name length (u16), name, value count (u64) and f32 values, and last a CRC-32 of all before.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::TileConfig;
+use crate::device::{DeviceState, NamedArrays};
+use crate::error::{Error, Result};
+use crate::tile::{Counters, Tile};
+
+const MAGIC: &[u8; 8] = b"RPUSIM\0T";
+/// Format version written by this build; older versions are read as long as they are known.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    out_size: usize,
+    in_size: usize,
+    seed: u64,
+    config: TileConfig,
+    counters: [u64; 3],
+    nm_running: [Option<f32>; 2],
+}
+
+impl Tile {
+    /// The whole state as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let header = Header {
+            out_size: self.out_size,
+            in_size: self.in_size,
+            seed: self.seed,
+            config: self.config.clone(),
+            counters: [
+                self.counters.forward,
+                self.counters.backward,
+                self.counters.update,
+            ],
+            nm_running: self.nm_running,
+        };
+        let header = serde_json::to_vec(&header).expect("a header always serialises");
+        let mut arrays = vec![("weights", self.weights.as_slice())];
+        arrays.extend(self.devices.named_arrays());
+        let values: usize = arrays.iter().map(|(_, a)| a.len()).sum();
+        let mut out = Vec::with_capacity(64 + header.len() + 4 * values);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&(arrays.len() as u32).to_le_bytes());
+        for (name, a) in arrays {
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+            for v in a {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Restores a tile saved by [`Tile::to_bytes`]; corrupt or foreign bytes are an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Tile> {
+        if bytes.len() < MAGIC.len() + 12 || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(Error::State("not rpusim tile state (bad magic)".into()));
+        }
+        let (body, crc) = bytes.split_at(bytes.len() - 4);
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return Err(Error::State(
+                "checksum mismatch: the bytes are corrupt or truncated".into(),
+            ));
+        }
+        let mut r = Reader {
+            bytes: body,
+            pos: MAGIC.len(),
+        };
+        let version = r.u32()?;
+        if version != FORMAT_VERSION {
+            return Err(Error::State(format!(
+                "format version {version} is not supported (this build reads {FORMAT_VERSION})"
+            )));
+        }
+        let header_len = r.u32()? as usize;
+        let header: Header = serde_json::from_slice(r.take(header_len)?)
+            .map_err(|e| Error::State(format!("header: {e}")))?;
+        header.config.validate()?;
+        let n = header
+            .out_size
+            .checked_mul(header.in_size)
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Error::State("bad tile sizes".into()))?;
+        let count = r.u32()?;
+        let mut arrays = NamedArrays::default();
+        for _ in 0..count {
+            let name_len = r.u16()? as usize;
+            let name = String::from_utf8(r.take(name_len)?.to_vec())
+                .map_err(|_| Error::State("array name is not UTF-8".into()))?;
+            let len = r.u64()? as usize;
+            let raw = r.take(
+                len.checked_mul(4)
+                    .ok_or_else(|| Error::State("bad array length".into()))?,
+            )?;
+            let values: Vec<f32> = raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(Error::State(format!(
+                    "array {name} holds non-finite values"
+                )));
+            }
+            arrays.0.push((name, values));
+        }
+        if r.pos != body.len() {
+            return Err(Error::State("trailing bytes after the arrays".into()));
+        }
+        let weights = arrays.take("weights", n)?;
+        let devices = DeviceState::from_named_arrays(&header.config.device, arrays, n)?;
+        let a = devices.arrays();
+        if a.b_min.iter().zip(&a.b_max).any(|(lo, hi)| lo > hi) {
+            return Err(Error::State("device bounds with b_min > b_max".into()));
+        }
+        let [forward, backward, update] = header.counters;
+        Ok(Tile {
+            out_size: header.out_size,
+            in_size: header.in_size,
+            seed: header.seed,
+            config: header.config,
+            weights,
+            devices,
+            counters: Counters {
+                forward,
+                backward,
+                update,
+            },
+            nm_running: header.nm_running,
+        })
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| Error::State("truncated".into()))?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().expect("2 bytes"),
+        ))
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+}

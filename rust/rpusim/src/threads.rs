@@ -1,0 +1,160 @@
+//! The engine's worker threads.
+//!
+//! One rayon pool, owned here rather than rayon's global pool so that the thread count can be
+//! changed at run time. Results never depend on the count: work is split into chunks whose
+//! outputs are computed wholly by one worker in a fixed order.
+//!
+//! Fork safety: a process forked after the pool started (torch DataLoader workers, for
+//! instance) inherits a pool whose threads do not exist in the child. The pool remembers the
+//! process id that built it; a child sees another id and builds a fresh pool.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+use rayon::ThreadPool;
+
+use crate::error::{Error, Result};
+
+struct Pool {
+    pid: u32,
+    threads: usize,
+    pool: Arc<ThreadPool>,
+}
+
+static POOL: Mutex<Option<Pool>> = Mutex::new(None);
+/// Requested thread count; 0 means "not set": `RPUSIM_NUM_THREADS` or all cores.
+static REQUESTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Below this many elementary operations a call runs on the calling thread: waking the pool
+/// costs more than it saves.
+pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 16;
+
+fn default_threads() -> usize {
+    std::env::var("RPUSIM_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn wanted_threads() -> usize {
+    match REQUESTED.load(Ordering::Relaxed) {
+        0 => default_threads(),
+        n => n,
+    }
+}
+
+fn build(threads: usize) -> Result<Pool> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("rpusim-{i}"))
+        .build()
+        .map_err(|e| Error::Threads(e.to_string()))?;
+    Ok(Pool {
+        pid: std::process::id(),
+        threads,
+        pool: Arc::new(pool),
+    })
+}
+
+/// Sets the number of worker threads for all tiles (`n >= 1`).
+pub fn set_num_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::invalid("num_threads", "must be >= 1, got 0"));
+    }
+    let new = build(n)?;
+    REQUESTED.store(n, Ordering::Relaxed);
+    let mut slot = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    replace(&mut slot, new);
+    Ok(())
+}
+
+/// The number of worker threads the next call will use.
+pub fn num_threads() -> usize {
+    wanted_threads()
+}
+
+fn replace(slot: &mut Option<Pool>, new: Pool) {
+    if let Some(old) = slot.replace(new) {
+        if old.pid != std::process::id() {
+            // Inherited through fork: its threads are gone, so never run its destructor.
+            std::mem::forget(old);
+        }
+    }
+}
+
+fn current_pool() -> Option<Arc<ThreadPool>> {
+    let mut slot = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = std::process::id();
+    let wanted = wanted_threads();
+    let stale = match slot.as_ref() {
+        Some(p) => p.pid != pid || p.threads != wanted,
+        None => true,
+    };
+    if stale {
+        match build(wanted) {
+            Ok(new) => replace(&mut slot, new),
+            // Without a pool of our own, rayon's global pool does the work.
+            Err(_) => return None,
+        }
+    }
+    slot.as_ref().map(|p| Arc::clone(&p.pool))
+}
+
+/// Runs `f` inside the engine's pool.
+pub(crate) fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    match current_pool() {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
+}
+
+/// Calls `f(chunk_index, chunk)` for every `chunk_len`-sized chunk of `data` and collects the
+/// results in chunk order: on the pool when `work` (elementary operations in all) is large
+/// enough, else in order on this thread. The results are the same either way, because each
+/// chunk is handled by one call.
+pub(crate) fn map_chunks<T, R, F>(data: &mut [T], chunk_len: usize, work: usize, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(usize, &mut [T]) -> R + Send + Sync,
+{
+    let chunk_len = chunk_len.max(1);
+    let chunks = data.len().div_ceil(chunk_len);
+    if work < PARALLEL_MIN_WORK || chunks < 2 || wanted_threads() < 2 {
+        data.chunks_mut(chunk_len)
+            .enumerate()
+            .map(|(c, chunk)| f(c, chunk))
+            .collect()
+    } else {
+        install(|| {
+            data.par_chunks_mut(chunk_len)
+                .enumerate()
+                .map(|(c, chunk)| f(c, chunk))
+                .collect()
+        })
+    }
+}
+
+/// [`map_chunks`] for work that returns nothing.
+pub(crate) fn for_each_chunk<T, F>(data: &mut [T], chunk_len: usize, work: usize, f: F)
+where
+    T: Send,
+    F: Fn(usize, &mut [T]) + Send + Sync,
+{
+    map_chunks(data, chunk_len, work, f);
+}
+
+/// `f(0), f(1), ..., f(n - 1)` in order, on the pool when `work` is large enough.
+pub(crate) fn map_range<R, F>(n: usize, work: usize, f: F) -> Vec<R>
+where
+    R: Send,
+    F: Fn(usize) -> R + Send + Sync,
+{
+    if work < PARALLEL_MIN_WORK || n < 2 || wanted_threads() < 2 {
+        (0..n).map(f).collect()
+    } else {
+        install(|| (0..n).into_par_iter().map(f).collect())
+    }
+}

@@ -1,0 +1,235 @@
+//! A tile: one crossbar array with its weights, drawn devices, periphery, and random counters.
+
+use crate::config::TileConfig;
+use crate::device::DeviceState;
+use crate::error::{Error, Result};
+use crate::io::{analog_pass, batch_scales, Direction};
+use crate::update::{update, UpdateCall};
+
+/// How many calls of each operation a tile has made: the position of its random streams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub forward: u64,
+    pub backward: u64,
+    pub update: u64,
+}
+
+/// One analog crossbar array of `out_size x in_size` devices (MODEL.md §1).
+///
+/// Weights are float32, row-major (row `i` is output `i`). All operations take a batch of `n`
+/// samples, row-major, and give the same bits as the sample-by-sample definitions of
+/// [`crate::reference`] at any thread count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tile {
+    pub(crate) out_size: usize,
+    pub(crate) in_size: usize,
+    pub(crate) seed: u64,
+    pub(crate) config: TileConfig,
+    pub(crate) weights: Vec<f32>,
+    pub(crate) devices: DeviceState,
+    pub(crate) counters: Counters,
+    /// Running averages of `average_abs_max` noise management: forward, backward.
+    pub(crate) nm_running: [Option<f32>; 2],
+}
+
+impl Tile {
+    /// A tile with all weights zero and its devices drawn from `seed`.
+    pub fn new(out_size: usize, in_size: usize, config: TileConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        for (name, v) in [("out_size", out_size), ("in_size", in_size)] {
+            if v == 0 || v > u32::MAX as usize {
+                return Err(Error::invalid(
+                    name,
+                    format!("must be in [1, 2^32 - 1], got {v}"),
+                ));
+            }
+        }
+        let devices = config.device.populate(out_size, in_size, seed);
+        Ok(Tile {
+            out_size,
+            in_size,
+            seed,
+            weights: vec![0.0; out_size * in_size],
+            devices,
+            config,
+            counters: Counters::default(),
+            nm_running: [None, None],
+        })
+    }
+
+    pub fn out_size(&self) -> usize {
+        self.out_size
+    }
+
+    pub fn in_size(&self) -> usize {
+        self.in_size
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn config(&self) -> &TileConfig {
+        &self.config
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// The drawn devices.
+    pub fn devices(&self) -> &DeviceState {
+        &self.devices
+    }
+
+    /// Changes the periphery or update parameters of a running tile (the device model is fixed
+    /// once its devices are drawn).
+    pub fn set_config(&mut self, config: TileConfig) -> Result<()> {
+        config.validate()?;
+        if !config.device.same_devices(&self.config.device) {
+            return Err(Error::invalid(
+                "device",
+                "the device model of an existing tile cannot change; make a new tile",
+            ));
+        }
+        if config.forward.noise_management != self.config.forward.noise_management {
+            self.nm_running[0] = None;
+        }
+        if config.backward.noise_management != self.config.backward.noise_management {
+            self.nm_running[1] = None;
+        }
+        self.config = config;
+        Ok(())
+    }
+
+    /// The weights, row-major `out_size x in_size`.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// Programs the weights, each clipped to its device's bounds.
+    pub fn set_weights(&mut self, w: &[f32]) -> Result<()> {
+        self.check(
+            "weights",
+            w,
+            self.out_size * self.in_size,
+            "out_size * in_size",
+        )?;
+        let arrays = self.devices.arrays();
+        for (k, (dst, &v)) in self.weights.iter_mut().zip(w).enumerate() {
+            *dst = v.max(arrays.b_min[k]).min(arrays.b_max[k]);
+        }
+        Ok(())
+    }
+
+    /// `y = W x` through the forward periphery for `n` samples `x` (`n x in_size`).
+    /// With `is_test` the running average of `average_abs_max` NM is used but not advanced.
+    pub fn forward(&mut self, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
+        self.pass(Direction::Forward, x, n, !is_test)
+    }
+
+    /// `z = W^T d` through the backward periphery for `n` samples `d` (`n x out_size`).
+    pub fn backward(&mut self, d: &[f32], n: usize) -> Result<Vec<f32>> {
+        self.pass(Direction::Backward, d, n, true)
+    }
+
+    fn pass(&mut self, direction: Direction, x: &[f32], n: usize, learn: bool) -> Result<Vec<f32>> {
+        let (k, _) = direction.sizes(self.out_size, self.in_size);
+        let (name, size) = match direction {
+            Direction::Forward => ("x", "in_size"),
+            Direction::Backward => ("d", "out_size"),
+        };
+        self.check(name, x, n * k, &format!("n * {size} = {n} * {k}"))?;
+        let (io, slot, call) = match direction {
+            Direction::Forward => (&self.config.forward, 0, &mut self.counters.forward),
+            Direction::Backward => (&self.config.backward, 1, &mut self.counters.backward),
+        };
+        let alphas = batch_scales(io, x, n, k, &mut self.nm_running[slot], learn);
+        let y = analog_pass(
+            io,
+            direction,
+            &self.weights,
+            self.out_size,
+            self.in_size,
+            x,
+            n,
+            &alphas,
+            self.seed,
+            *call,
+        );
+        *call += 1;
+        Ok(y)
+    }
+
+    /// `W <- W - lr d x^T` by pulses, for `n` samples `x` (`n x in_size`) and `d`
+    /// (`n x out_size`), applied in order.
+    pub fn update(&mut self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
+        self.check_update(x, d, n, lr)?;
+        let call = UpdateCall {
+            update: &self.config.update,
+            dw_min: self.config.device.dw_min(),
+            x,
+            d,
+            n,
+            lr,
+            seed: self.seed,
+            call: self.counters.update,
+        };
+        update(
+            &mut self.weights,
+            self.out_size,
+            self.in_size,
+            &self.devices,
+            &call,
+        );
+        self.counters.update += 1;
+        Ok(())
+    }
+
+    pub(crate) fn check_update(&self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
+        self.check(
+            "x",
+            x,
+            n * self.in_size,
+            &format!("n * in_size = {n} * {}", self.in_size),
+        )?;
+        self.check(
+            "d",
+            d,
+            n * self.out_size,
+            &format!("n * out_size = {n} * {}", self.out_size),
+        )?;
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(Error::invalid(
+                "lr",
+                format!("must be finite and >= 0, got {lr}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the length of `v` and that it is finite.
+    pub(crate) fn check(
+        &self,
+        name: &'static str,
+        v: &[f32],
+        len: usize,
+        what: &str,
+    ) -> Result<()> {
+        if v.len() != len {
+            return Err(Error::Shape {
+                name,
+                expected: format!("{len} values ({what})"),
+                got: format!("{} values", v.len()),
+            });
+        }
+        if let Some(index) = v.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite {
+                name,
+                index,
+                value: v[index],
+            });
+        }
+        Ok(())
+    }
+}
