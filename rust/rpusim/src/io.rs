@@ -59,8 +59,32 @@ pub fn quantize(v: f32, step: f32, stochastic: Option<f32>) -> f32 {
         return v;
     }
     match stochastic {
-        None => (v / step).round_ties_even() * step,
-        Some(u) => (v / step + u).floor() * step,
+        None => round_ties_even(v / step) * step,
+        Some(u) => floor(v / step + u) * step,
+    }
+}
+
+/// `v.round_ties_even()` without a library call (x86-64 without SSE4.1 has no rounding
+/// instruction): adding and removing 1.5 * 2^23 rounds to an integer in the default rounding
+/// mode, exactly, for `|v| < 2^22`; larger values take the library path.
+#[inline(always)]
+fn round_ties_even(v: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0;
+    if v.abs() < 4_194_304.0 {
+        (v + SHIFT) - SHIFT
+    } else {
+        v.round_ties_even()
+    }
+}
+
+/// `v.floor()`, by way of [`round_ties_even`].
+#[inline(always)]
+fn floor(v: f32) -> f32 {
+    let r = round_ties_even(v);
+    if r > v {
+        r - 1.0
+    } else {
+        r
     }
 }
 
@@ -94,8 +118,9 @@ pub fn nm_scale(io: &IoParameters, x: &[f32]) -> f32 {
 }
 
 /// The scales of a batch. For `average_abs_max` all samples share the running average of the
-/// batches' mean abs-max, which `running` carries between calls and which is only advanced
-/// when `learn` is set.
+/// batches' mean abs-max, which `running` carries between calls. When `learn` is set the batch
+/// advances the average first; otherwise the stored average is used as it is (the batch mean
+/// only while there is none yet).
 pub fn batch_scales(
     io: &IoParameters,
     x: &[f32],
@@ -112,18 +137,24 @@ pub fn batch_scales(
     if n == 0 {
         return Vec::new();
     }
-    let sum: f64 = (0..n)
-        .map(|b| f64::from(nm_scale(io, &x[b * k..(b + 1) * k])))
-        .sum();
-    let mean = (sum / n as f64) as f32;
-    let decay = io.nm_decay as f32;
-    let average = match *running {
-        None => mean,
-        Some(r) => r * (1.0 - decay) + decay * mean,
+    let average = match (*running, learn) {
+        (Some(r), false) => r,
+        _ => {
+            let sum: f64 = (0..n)
+                .map(|b| f64::from(nm_scale(io, &x[b * k..(b + 1) * k])))
+                .sum();
+            let mean = (sum / n as f64) as f32;
+            let decay = io.nm_decay as f32;
+            let average = match *running {
+                None => mean,
+                Some(r) => r * (1.0 - decay) + decay * mean,
+            };
+            if learn {
+                *running = Some(average);
+            }
+            average
+        }
     };
-    if learn {
-        *running = Some(average);
-    }
     vec![average; n]
 }
 
@@ -346,4 +377,41 @@ pub fn analog_pass(
         pass += 1;
     }
     y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_helpers_equal_the_library() {
+        let mut v = -300.0f32;
+        while v < 300.0 {
+            assert_eq!(round_ties_even(v), v.round_ties_even(), "{v}");
+            assert_eq!(floor(v), v.floor(), "{v}");
+            v += 0.125 / 3.0;
+        }
+        for v in [
+            0.5f32,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            4_194_303.5,
+            8_388_607.5,
+            1e9,
+            -1e9,
+        ] {
+            assert_eq!(round_ties_even(v), v.round_ties_even(), "{v}");
+            assert_eq!(floor(v), v.floor(), "{v}");
+        }
+    }
+
+    #[test]
+    fn quantize_rounds_to_the_grid() {
+        assert_eq!(quantize(0.26, 0.1, None), 0.3);
+        assert_eq!(quantize(0.26, 0.0, None), 0.26);
+        assert_eq!(quantize(0.25, 0.1, Some(0.0)), 0.2);
+        assert_eq!(quantize(0.25, 0.1, Some(0.99)), 0.3);
+    }
 }

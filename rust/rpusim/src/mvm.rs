@@ -126,19 +126,6 @@ fn forward_rows(w: &[f32], in_size: usize, r0: usize, u: &[f32], n_samples: usiz
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn forward_rows_avx2(
-    w: &[f32],
-    in_size: usize,
-    r0: usize,
-    u: &[f32],
-    n_samples: usize,
-    vt: &mut [f32],
-) {
-    forward_rows(w, in_size, r0, u, n_samples, vt)
-}
-
 fn forward_rows_dispatch(
     w: &[f32],
     in_size: usize,
@@ -150,7 +137,7 @@ fn forward_rows_dispatch(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { forward_rows_avx2(w, in_size, r0, u, n_samples, vt) };
+        return unsafe { avx2::forward_rows(w, in_size, r0, u, n_samples, vt) };
     }
     forward_rows(w, in_size, r0, u, n_samples, vt)
 }
@@ -245,20 +232,6 @@ fn backward_cols(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn backward_cols_avx2(
-    w: &[f32],
-    out_size: usize,
-    in_size: usize,
-    c0: usize,
-    d: &[f32],
-    n_samples: usize,
-    zt: &mut [f32],
-) {
-    backward_cols(w, out_size, in_size, c0, d, n_samples, zt)
-}
-
 fn backward_cols_dispatch(
     w: &[f32],
     out_size: usize,
@@ -271,7 +244,7 @@ fn backward_cols_dispatch(
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { backward_cols_avx2(w, out_size, in_size, c0, d, n_samples, zt) };
+        return unsafe { avx2::backward_cols(w, out_size, in_size, c0, d, n_samples, zt) };
     }
     backward_cols(w, out_size, in_size, c0, d, n_samples, zt)
 }
@@ -314,4 +287,160 @@ fn transpose(a: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         }
     }
     t
+}
+
+/// The same kernels written with AVX2 intrinsics: LLVM does not keep the portable versions'
+/// accumulator arrays in registers. Multiplies and adds stay separate (no FMA), lane by lane,
+/// so every output has the bits of the portable order.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{reduce8, BACKWARD_COLS, LANES};
+    use std::arch::x86_64::*;
+
+    /// `MR x NR` forward dot products, as [`super::dots`].
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn dots<const MR: usize, const NR: usize>(
+        us: [&[f32]; MR],
+        ws: [&[f32]; NR],
+    ) -> [[f32; NR]; MR] {
+        let n = ws[0].len();
+        let full = n - n % LANES;
+        // SAFETY (all loads below): j + 8 <= full <= n, the length of every slice.
+        let mut acc = [[_mm256_setzero_ps(); NR]; MR];
+        let mut j = 0;
+        while j < full {
+            let mut wv = [_mm256_setzero_ps(); NR];
+            for r in 0..NR {
+                wv[r] = unsafe { _mm256_loadu_ps(ws[r].as_ptr().add(j)) };
+            }
+            for s in 0..MR {
+                let uv = unsafe { _mm256_loadu_ps(us[s].as_ptr().add(j)) };
+                for r in 0..NR {
+                    acc[s][r] = _mm256_add_ps(acc[s][r], _mm256_mul_ps(wv[r], uv));
+                }
+            }
+            j += LANES;
+        }
+        let mut out = [[0.0f32; NR]; MR];
+        for s in 0..MR {
+            for r in 0..NR {
+                let mut lanes = [0.0f32; LANES];
+                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[s][r]) };
+                for j in full..n {
+                    lanes[j - full] += ws[r][j] * us[s][j];
+                }
+                out[s][r] = reduce8(lanes);
+            }
+        }
+        out
+    }
+
+    /// As [`super::forward_rows`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn forward_rows(
+        w: &[f32],
+        in_size: usize,
+        r0: usize,
+        u: &[f32],
+        n_samples: usize,
+        vt: &mut [f32],
+    ) {
+        let rows = vt.len() / n_samples;
+        let row = |r: usize| &w[(r0 + r) * in_size..(r0 + r + 1) * in_size];
+        let sample = |s: usize| &u[s * in_size..(s + 1) * in_size];
+        let mut s = 0;
+        while s < n_samples {
+            let quad = n_samples - s >= 4;
+            let mut r = 0;
+            while r < rows {
+                let pair = rows - r >= 2;
+                // SAFETY: AVX2 is enabled for this function.
+                unsafe {
+                    match (quad, pair) {
+                        (true, true) => {
+                            let v = dots::<4, 2>(
+                                [sample(s), sample(s + 1), sample(s + 2), sample(s + 3)],
+                                [row(r), row(r + 1)],
+                            );
+                            for (q, vq) in v.iter().enumerate() {
+                                vt[r * n_samples + s + q] = vq[0];
+                                vt[(r + 1) * n_samples + s + q] = vq[1];
+                            }
+                        }
+                        (true, false) => {
+                            let v = dots::<4, 1>(
+                                [sample(s), sample(s + 1), sample(s + 2), sample(s + 3)],
+                                [row(r)],
+                            );
+                            for (q, vq) in v.iter().enumerate() {
+                                vt[r * n_samples + s + q] = vq[0];
+                            }
+                        }
+                        (false, true) => {
+                            let v = dots::<1, 2>([sample(s)], [row(r), row(r + 1)]);
+                            vt[r * n_samples + s] = v[0][0];
+                            vt[(r + 1) * n_samples + s] = v[0][1];
+                        }
+                        (false, false) => {
+                            vt[r * n_samples + s] = dots::<1, 1>([sample(s)], [row(r)])[0][0];
+                        }
+                    }
+                }
+                r += if pair { 2 } else { 1 };
+            }
+            s += if quad { 4 } else { 1 };
+        }
+    }
+
+    /// As [`super::backward_cols`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn backward_cols(
+        w: &[f32],
+        out_size: usize,
+        in_size: usize,
+        c0: usize,
+        d: &[f32],
+        n_samples: usize,
+        zt: &mut [f32],
+    ) {
+        let cols = zt.len() / n_samples;
+        if cols != BACKWARD_COLS {
+            return super::backward_cols(w, out_size, in_size, c0, d, n_samples, zt);
+        }
+        assert!(w.len() >= out_size * in_size && c0 + BACKWARD_COLS <= in_size);
+        assert!(d.len() >= n_samples * out_size);
+        let mut store = |acc: &[[__m256; 2]], s: usize| {
+            for (q, a) in acc.iter().enumerate() {
+                let mut lanes = [0.0f32; BACKWARD_COLS];
+                // SAFETY: `lanes` holds two registers.
+                unsafe {
+                    _mm256_storeu_ps(lanes.as_mut_ptr(), a[0]);
+                    _mm256_storeu_ps(lanes.as_mut_ptr().add(LANES), a[1]);
+                }
+                for (l, v) in lanes.iter().enumerate() {
+                    zt[l * n_samples + s + q] = *v;
+                }
+            }
+        };
+        let mut s = 0;
+        while s < n_samples {
+            let group = (n_samples - s).min(4);
+            let mut acc = [[_mm256_setzero_ps(); 2]; 4];
+            for i in 0..out_size {
+                // SAFETY: row i, columns c0..c0 + 16, are inside `w` (asserted above).
+                let (w0, w1) = unsafe {
+                    let p = w.as_ptr().add(i * in_size + c0);
+                    (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(LANES)))
+                };
+                for (q, a) in acc.iter_mut().enumerate().take(group) {
+                    let dv = _mm256_set1_ps(d[(s + q) * out_size + i]);
+                    a[0] = _mm256_add_ps(a[0], _mm256_mul_ps(w0, dv));
+                    a[1] = _mm256_add_ps(a[1], _mm256_mul_ps(w1, dv));
+                }
+            }
+            store(&acc[..group], s);
+            s += group;
+        }
+    }
 }

@@ -85,12 +85,27 @@ pub fn train(stream: &Stream, address: [u32; 3], p: f32, bl: u32, mask: &mut [u6
         return;
     }
     let threshold = bernoulli_threshold(p);
-    for block in 0..bl.div_ceil(4) {
-        let words = stream.block(address, block);
-        for (lane, w) in words.iter().enumerate() {
-            let k = (block * 4) as usize + lane;
-            if k < bl as usize && u64::from(*w) < threshold {
-                mask[k / 64] |= 1 << (k % 64);
+    let bl = bl as usize;
+    let mut set = |k: usize, word: u32| {
+        if k < bl && u64::from(word) < threshold {
+            mask[k / 64] |= 1 << (k % 64);
+        }
+    };
+    // Draw k is word k % 4 of block k / 4. Short trains take single blocks, long ones eight
+    // blocks (32 draws) at a time.
+    if bl <= 8 {
+        for block in 0..bl.div_ceil(4) {
+            for (w, &word) in stream.block(address, block as u32).iter().enumerate() {
+                set(4 * block + w, word);
+            }
+        }
+    } else {
+        for group in 0..bl.div_ceil(32) {
+            let words = stream.blocks8(address, (group * 8) as u32);
+            for (w, lanes) in words.iter().enumerate() {
+                for (l, &word) in lanes.iter().enumerate() {
+                    set(group * 32 + 4 * l + w, word);
+                }
             }
         }
     }

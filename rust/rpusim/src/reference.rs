@@ -6,11 +6,8 @@
 //! on their own: the random streams, `quantize`, the noise-management scale, the update plan,
 //! a pulse train, a device's response to pulses, and the two summation orders of `mvm.rs`.
 
-// Index loops read like the model's formulas; that is the point of this file.
-#![allow(clippy::needless_range_loop)]
-
 use crate::config::PulseType;
-use crate::device::{DeviceState, PulseNoise, PulsedDevice};
+use crate::device::{DeviceState, PulsedDevice};
 use crate::error::Result;
 use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, PassStreams, Periphery};
 use crate::mvm::{axpy_order, dot};
@@ -208,6 +205,8 @@ fn update_on<D: PulsedDevice>(
             }
         }
         for i in 0..out_size {
+            // Cycle-to-cycle noise: one sequence per row and sample, drawn pulse after pulse.
+            let mut row_noise = noise.normals([b as u32, i as u32, 0]);
             for j in 0..in_size {
                 let pulses = match up.pulse_type {
                     PulseType::DeterministicImplicit => {
@@ -224,12 +223,7 @@ fn update_on<D: PulsedDevice>(
                 }
                 let k = i * in_size + j;
                 let increase = (db[i] < 0.0) != (xb[j] < 0.0);
-                let address = [b as u32, i as u32, j as u32];
-                let noise = PulseNoise {
-                    stream: &noise,
-                    address,
-                };
-                w[k] = dev.apply_pulses(k, w[k], pulses, increase, noise);
+                w[k] = dev.apply_pulses(k, w[k], pulses, increase, &mut row_noise);
             }
         }
     }

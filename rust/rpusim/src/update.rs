@@ -3,11 +3,12 @@
 //! First, per sample and in parallel: the plan (UM, UBLM) and the firing lines, i.e. the
 //! columns and rows with a pulse train (or, for `deterministic_implicit`, a probability). Then,
 //! in parallel over blocks of rows: each block walks the samples in order, and each device with
-//! coincidences gets its pulses one after the other. A device belongs to one block, and its
-//! pulses draw from its own noise address, so the result is that of `reference.rs`.
+//! coincidences gets its pulses one after the other, in increasing column order along its row.
+//! A row belongs to one block and its pulses draw their cycle-to-cycle noise from the row's own
+//! sequence (address `[sample, row]`), so the result is that of `reference.rs`.
 
 use crate::config::{PulseType, UpdateParameters};
-use crate::device::{DeviceState, PulseNoise, PulsedDevice};
+use crate::device::{DeviceState, PulsedDevice};
 use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train, SamplePlan};
 use crate::rng::{Op, Purpose, Stream};
 use crate::threads::{for_each_chunk, map_range};
@@ -215,6 +216,7 @@ fn apply<P: Payload, D: PulsedDevice>(
                 if !row.payload.active() {
                     continue;
                 }
+                let mut row_noise = noise.normals([b as u32, row.index, 0]);
                 for col in &sample.cols {
                     let pulses = P::pulses(&row.payload, &col.payload);
                     if pulses == 0 {
@@ -222,13 +224,9 @@ fn apply<P: Payload, D: PulsedDevice>(
                     }
                     let j = col.index as usize;
                     let k = (i0 + r) * in_size + j;
-                    let noise = PulseNoise {
-                        stream: noise,
-                        address: [b as u32, row.index, col.index],
-                    };
                     // W grows when d_i x_j < 0 (gradient descent on W - lr d x^T).
                     let up = row.negative != col.negative;
-                    w_row[j] = dev.apply_pulses(k, w_row[j], pulses, up, noise);
+                    w_row[j] = dev.apply_pulses(k, w_row[j], pulses, up, &mut row_noise);
                 }
             }
         }

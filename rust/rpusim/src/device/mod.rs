@@ -11,7 +11,7 @@ pub use constant_step::ConstantStep;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::rng::{normals_of_block, Op, Purpose, Stream};
+use crate::rng::{normals_of_block, Normal, Op, Purpose, Sequence, Stream};
 
 /// Parameters common to all pulsed devices. Defaults are aihwkit's generic `PulsedDevice`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -274,14 +274,6 @@ impl NamedArrays {
     }
 }
 
-/// Where the cycle-to-cycle factors of one device in one sample come from.
-#[derive(Debug, Clone, Copy)]
-pub struct PulseNoise<'a> {
-    pub stream: &'a Stream,
-    /// `[sample, row, column]` of the device in this update call.
-    pub address: [u32; 3],
-}
-
 /// What the update kernels need of a device model: the step of one pulse.
 pub trait PulsedDevice: Sync {
     /// The per-device bounds and steps.
@@ -294,21 +286,25 @@ pub trait PulsedDevice: Sync {
     fn step(&self, k: usize, w: f32, up: bool) -> f32;
 
     /// Applies `n` pulses in direction `up` to weight `w` of device `k`, one after the other:
-    /// each moves the weight by its step times `1 + c2c_std * N(0, 1)` (pulse `m` takes normal
-    /// `m` of the device's noise sequence), then clips it to the device's bounds.
+    /// each moves the weight by its step times `1 + c2c_std * N(0, 1)`, the normal drawn from
+    /// `noise` (the sequence of the device's row in this sample), then clips it to the device's
+    /// bounds. Without cycle-to-cycle noise nothing is drawn.
     #[inline]
-    fn apply_pulses(&self, k: usize, mut w: f32, n: u32, up: bool, noise: PulseNoise) -> f32 {
+    fn apply_pulses(
+        &self,
+        k: usize,
+        mut w: f32,
+        n: u32,
+        up: bool,
+        noise: &mut Sequence<'_, Normal>,
+    ) -> f32 {
         let arrays = self.arrays();
         let (lo, hi) = (arrays.b_min[k], arrays.b_max[k]);
         let std = self.c2c_std();
         let sign = if up { 1.0 } else { -1.0 };
-        let mut normals = [0.0f32; 4];
-        for m in 0..n {
+        for _ in 0..n {
             let factor = if std > 0.0 {
-                if m % 4 == 0 {
-                    normals = normals_of_block(noise.stream.block(noise.address, m / 4));
-                }
-                1.0 + std * normals[(m % 4) as usize]
+                1.0 + std * noise.draw()
             } else {
                 1.0
             };

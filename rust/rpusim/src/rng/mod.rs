@@ -8,32 +8,11 @@
 //! The generator is Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
 //! SC 2011), checked against the Random123 known-answer vectors in the tests below.
 
-const PHILOX_M0: u32 = 0xD251_1F53;
-const PHILOX_M1: u32 = 0xCD9E_8D57;
-const PHILOX_W0: u32 = 0x9E37_79B9;
-const PHILOX_W1: u32 = 0xBB67_AE85;
+mod philox;
+mod transform;
 
-/// One Philox4x32-10 block: four independent 32-bit words for a 128-bit counter and 64-bit key.
-#[inline(always)]
-pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    let mut c = counter;
-    let mut k = key;
-    for round in 0..10 {
-        if round > 0 {
-            k[0] = k[0].wrapping_add(PHILOX_W0);
-            k[1] = k[1].wrapping_add(PHILOX_W1);
-        }
-        let p0 = u64::from(PHILOX_M0) * u64::from(c[0]);
-        let p1 = u64::from(PHILOX_M1) * u64::from(c[2]);
-        c = [
-            ((p1 >> 32) as u32) ^ c[1] ^ k[0],
-            p1 as u32,
-            ((p0 >> 32) as u32) ^ c[3] ^ k[1],
-            p0 as u32,
-        ];
-    }
-    c
-}
+pub use philox::{philox4x32_10, philox4x32_10_x8};
+pub use transform::{bernoulli_threshold, box_muller, normals_of_block, unit_uniform};
 
 /// The operation a draw belongs to; each has its own call counter in the tile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +39,6 @@ pub enum Purpose {
     PulseTrainD = 8,
     PulseNoise = 9,
 }
-
-const TWO_POW_M24: f32 = 1.0 / 16_777_216.0;
 
 /// A family of random sequences for one (seed, operation, call, purpose).
 ///
@@ -90,14 +67,26 @@ impl Stream {
         philox4x32_10([block, address[0], address[1], address[2]], self.key)
     }
 
+    /// Raw blocks `first .. first + 8` at `address`, as [`philox4x32_10_x8`] lays them out;
+    /// with AVX2 when the CPU has it.
+    #[inline]
+    pub fn blocks8(&self, address: [u32; 3], first: u32) -> [[u32; 8]; 4] {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { philox_x8_avx2(first, address, self.key) };
+        }
+        philox4x32_10_x8(first, address, self.key)
+    }
+
     /// The standard normal sequence at `address`: element `k` comes from block `k / 4`.
-    pub fn normals(&self, address: [u32; 3]) -> Sequence<'_> {
-        Sequence::new(self, address, normals_of_block)
+    pub fn normals(&self, address: [u32; 3]) -> Sequence<'_, Normal> {
+        Sequence::new(self, address)
     }
 
     /// The uniform sequence in `[0, 1)` (24-bit resolution) at `address`.
-    pub fn uniforms(&self, address: [u32; 3]) -> Sequence<'_> {
-        Sequence::new(self, address, |w| w.map(unit_uniform))
+    pub fn uniforms(&self, address: [u32; 3]) -> Sequence<'_, Uniform> {
+        Sequence::new(self, address)
     }
 
     /// Standard normal number `k` of the sequence at `address` (element `k` of [`Stream::normals`]).
@@ -107,108 +96,135 @@ impl Stream {
     }
 }
 
-/// An endless sequence of numbers drawn block by block from one address of a stream.
-#[derive(Debug)]
-pub struct Sequence<'a> {
-    stream: &'a Stream,
-    address: [u32; 3],
-    map: fn([u32; 4]) -> [f32; 4],
-    block: u32,
-    buffer: [f32; 4],
-    next: usize,
+/// How blocks of four words become numbers: eight blocks at once, in sequence order (element
+/// `4 l + w` from word `w` of block `l`).
+pub trait BlockMap {
+    fn map8(words: &[[u32; 8]; 4]) -> [f32; 32];
 }
 
-impl<'a> Sequence<'a> {
-    fn new(stream: &'a Stream, address: [u32; 3], map: fn([u32; 4]) -> [f32; 4]) -> Self {
+/// Standard normals ([`normals_of_block`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Normal;
+
+impl BlockMap for Normal {
+    #[inline(always)]
+    fn map8(words: &[[u32; 8]; 4]) -> [f32; 32] {
+        // Lane-wise first (SIMD), then interleave into sequence order.
+        let mut n = [[0.0f32; 8]; 4];
+        for l in 0..8 {
+            (n[0][l], n[1][l]) = box_muller(words[0][l], words[1][l]);
+            (n[2][l], n[3][l]) = box_muller(words[2][l], words[3][l]);
+        }
+        interleave(&n)
+    }
+}
+
+/// Uniform numbers in `[0, 1)` ([`unit_uniform`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Uniform;
+
+impl BlockMap for Uniform {
+    #[inline(always)]
+    fn map8(words: &[[u32; 8]; 4]) -> [f32; 32] {
+        interleave(&words.map(|w| w.map(unit_uniform)))
+    }
+}
+
+#[inline(always)]
+fn interleave(n: &[[f32; 8]; 4]) -> [f32; 32] {
+    let mut out = [0.0f32; 32];
+    for l in 0..8 {
+        for w in 0..4 {
+            out[4 * l + w] = n[w][l];
+        }
+    }
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn philox_x8_avx2(first: u32, address: [u32; 3], key: [u32; 2]) -> [[u32; 8]; 4] {
+    philox4x32_10_x8(first, address, key)
+}
+
+#[inline(always)]
+fn fill8_portable<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32) -> [f32; 32] {
+    M::map8(&philox4x32_10_x8(first, address, key))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn fill8_avx2<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32) -> [f32; 32] {
+    fill8_portable::<M>(key, address, first)
+}
+
+/// Numbers of eight consecutive blocks, with AVX2 when the CPU has it (same bits either way).
+#[inline]
+fn fill8<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32) -> [f32; 32] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { fill8_avx2::<M>(key, address, first) };
+    }
+    fill8_portable::<M>(key, address, first)
+}
+
+/// An endless sequence of numbers drawn from one address of a stream, computed eight blocks
+/// (32 numbers) at a time when first needed. Element `k` comes from block `k / 4`.
+#[derive(Debug)]
+pub struct Sequence<'a, M> {
+    stream: &'a Stream,
+    address: [u32; 3],
+    block: u32,
+    buffer: [f32; 32],
+    next: usize,
+    map: std::marker::PhantomData<M>,
+}
+
+impl<'a, M: BlockMap> Sequence<'a, M> {
+    fn new(stream: &'a Stream, address: [u32; 3]) -> Self {
         Sequence {
             stream,
             address,
-            map,
             block: 0,
-            buffer: [0.0; 4],
-            next: 4,
+            buffer: [0.0; 32],
+            next: 32,
+            map: std::marker::PhantomData,
         }
     }
-}
 
-impl Iterator for Sequence<'_> {
-    type Item = f32;
-
-    #[inline]
-    fn next(&mut self) -> Option<f32> {
-        if self.next == 4 {
-            self.buffer = (self.map)(self.stream.block(self.address, self.block));
-            self.block = self.block.wrapping_add(1);
-            self.next = 0;
+    /// The next number of the sequence.
+    #[inline(always)]
+    pub fn draw(&mut self) -> f32 {
+        if self.next == 32 {
+            self.refill();
         }
         let v = self.buffer[self.next];
         self.next += 1;
-        Some(v)
+        v
+    }
+
+    // Out of line: keeps the per-number path of the callers small.
+    #[inline(never)]
+    fn refill(&mut self) {
+        self.buffer = fill8::<M>(self.stream.key, self.address, self.block);
+        self.block = self.block.wrapping_add(8);
+        self.next = 0;
     }
 }
 
-/// A 32-bit word as a uniform number in `[0, 1)` with 24 bits: exact in f32.
-#[inline(always)]
-pub fn unit_uniform(word: u32) -> f32 {
-    (word >> 8) as f32 * TWO_POW_M24
-}
+impl<M: BlockMap> Iterator for Sequence<'_, M> {
+    type Item = f32;
 
-/// Four standard normals from one block, by the Box–Muller transform of two pairs of words.
-///
-/// The f32 functions of the `libm` crate are pure Rust, so the numbers are the same on every
-/// platform. The radius is bounded (|n| < 5.8) because the uniform has 24 bits.
-#[inline(always)]
-pub fn normals_of_block(words: [u32; 4]) -> [f32; 4] {
-    let (a0, a1) = box_muller(words[0], words[1]);
-    let (b0, b1) = box_muller(words[2], words[3]);
-    [a0, a1, b0, b1]
-}
-
-#[inline(always)]
-fn box_muller(w_radius: u32, w_angle: u32) -> (f32, f32) {
-    // (0, 1]: never zero, so the logarithm stays finite.
-    let u = ((w_radius >> 8) + 1) as f32 * TWO_POW_M24;
-    let radius = libm::sqrtf(-2.0 * libm::logf(u));
-    let angle = std::f32::consts::TAU * unit_uniform(w_angle);
-    let (s, c) = libm::sincosf(angle);
-    (radius * c, radius * s)
-}
-
-/// Threshold that turns a 32-bit word into a Bernoulli bit with probability `p`:
-/// the bit is set when `word < threshold`. `p >= 1` always fires, `p <= 0` never.
-#[inline]
-pub fn bernoulli_threshold(p: f32) -> u64 {
-    if p >= 1.0 {
-        1 << 32
-    } else if p > 0.0 {
-        (f64::from(p) * 4_294_967_296.0) as u64
-    } else {
-        0
+    #[inline(always)]
+    fn next(&mut self) -> Option<f32> {
+        Some(self.draw())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn philox_matches_random123_known_answers() {
-        assert_eq!(
-            philox4x32_10([0, 0, 0, 0], [0, 0]),
-            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
-        );
-        assert_eq!(
-            philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
-            [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
-        );
-        assert_eq!(
-            philox4x32_10(
-                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344],
-                [0xa409_3822, 0x299f_31d0]
-            ),
-            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
-        );
-    }
 
     #[test]
     fn streams_differ_by_every_part_of_their_identity() {

@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use rpusim::{Tile, TileConfig};
+
+/// Deterministic test inputs (SplitMix64): uniform in `[lo, hi)`.
+pub fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            lo + (hi - lo) * ((z >> 40) as f32 / (1u64 << 24) as f32)
+        })
+        .collect()
+}
+
+/// A tile with weights uniform in `[-scale, scale)`.
+pub fn tile_with_weights(
+    out: usize,
+    inp: usize,
+    config: TileConfig,
+    seed: u64,
+    scale: f32,
+) -> Tile {
+    let mut t = Tile::new(out, inp, config, seed).unwrap();
+    t.set_weights(&uniform(out * inp, -scale, scale, seed ^ 0xABCD))
+        .unwrap();
+    t
+}
+
+/// Bit patterns, for exact comparisons that also tell -0.0 from 0.0.
+pub fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+/// Mean and standard deviation.
+pub fn mean_std(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let var = v
+        .iter()
+        .map(|&x| (f64::from(x) - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+/// Periphery without noise (quantisation and bounds stay).
+pub fn noiseless() -> rpusim::IoParameters {
+    rpusim::IoParameters {
+        out_noise: 0.0,
+        ..rpusim::IoParameters::default()
+    }
+}

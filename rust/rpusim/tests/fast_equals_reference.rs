@@ -1,0 +1,187 @@
+//! The fast kernels give the bits of the plain reference implementation, over random shapes and
+//! configurations (property tests), for forward, backward and update, call after call.
+
+mod common;
+
+use common::{bits, tile_with_weights, uniform};
+use proptest::prelude::*;
+use rpusim::{
+    reference, BoundManagement, IoParameters, NoiseManagement, PulseType, Tile, TileConfig,
+    UpdateParameters,
+};
+
+fn io_strategy() -> impl Strategy<Value = IoParameters> {
+    (
+        prop_oneof![
+            Just(NoiseManagement::None),
+            Just(NoiseManagement::AbsMax),
+            Just(NoiseManagement::Max),
+            Just(NoiseManagement::Constant),
+            Just(NoiseManagement::AverageAbsMax),
+        ],
+        prop_oneof![
+            Just(BoundManagement::None),
+            Just(BoundManagement::Iterative)
+        ],
+        any::<bool>(),
+        any::<bool>(),
+        (0.0f64..0.1, 0.0f64..0.1, 0.0f64..0.2),
+        prop_oneof![Just(12.0f64), Just(1.0), Just(0.2)],
+        prop_oneof![Just(0.0f64), Just(0.7)],
+        (any::<u8>(), prop_oneof![Just(1.0f64), Just(0.7)]),
+    )
+        .prop_map(
+            |(
+                nm,
+                bm,
+                inp_sto,
+                out_sto,
+                (inp_noise, w_noise, out_noise),
+                out_bound,
+                nm_thres,
+                (p, out_scale),
+            )| {
+                IoParameters {
+                    noise_management: nm,
+                    bound_management: bm,
+                    inp_sto_round: inp_sto,
+                    out_sto_round: out_sto,
+                    inp_noise,
+                    w_noise,
+                    out_noise,
+                    out_bound,
+                    nm_thres,
+                    nm_decay: 0.1,
+                    out_scale,
+                    is_perfect: p < 20,
+                    ..IoParameters::default()
+                }
+            },
+        )
+}
+
+fn update_strategy() -> impl Strategy<Value = UpdateParameters> {
+    (
+        prop_oneof![
+            Just(PulseType::StochasticCompressed),
+            Just(PulseType::StochasticCompressed),
+            Just(PulseType::DeterministicImplicit),
+            Just(PulseType::None),
+        ],
+        prop_oneof![Just(1u32), Just(7), Just(31), Just(64), Just(65), Just(200)],
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(pulse_type, desired_bl, um, ublm)| UpdateParameters {
+            pulse_type,
+            desired_bl,
+            update_management: um,
+            update_bl_management: ublm,
+        })
+}
+
+fn config_strategy() -> impl Strategy<Value = TileConfig> {
+    (
+        io_strategy(),
+        io_strategy(),
+        update_strategy(),
+        0.0f64..0.5,
+        0.0001f64..0.05,
+    )
+        .prop_map(|(forward, backward, update, std, dw_min)| {
+            let mut c = TileConfig {
+                forward,
+                backward,
+                update,
+                ..TileConfig::default()
+            };
+            let rpusim::DeviceConfig::ConstantStep(p) = &mut c.device;
+            p.dw_min_std = std;
+            p.dw_min = dw_min;
+            c
+        })
+}
+
+/// Runs `calls` rounds of forward, backward and update on a tile and on its clone through the
+/// reference, comparing every output and the final state.
+fn check(out: usize, inp: usize, n: usize, config: TileConfig, seed: u64, lr: f32, calls: usize) {
+    let mut fast = tile_with_weights(out, inp, config, seed, 0.5);
+    let mut slow = fast.clone();
+    for call in 0..calls {
+        let s = seed.wrapping_mul(31).wrapping_add(call as u64);
+        // Include exact zeros and a zero sample: they take their own paths.
+        let mut x = uniform(n * inp, -1.5, 1.5, s);
+        let mut d = uniform(n * out, -0.3, 0.3, s ^ 1);
+        if n > 1 {
+            x[..inp].fill(0.0);
+            d[out..2 * out].fill(0.0);
+        }
+        if !x.is_empty() {
+            let mid = x.len() / 2;
+            x[mid] = 0.0;
+        }
+        let is_test = call % 3 == 2;
+        let y_fast = fast.forward(&x, n, is_test).unwrap();
+        let y_slow = reference::forward(&mut slow, &x, n, is_test).unwrap();
+        assert_eq!(bits(&y_fast), bits(&y_slow), "forward, call {call}");
+        let z_fast = fast.backward(&d, n).unwrap();
+        let z_slow = reference::backward(&mut slow, &d, n).unwrap();
+        assert_eq!(bits(&z_fast), bits(&z_slow), "backward, call {call}");
+        fast.update(&x, &d, n, lr).unwrap();
+        reference::update(&mut slow, &x, &d, n, lr).unwrap();
+        assert_eq!(
+            bits(fast.weights()),
+            bits(slow.weights()),
+            "update, call {call}"
+        );
+    }
+    assert_eq!(fast, slow);
+    assert_eq!(fast.to_bytes(), slow.to_bytes());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn small_tiles(
+        out in 1usize..24,
+        inp in 1usize..40,
+        n in 0usize..9,
+        config in config_strategy(),
+        seed in any::<u64>(),
+        lr in prop_oneof![Just(0.0f32), 0.001f32..0.5],
+    ) {
+        check(out, inp, n, config, seed, lr, 3);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Big enough for the parallel paths, odd sizes for every kernel remainder.
+    #[test]
+    fn parallel_tiles(
+        out in 130usize..200,
+        inp in 130usize..270,
+        n in 20usize..40,
+        config in config_strategy(),
+        seed in any::<u64>(),
+    ) {
+        check(out, inp, n, config, seed, 0.05, 2);
+    }
+}
+
+#[test]
+fn default_config_on_a_large_tile() {
+    check(257, 301, 67, TileConfig::default(), 7, 0.02, 2);
+}
+
+#[test]
+fn empty_batches_do_nothing_but_count() {
+    let mut t = Tile::new(3, 4, TileConfig::default(), 1).unwrap();
+    assert!(t.forward(&[], 0, false).unwrap().is_empty());
+    assert!(t.backward(&[], 0).unwrap().is_empty());
+    t.update(&[], &[], 0, 0.1).unwrap();
+    let c = t.counters();
+    assert_eq!((c.forward, c.backward, c.update), (1, 1, 1));
+}

@@ -1,0 +1,132 @@
+//! Saving and restoring a tile's whole state; errors that leave the tile as it was.
+
+mod common;
+
+use common::{bits, tile_with_weights, uniform};
+use rpusim::{Error, Tile, TileConfig};
+
+fn train_round(t: &mut Tile, call: u64) -> Vec<u32> {
+    let (out, inp, n) = (t.out_size(), t.in_size(), 5);
+    let x = uniform(n * inp, -1.0, 1.0, call);
+    let d = uniform(n * out, -0.2, 0.2, call + 7);
+    let mut trace = bits(&t.forward(&x, n, false).unwrap());
+    trace.extend(bits(&t.backward(&d, n).unwrap()));
+    t.update(&x, &d, n, 0.1).unwrap();
+    trace.extend(bits(t.weights()));
+    trace
+}
+
+#[test]
+fn a_restored_tile_continues_bit_identically() {
+    let mut config = TileConfig::default();
+    config.forward.noise_management = rpusim::NoiseManagement::AverageAbsMax;
+    let mut a = tile_with_weights(13, 17, config, 3, 0.4);
+    for call in 0..4 {
+        train_round(&mut a, call);
+    }
+    let mut b = Tile::from_bytes(&a.to_bytes()).unwrap();
+    assert_eq!(a, b);
+    for call in 4..10 {
+        assert_eq!(train_round(&mut a, call), train_round(&mut b, call));
+    }
+}
+
+#[test]
+fn corrupt_state_is_rejected() {
+    let t = tile_with_weights(4, 5, TileConfig::default(), 1, 0.2);
+    let good = t.to_bytes();
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 0x10;
+    assert!(matches!(Tile::from_bytes(&flipped), Err(Error::State(m)) if m.contains("checksum")));
+    assert!(matches!(
+        Tile::from_bytes(&good[..good.len() - 1]),
+        Err(Error::State(_))
+    ));
+    assert!(matches!(Tile::from_bytes(b"garbage"), Err(Error::State(_))));
+    assert!(matches!(Tile::from_bytes(&[]), Err(Error::State(_))));
+    // A future format version (with a valid checksum) is refused by name.
+    let mut future = good[..good.len() - 4].to_vec();
+    future[8..12].copy_from_slice(&99u32.to_le_bytes());
+    let crc = crc32(&future);
+    future.extend_from_slice(&crc.to_le_bytes());
+    let err = Tile::from_bytes(&future).unwrap_err().to_string();
+    assert!(err.contains("version 99"), "{err}");
+}
+
+/// CRC-32 (IEEE), bit by bit: the tests do not share the engine's implementation.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn bad_input_is_an_error_and_changes_nothing() {
+    let mut t = tile_with_weights(3, 4, TileConfig::default(), 2, 0.3);
+    let before = t.to_bytes();
+    let x = [0.1f32; 8];
+    let d = [0.1f32; 6];
+    let mut nan_x = x;
+    nan_x[5] = f32::NAN;
+    let mut inf_d = d;
+    inf_d[1] = f32::INFINITY;
+    let cases: Vec<(&str, Result<(), Error>)> = vec![
+        ("x", t.forward(&x[..7], 2, false).map(drop)),
+        ("x", t.forward(&nan_x, 2, false).map(drop)),
+        ("d", t.backward(&d[..5], 2).map(drop)),
+        ("d", t.backward(&inf_d, 2).map(drop)),
+        ("x", t.update(&x[..4], &d, 2, 0.1)),
+        ("d", t.update(&x, &inf_d, 2, 0.1)),
+        ("lr", t.update(&x, &d, 2, -0.1)),
+        ("lr", t.update(&x, &d, 2, f32::NAN)),
+        ("weights", t.set_weights(&[0.0; 11])),
+        ("weights", t.set_weights(&[f32::NAN; 12])),
+    ];
+    for (name, result) in cases {
+        let err = result.unwrap_err().to_string();
+        assert!(err.starts_with(name), "{err} should name {name}");
+    }
+    let mut bad_config = t.config().clone();
+    bad_config.update.desired_bl = 0;
+    let err = t.set_config(bad_config).unwrap_err().to_string();
+    assert!(err.contains("update.desired_bl"), "{err}");
+    let mut other_device = t.config().clone();
+    let rpusim::DeviceConfig::ConstantStep(p) = &mut other_device.device;
+    p.dw_min = 0.01;
+    assert!(t
+        .set_config(other_device)
+        .unwrap_err()
+        .to_string()
+        .starts_with("device"));
+    assert_eq!(t.to_bytes(), before);
+    assert!(Tile::new(0, 3, TileConfig::default(), 0)
+        .unwrap_err()
+        .to_string()
+        .starts_with("out_size"));
+}
+
+#[test]
+fn configuration_changes_apply_to_a_running_tile() {
+    let mut t = tile_with_weights(3, 4, TileConfig::default(), 2, 0.3);
+    let x = uniform(4, -1.0, 1.0, 1);
+    let noisy = t.clone().forward(&x, 1, false).unwrap();
+    let mut c = t.config().clone();
+    c.forward = rpusim::IoParameters::perfect();
+    t.set_config(c).unwrap();
+    let exact = t.forward(&x, 1, false).unwrap();
+    let w = t.weights();
+    for i in 0..3 {
+        let expected: f32 = (0..4).map(|j| w[i * 4 + j] * x[j]).sum();
+        assert!((exact[i] - expected).abs() < 1e-6);
+    }
+    assert_ne!(bits(&noisy), bits(&exact));
+}

@@ -1,0 +1,55 @@
+//! Same seed, same inputs: the same bytes at 1, 2 and 7 worker threads (this file is its own
+//! test binary, because the thread count is process-wide).
+
+mod common;
+
+use common::{bits, tile_with_weights, uniform};
+use rpusim::{set_num_threads, IoParameters, TileConfig};
+
+/// Runs a few rounds of every operation and returns all outputs and the final state.
+fn run(threads: usize, config: &TileConfig) -> (Vec<Vec<u32>>, Vec<u8>) {
+    set_num_threads(threads).unwrap();
+    assert_eq!(rpusim::num_threads(), threads);
+    let (out, inp, n) = (300, 257, 64);
+    let mut t = tile_with_weights(out, inp, config.clone(), 99, 0.3);
+    let mut outputs = Vec::new();
+    for call in 0..3u64 {
+        let x = uniform(n * inp, -1.0, 1.0, call);
+        let d = uniform(n * out, -0.1, 0.1, call + 100);
+        outputs.push(bits(&t.forward(&x, n, false).unwrap()));
+        outputs.push(bits(&t.backward(&d, n).unwrap()));
+        t.update(&x, &d, n, 0.05).unwrap();
+        outputs.push(bits(t.weights()));
+    }
+    (outputs, t.to_bytes())
+}
+
+#[test]
+fn one_two_and_seven_threads_give_identical_bytes() {
+    let mut noisy = TileConfig::default();
+    noisy.forward.inp_noise = 0.01;
+    noisy.forward.w_noise = 0.01;
+    noisy.forward.inp_sto_round = true;
+    noisy.backward.out_sto_round = true;
+    // Weights large enough that bound management repeats some samples.
+    noisy.forward.out_bound = 2.0;
+    let perfect = TileConfig {
+        forward: IoParameters::perfect(),
+        backward: IoParameters::perfect(),
+        ..TileConfig::default()
+    };
+    for config in [TileConfig::default(), noisy, perfect] {
+        let one = run(1, &config);
+        for threads in [2, 7] {
+            let other = run(threads, &config);
+            assert!(one.0 == other.0, "outputs differ at {threads} threads");
+            assert!(one.1 == other.1, "state differs at {threads} threads");
+        }
+    }
+    // Devices drawn at different thread counts are the same devices.
+    set_num_threads(1).unwrap();
+    let a = rpusim::Tile::new(200, 300, TileConfig::default(), 5).unwrap();
+    set_num_threads(7).unwrap();
+    let b = rpusim::Tile::new(200, 300, TileConfig::default(), 5).unwrap();
+    assert_eq!(a.to_bytes(), b.to_bytes());
+}
