@@ -53,8 +53,8 @@ impl PyTile {
         py: Python<'py>,
         v: Vec<f32>,
         rows: usize,
+        cols: usize,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let cols = v.len().checked_div(rows).unwrap_or(0);
         let a = numpy::ndarray::Array2::from_shape_vec((rows, cols), v)
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         Ok(a.into_pyarray(py))
@@ -110,8 +110,8 @@ impl PyTile {
         is_test: bool,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (x, n) = matrix("x", &x)?;
-        let y = self.run(py, |t| t.forward(x, n, is_test))?;
-        Self::output(py, y, n)
+        let (y, cols) = self.run(py, |t| Ok((t.forward(x, n, is_test)?, t.out_size())))?;
+        Self::output(py, y, n, cols)
     }
 
     fn backward<'py>(
@@ -120,8 +120,8 @@ impl PyTile {
         d: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (d, n) = matrix("d", &d)?;
-        let z = self.run(py, |t| t.backward(d, n))?;
-        Self::output(py, z, n)
+        let (z, cols) = self.run(py, |t| Ok((t.backward(d, n)?, t.in_size())))?;
+        Self::output(py, z, n, cols)
     }
 
     fn update(
@@ -142,8 +142,10 @@ impl PyTile {
     }
 
     fn get_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let (w, rows) = self.run(py, |t| Ok((t.weights().to_vec(), t.out_size())))?;
-        Self::output(py, w, rows)
+        let (w, rows, cols) = self.run(py, |t| {
+            Ok((t.weights().to_vec(), t.out_size(), t.in_size()))
+        })?;
+        Self::output(py, w, rows, cols)
     }
 
     fn set_weights(&self, py: Python<'_>, w: PyReadonlyArray2<'_, f32>) -> PyResult<()> {

@@ -1,0 +1,68 @@
+"""Field checks shared by the configuration dataclasses: each returns the normalised value or
+raises TypeError/ValueError naming ``owner.name``."""
+
+from __future__ import annotations
+
+import enum
+import math
+import numbers
+
+import numpy as np
+
+
+def check_real(
+    owner: str,
+    name: str,
+    value: object,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+) -> float:
+    """``value`` as a finite float within the given limits, or TypeError/ValueError naming
+    ``owner.name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}.{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{owner}.{name} must be finite, got {value!r}")
+    if ge is not None and not v >= ge:
+        raise ValueError(f"{owner}.{name} must be >= {ge:g}, got {value!r}")
+    if gt is not None and not v > gt:
+        raise ValueError(f"{owner}.{name} must be > {gt:g}, got {value!r}")
+    if le is not None and not v <= le:
+        raise ValueError(f"{owner}.{name} must be <= {le:g}, got {value!r}")
+    return v
+
+
+def check_int(owner: str, name: str, value: object, *, ge: int, le: int) -> int:
+    """``value`` as an int in ``[ge, le]``, or TypeError/ValueError naming ``owner.name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}.{name} must be an int, got {type(value).__name__}")
+    v = int(value)
+    if not ge <= v <= le:
+        raise ValueError(f"{owner}.{name} must be in [{ge}, {le}], got {v}")
+    return v
+
+
+def check_bool(owner: str, name: str, value: object) -> bool:
+    """``value`` as a bool (numpy bools too), or TypeError naming ``owner.name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}.{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_option(owner: str, name: str, value: object, options: type[enum.Enum]) -> str:
+    """The string value of a member of the str-enum ``options``, given as the member or its
+    string; TypeError/ValueError naming ``owner.name`` otherwise."""
+    if isinstance(value, options):
+        return str(value.value)
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{owner}.{name} must be a {options.__name__} or a string, got {type(value).__name__}"
+        )
+    allowed = [str(m.value) for m in options]
+    if value not in allowed:
+        listed = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{owner}.{name} must be one of {listed}, got {value!r}")
+    return value

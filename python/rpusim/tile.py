@@ -1,0 +1,350 @@
+"""AnalogTile: one simulated crossbar array, for numpy arrays and torch tensors.
+
+Inputs are float32 numpy arrays or float32 CPU torch tensors, 2-D ``(batch, size)`` or 1-D
+``(size,)``; results have the kind and the number of dimensions of the input. torch is never
+imported by this module until a tensor is passed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from rpusim import _native
+from rpusim.config import RPUConfig
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["AnalogTile", "Counters", "get_num_threads", "set_num_threads"]
+
+FloatArray = npt.NDArray[np.float32]
+Float32Input = Union[FloatArray, "torch.Tensor"]
+A = TypeVar("A", FloatArray, "torch.Tensor")
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_SEED_MAX = 2**64 - 1
+
+
+class Counters(NamedTuple):
+    """How many calls of each operation a tile has made (the position of its random streams)."""
+
+    forward: int
+    backward: int
+    update: int
+
+
+def _is_tensor(value: object) -> bool:
+    """Whether ``value`` is a torch tensor, decided without importing torch."""
+    return any(c.__module__ == "torch" and c.__name__ == "Tensor" for c in type(value).__mro__)
+
+
+def _as_matrix(name: str, value: object) -> tuple[FloatArray, bool]:
+    """``value`` as a C-contiguous float32 ndarray (a view when possible), and whether it was
+    a tensor. TypeError for anything but a float32 ndarray or float32 CPU tensor."""
+    if _is_tensor(value):
+        import torch
+
+        assert isinstance(value, torch.Tensor)
+        if value.device.type != "cpu":
+            raise TypeError(
+                f"{name} must be a CPU tensor, got a tensor on device {value.device}; "
+                f"move it with .cpu()"
+            )
+        if value.dtype != torch.float32:
+            raise TypeError(
+                f"{name} must be a float32 numpy.ndarray or torch.Tensor, got {value.dtype}"
+            )
+        if value.layout != torch.strided:
+            raise TypeError(f"{name} must be a dense (strided) tensor, got layout {value.layout}")
+        array = value.detach().numpy()
+        is_tensor = True
+    elif isinstance(value, np.ndarray):
+        if value.dtype != np.float32:
+            raise TypeError(
+                f"{name} must be a float32 numpy.ndarray or torch.Tensor, got {value.dtype}"
+            )
+        array = value
+        is_tensor = False
+    else:
+        raise TypeError(
+            f"{name} must be a float32 numpy.ndarray or torch.Tensor, got {type(value).__name__}"
+        )
+    if not (array.flags.c_contiguous and array.flags.aligned):
+        array = np.ascontiguousarray(array)
+    return array, is_tensor
+
+
+def _as_batch(name: str, value: object, size: int) -> tuple[FloatArray, bool, bool]:
+    """``value`` as a ``(batch, size)`` float32 matrix; also whether it was a tensor and 1-D."""
+    array, is_tensor = _as_matrix(name, value)
+    if array.ndim == 1 and array.shape[0] == size:
+        return array.reshape(1, size), is_tensor, True
+    if array.ndim == 2 and array.shape[1] == size:
+        return array, is_tensor, False
+    raise ValueError(
+        f"{name}: expected shape (batch, {size}) or ({size},), got {tuple(array.shape)}"
+    )
+
+
+def _result(y: FloatArray, is_tensor: bool, one_d: bool) -> Any:
+    if one_d:
+        y = y[0]
+    if is_tensor:
+        import torch
+
+        return torch.from_numpy(y)
+    return y
+
+
+def _check_size(name: str, value: object) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not 1 <= int(value) <= 2**32 - 1:
+        raise ValueError(f"{name} must be in [1, 2^32 - 1], got {value}")
+    return int(value)
+
+
+def _native_from_state(state: object) -> _native.Tile:
+    """The engine tile stored in a :meth:`AnalogTile.state_dict`."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict from AnalogTile.state_dict(), got {type(state)}")
+    for key in ("format_version", "out_size", "in_size", "state"):
+        if key not in state:
+            raise ValueError(f"state: missing key {key!r}")
+    version = state["format_version"]
+    if version != _native.FORMAT_VERSION:
+        raise ValueError(
+            f"state: format_version {version!r} is not supported "
+            f"(this build reads {_native.FORMAT_VERSION})"
+        )
+    data = state["state"]
+    if isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    if not isinstance(data, bytes):
+        raise TypeError(f"state['state'] must be bytes, got {type(data).__name__}")
+    native = _native.Tile.from_bytes(data)
+    if (native.out_size, native.in_size) != (state["out_size"], state["in_size"]):
+        raise ValueError(
+            f"state: the stored tile is {native.out_size} x {native.in_size}, but the "
+            f"dictionary says {state['out_size']} x {state['in_size']}"
+        )
+    return native
+
+
+class AnalogTile:
+    """One analog crossbar array of ``out_size x in_size`` simulated devices (MODEL.md).
+
+    The weights start at zero; the devices (bounds, steps) are drawn from ``seed`` when the tile
+    is built. Every random draw of every call comes from streams keyed by the seed and the
+    tile's call counters, so two tiles with the same seed and the same calls give the same bits,
+    at any thread count.
+
+    Calls release the GIL; calls on one tile from several threads run one after the other.
+    A call that raises leaves the tile as it was.
+
+    Saving: :meth:`state_dict`/:meth:`load_state_dict` (plain values, loadable with
+    ``torch.load(..., weights_only=True)``), or pickle the tile itself (``torch.save(tile)``;
+    load with ``weights_only=False`` or inside
+    ``torch.serialization.safe_globals([AnalogTile])``). A restored tile continues
+    bit-identically.
+
+    Args:
+        out_size: number of outputs (rows of ``W``), >= 1.
+        in_size: number of inputs (columns of ``W``), >= 1.
+        rpu_config: device model, periphery and update; default ``RPUConfig()``.
+        seed: seed of every random stream of the tile, in ``[0, 2^64)``.
+    """
+
+    _tile: _native.Tile
+
+    def __init__(
+        self,
+        out_size: int,
+        in_size: int,
+        rpu_config: RPUConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        out_size = _check_size("out_size", out_size)
+        in_size = _check_size("in_size", in_size)
+        if rpu_config is None:
+            rpu_config = RPUConfig()
+        if not isinstance(rpu_config, RPUConfig):
+            raise TypeError(f"rpu_config must be an RPUConfig, got {type(rpu_config).__name__}")
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        if not 0 <= int(seed) <= _SEED_MAX:
+            raise ValueError(f"seed must be in [0, 2^64 - 1], got {seed}")
+        self._tile = _native.Tile(out_size, in_size, rpu_config.to_json(), int(seed))
+
+    # --- properties ---------------------------------------------------------------------------
+
+    @property
+    def out_size(self) -> int:
+        """Number of outputs (rows of ``W``)."""
+        return self._tile.out_size
+
+    @property
+    def in_size(self) -> int:
+        """Number of inputs (columns of ``W``)."""
+        return self._tile.in_size
+
+    @property
+    def seed(self) -> int:
+        """Seed of the tile's random streams."""
+        return self._tile.seed
+
+    @property
+    def counters(self) -> Counters:
+        """``(forward, backward, update)``: calls made so far of each operation."""
+        return Counters(*self._tile.counters())
+
+    @property
+    def rpu_config(self) -> RPUConfig:
+        """The configuration, rebuilt from the engine (a copy: assign it back to apply changes).
+
+        Assigning changes the periphery and update parameters of the live tile; the device
+        model is fixed once the devices are drawn (changing it raises ``ValueError``).
+        """
+        return RPUConfig.from_json(self._tile.get_config_json())
+
+    @rpu_config.setter
+    def rpu_config(self, config: RPUConfig) -> None:
+        if not isinstance(config, RPUConfig):
+            raise TypeError(f"rpu_config must be an RPUConfig, got {type(config).__name__}")
+        self._tile.set_config_json(config.to_json())
+
+    # --- the three operations -----------------------------------------------------------------
+
+    def forward(self, x: A, is_test: bool = False) -> A:
+        """``y = W x`` through the forward periphery.
+
+        Args:
+            x: ``(batch, in_size)`` or ``(in_size,)``, float32 ndarray or CPU tensor.
+            is_test: use, but do not advance, the running average of ``average_abs_max``
+                noise management.
+
+        Returns:
+            ``(batch, out_size)`` or ``(out_size,)``, of the kind of ``x``.
+        """
+        if not isinstance(is_test, (bool, np.bool_)):
+            raise TypeError(f"is_test must be a bool, got {type(is_test).__name__}")
+        array, is_tensor, one_d = _as_batch("x", x, self.in_size)
+        y = self._tile.forward(array, bool(is_test))
+        return _result(y, is_tensor, one_d)  # type: ignore[no-any-return]
+
+    def backward(self, d: A) -> A:
+        """``z = W^T d`` through the backward periphery (never bound-managed).
+
+        Args:
+            d: ``(batch, out_size)`` or ``(out_size,)``, float32 ndarray or CPU tensor.
+
+        Returns:
+            ``(batch, in_size)`` or ``(in_size,)``, of the kind of ``d``.
+        """
+        array, is_tensor, one_d = _as_batch("d", d, self.out_size)
+        z = self._tile.backward(array)
+        return _result(z, is_tensor, one_d)  # type: ignore[no-any-return]
+
+    def update(self, x: Float32Input, d: Float32Input, lr: float) -> None:
+        """``W <- W - lr d x^T``, realised by pulses; the samples are applied in order.
+
+        Args:
+            x: ``(batch, in_size)`` or ``(in_size,)``, float32 ndarray or CPU tensor.
+            d: ``(batch, out_size)`` or ``(out_size,)``, same batch as ``x``.
+            lr: learning rate, finite and >= 0.
+        """
+        xs, _, _ = _as_batch("x", x, self.in_size)
+        ds, _, _ = _as_batch("d", d, self.out_size)
+        if ds.shape[0] != xs.shape[0]:
+            raise ValueError(f"d: expected batch size {xs.shape[0]} (as x), got {ds.shape[0]}")
+        if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
+            raise TypeError(f"lr must be a real number, got {type(lr).__name__}")
+        if not (math.isfinite(lr) and 0 <= lr <= _FLOAT32_MAX):
+            raise ValueError(f"lr must be finite and >= 0, got {lr!r}")
+        self._tile.update(xs, ds, float(lr))
+
+    # --- weights ------------------------------------------------------------------------------
+
+    def get_weights(self) -> FloatArray:
+        """A copy of the weights, float32 ``(out_size, in_size)``."""
+        return self._tile.get_weights()
+
+    def set_weights(self, weights: Float32Input) -> None:
+        """Programs the weights, each clipped to its device's bounds.
+
+        Args:
+            weights: float32 ``(out_size, in_size)`` ndarray or CPU tensor, finite.
+        """
+        array, _ = _as_matrix("weights", weights)
+        shape = (self.out_size, self.in_size)
+        if array.shape != shape:
+            raise ValueError(f"weights: expected shape {shape}, got {tuple(array.shape)}")
+        self._tile.set_weights(array)
+
+    # --- state --------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The whole state (configuration, weights, devices, random counters) as versioned,
+        checksummed bytes."""
+        return self._tile.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, state: bytes) -> AnalogTile:
+        """A tile restored from :meth:`to_bytes`; it continues bit-identically."""
+        tile = cls.__new__(cls)
+        tile._tile = _native.Tile.from_bytes(state)
+        return tile
+
+    def state_dict(self) -> dict[str, Any]:
+        """The whole state as a dictionary of plain values (safe for
+        ``torch.load(weights_only=True)``): ``format_version``, ``out_size``, ``in_size`` and
+        ``state`` (the engine bytes)."""
+        return {
+            "format_version": _native.FORMAT_VERSION,
+            "out_size": self.out_size,
+            "in_size": self.in_size,
+            "state": self.to_bytes(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Replaces the whole state (configuration and devices included) by ``state`` from
+        :meth:`state_dict`. The sizes must match (``ValueError``); a failure leaves the tile
+        unchanged."""
+        native = _native_from_state(state)
+        if (native.out_size, native.in_size) != (self.out_size, self.in_size):
+            raise ValueError(
+                f"state: a {native.out_size} x {native.in_size} tile cannot be loaded into a "
+                f"{self.out_size} x {self.in_size} tile"
+            )
+        self._tile = native
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.state_dict()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._tile = _native_from_state(state)
+
+    def __repr__(self) -> str:
+        name = type(self).__name__
+        return f"{name}(out_size={self.out_size}, in_size={self.in_size}, seed={self.seed})"
+
+
+def set_num_threads(n: int) -> None:
+    """Sets the number of engine worker threads for all tiles (>= 1). Results do not depend on
+    it. The default is ``RPUSIM_NUM_THREADS`` or the number of cores."""
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    _native.set_num_threads(int(n))
+
+
+def get_num_threads() -> int:
+    """The number of engine worker threads the next call will use."""
+    return _native.get_num_threads()
