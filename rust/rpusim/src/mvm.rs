@@ -408,7 +408,12 @@ mod avx2 {
         if cols != BACKWARD_COLS {
             return super::backward_cols(w, out_size, in_size, c0, d, n_samples, zt);
         }
-        assert!(w.len() >= out_size * in_size && c0 + BACKWARD_COLS <= in_size);
+        // Pack the 16 columns into one contiguous panel: the rows of W are in_size apart, and
+        // walking down a column block with that stride thrashes the caches.
+        let mut panel = vec![0.0f32; out_size * BACKWARD_COLS];
+        for (i, p) in panel.chunks_exact_mut(BACKWARD_COLS).enumerate() {
+            p.copy_from_slice(&w[i * in_size + c0..i * in_size + c0 + BACKWARD_COLS]);
+        }
         assert!(d.len() >= n_samples * out_size);
         let mut store = |acc: &[[__m256; 2]], s: usize| {
             for (q, a) in acc.iter().enumerate() {
@@ -427,11 +432,13 @@ mod avx2 {
         while s < n_samples {
             let group = (n_samples - s).min(4);
             let mut acc = [[_mm256_setzero_ps(); 2]; 4];
-            for i in 0..out_size {
-                // SAFETY: row i, columns c0..c0 + 16, are inside `w` (asserted above).
+            for (i, p) in panel.chunks_exact(BACKWARD_COLS).enumerate() {
+                // SAFETY: each panel row holds 16 values.
                 let (w0, w1) = unsafe {
-                    let p = w.as_ptr().add(i * in_size + c0);
-                    (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(LANES)))
+                    (
+                        _mm256_loadu_ps(p.as_ptr()),
+                        _mm256_loadu_ps(p.as_ptr().add(LANES)),
+                    )
                 };
                 for (q, a) in acc.iter_mut().enumerate().take(group) {
                     let dv = _mm256_set1_ps(d[(s + q) * out_size + i]);

@@ -289,7 +289,7 @@ pub trait PulsedDevice: Sync {
     /// each moves the weight by its step times `1 + c2c_std * N(0, 1)`, the normal drawn from
     /// `noise` (the sequence of the device's row in this sample), then clips it to the device's
     /// bounds. Without cycle-to-cycle noise nothing is drawn.
-    #[inline]
+    #[inline(always)]
     fn apply_pulses(
         &self,
         k: usize,
