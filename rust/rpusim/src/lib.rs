@@ -38,4 +38,4 @@ pub use device::DeviceConfig;
 pub use error::{Error, Result};
 pub use state::FORMAT_VERSION;
 pub use threads::{num_threads, set_num_threads};
-pub use tile::{Counters, Tile};
+pub use tile::{Counters, Tile, MAX_DEVICES};

@@ -14,6 +14,9 @@ pub struct Counters {
     pub update: u64,
 }
 
+/// Largest tile: 2^30 devices (the weights and device arrays then take 20 GiB).
+pub const MAX_DEVICES: usize = 1 << 30;
+
 /// One analog crossbar array of `out_size x in_size` devices (MODEL.md §1).
 ///
 /// Weights are float32, row-major (row `i` is output `i`). All operations take a batch of `n`
