@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 import rpusim
 from rpusim import (
@@ -17,7 +18,7 @@ from rpusim import (
     UpdateParameters,
     _native,
 )
-from rpusim.devices import DEVICE_TYPES, ConstantStep, PulsedDevice
+from rpusim.devices import DEVICE_TYPES, ConstantStep, Device, IdealDevice, PulsedDevice
 
 
 def test_python_defaults_equal_engine_defaults() -> None:
@@ -242,7 +243,24 @@ def test_from_json_errors(text: str, message: str) -> None:
 
 
 def test_device_registry_uses_class_names() -> None:
-    assert {"ConstantStep": ConstantStep} == DEVICE_TYPES
+    assert {"ConstantStep": ConstantStep, "IdealDevice": IdealDevice} == DEVICE_TYPES
     for name, cls in DEVICE_TYPES.items():
         assert cls.__name__ == name
-        assert issubclass(cls, PulsedDevice)
+        assert issubclass(cls, Device)
+
+
+def test_floating_point_config_computes_in_float32() -> None:
+    config = RPUConfig.floating_point()
+    assert isinstance(config.device, IdealDevice)
+    assert config.forward.is_perfect and config.backward.is_perfect
+    assert RPUConfig.from_json(config.to_json()) == config
+    tile = rpusim.AnalogTile(3, 4, config, seed=1)
+    w = np.arange(12, dtype=np.float32).reshape(3, 4) - 5.0  # beyond any device bound
+    tile.set_weights(w)
+    np.testing.assert_array_equal(tile.get_weights(), w)
+    x = np.array([[1.0, -2.0, 0.5, 0.25]], dtype=np.float32)
+    d = np.array([[0.5, -1.0, 2.0]], dtype=np.float32)
+    np.testing.assert_allclose(tile.forward(x), x @ w.T, rtol=1e-6)
+    np.testing.assert_allclose(tile.backward(d), d @ w, rtol=1e-6)
+    tile.update(x, d, 0.1)
+    np.testing.assert_allclose(tile.get_weights(), w - 0.1 * d.T @ x, rtol=1e-6)

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from rpusim._checks import check_bool, check_int, check_option, check_real
-from rpusim.devices import DEVICE_TYPES, ConstantStep, PulsedDevice
+from rpusim.devices import DEVICE_TYPES, ConstantStep, Device, IdealDevice
 
 __all__ = [
     "BoundManagementType",
@@ -235,7 +235,7 @@ def _backward_default() -> IOParameters:
 class RPUConfig:
     """Everything that defines a tile's behaviour: device model, periphery, update."""
 
-    device: PulsedDevice = field(default_factory=ConstantStep)
+    device: Device = field(default_factory=ConstantStep)
     """The device model of every cross-point (a class of :mod:`rpusim.devices`). Fixed once a
     tile is built. Default :class:`~rpusim.devices.ConstantStep` with aihwkit's defaults."""
 
@@ -251,6 +251,16 @@ class RPUConfig:
 
     def __post_init__(self) -> None:
         self.validate()
+
+    @classmethod
+    def floating_point(cls) -> RPUConfig:
+        """Plain float32 arithmetic, for comparison: perfect forward and backward passes and the
+        ideal device's exact, unbounded update."""
+        return cls(
+            device=IdealDevice(),
+            forward=IOParameters.perfect(),
+            backward=IOParameters.perfect(),
+        )
 
     def validate(self) -> None:
         """Checks the types of the parts and validates each part again."""

@@ -17,11 +17,29 @@ from dataclasses import dataclass
 
 from rpusim._checks import check_real
 
-__all__ = ["DEVICE_TYPES", "ConstantStep", "PulsedDevice"]
+__all__ = ["DEVICE_TYPES", "ConstantStep", "Device", "IdealDevice", "PulsedDevice"]
 
 
 @dataclass
-class PulsedDevice:
+class Device:
+    """Base of every device model; the engine knows a model by its class name."""
+
+    def validate(self) -> None:
+        """Checks every field (TypeError/ValueError naming it); nothing to check here."""
+
+
+@dataclass
+class IdealDevice(Device):
+    """The ideal device: the exact float update ``W -= lr d x^T``, without bounds or pulses,
+    whatever ``UpdateParameters.pulse_type`` says (aihwkit's ``IdealDevice``).
+
+    With perfect forward and backward passes (:meth:`rpusim.RPUConfig.floating_point`) a tile
+    computes in plain float32 arithmetic: the reference every analog run is compared with.
+    """
+
+
+@dataclass
+class PulsedDevice(Device):
     """Parameters common to every pulsed device model (aihwkit's ``PulsedDevice``).
 
     Not a model on its own: use a subclass such as :class:`ConstantStep`. Every device of a
@@ -95,5 +113,5 @@ class ConstantStep(PulsedDevice):
     """
 
 
-DEVICE_TYPES: dict[str, type[PulsedDevice]] = {cls.__name__: cls for cls in (ConstantStep,)}
+DEVICE_TYPES: dict[str, type[Device]] = {cls.__name__: cls for cls in (ConstantStep, IdealDevice)}
 """The device models the engine knows, by their JSON tag (the class name)."""

@@ -126,26 +126,41 @@ fn pass(
 /// [`Tile::update`], sample by sample, device by device.
 pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
     tile.check_update(x, d, n, lr)?;
-    let DeviceState::ConstantStep(dev) = &tile.devices;
-    update_on(
-        tile.out_size,
-        tile.in_size,
-        dev,
-        &mut tile.weights,
-        &tile.config,
-        tile.seed,
-        tile.counters.update,
-        x,
-        d,
-        n,
-        lr,
-    );
+    let (out_size, in_size) = (tile.out_size, tile.in_size);
+    let w = &mut tile.weights;
+    match &tile.devices {
+        DeviceState::ConstantStep(dev) => pulsed_update(
+            out_size,
+            in_size,
+            dev,
+            w,
+            &tile.config,
+            tile.seed,
+            tile.counters.update,
+            x,
+            d,
+            n,
+            lr,
+        ),
+        // The ideal device: the exact float step, without bounds.
+        DeviceState::Ideal => {
+            for b in 0..n {
+                for i in 0..out_size {
+                    for j in 0..in_size {
+                        let k = i * in_size + j;
+                        let (di, xj) = (d[b * out_size + i], x[b * in_size + j]);
+                        w[k] = float_step(w[k], lr, di, xj, f32::NEG_INFINITY, f32::INFINITY);
+                    }
+                }
+            }
+        }
+    }
     tile.counters.update += 1;
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
-fn update_on<D: PulsedDevice>(
+fn pulsed_update<D: PulsedDevice>(
     out_size: usize,
     in_size: usize,
     dev: &D,
@@ -179,7 +194,8 @@ fn update_on<D: PulsedDevice>(
             }
             continue;
         }
-        let Some(p) = plan(up, config.device.dw_min(), lr, abs_max(xb), abs_max(db)) else {
+        let dw_min = config.device.pulsed().map_or(1.0, |p| p.dw_min);
+        let Some(p) = plan(up, dw_min, lr, abs_max(xb), abs_max(db)) else {
             continue;
         };
         let mut mask_x = vec![vec![0u64; words]; in_size];

@@ -123,9 +123,10 @@ impl Tile {
         }
         let weights = arrays.take("weights", n)?;
         let devices = DeviceState::from_named_arrays(&header.config.device, arrays, n)?;
-        let a = devices.arrays();
-        if a.b_min.iter().zip(&a.b_max).any(|(lo, hi)| lo > hi) {
-            return Err(Error::State("device bounds with b_min > b_max".into()));
+        if let Some(a) = devices.arrays() {
+            if a.b_min.iter().zip(&a.b_max).any(|(lo, hi)| lo > hi) {
+                return Err(Error::State("device bounds with b_min > b_max".into()));
+            }
         }
         let [forward, backward, update] = header.counters;
         Ok(Tile {

@@ -118,9 +118,8 @@ impl Tile {
             self.out_size * self.in_size,
             "out_size * in_size",
         )?;
-        let arrays = self.devices.arrays();
         for (k, (dst, &v)) in self.weights.iter_mut().zip(w).enumerate() {
-            *dst = v.max(arrays.b_min[k]).min(arrays.b_max[k]);
+            *dst = self.devices.clip(k, v);
         }
         Ok(())
     }
@@ -170,7 +169,7 @@ impl Tile {
         self.check_update(x, d, n, lr)?;
         let call = UpdateCall {
             update: &self.config.update,
-            dw_min: self.config.device.dw_min(),
+            device: &self.config.device,
             x,
             d,
             n,

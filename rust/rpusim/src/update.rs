@@ -8,6 +8,7 @@
 //! sequence (address `[sample, row]`), so the result is that of `reference.rs`.
 
 use crate::config::{PulseType, UpdateParameters};
+use crate::device::{DeviceArrays, DeviceConfig};
 use crate::device::{DeviceState, PulsedDevice};
 use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train, SamplePlan};
 use crate::rng::{Op, Purpose, Stream};
@@ -70,7 +71,7 @@ struct SampleLines<P> {
 /// Everything one update call reads besides the weights.
 pub(crate) struct UpdateCall<'a> {
     pub update: &'a UpdateParameters,
-    pub dw_min: f64,
+    pub device: &'a DeviceConfig,
     pub x: &'a [f32],
     pub d: &'a [f32],
     pub n: usize,
@@ -92,6 +93,8 @@ pub(crate) fn update(
     }
     match devices {
         DeviceState::ConstantStep(dev) => update_on(w, out_size, in_size, dev, call),
+        // The ideal device takes the exact float step, unbounded, whatever the pulse type.
+        DeviceState::Ideal => float_update(w, out_size, in_size, None, call),
     }
 }
 
@@ -104,13 +107,14 @@ fn update_on<D: PulsedDevice>(
 ) {
     let (x, d, n) = (call.x, call.d, call.n);
     if call.update.pulse_type == PulseType::None {
-        return float_update(w, out_size, in_size, dev, call);
+        return float_update(w, out_size, in_size, Some(dev.arrays()), call);
     }
+    let dw_min = call.device.pulsed().map_or(1.0, |p| p.dw_min);
     let plans: Vec<Option<SamplePlan>> = (0..n)
         .map(|b| {
             let x_max = abs_max(&x[b * in_size..(b + 1) * in_size]);
             let d_max = abs_max(&d[b * out_size..(b + 1) * out_size]);
-            plan(call.update, call.dw_min, call.lr, x_max, d_max)
+            plan(call.update, dw_min, call.lr, x_max, d_max)
         })
         .collect();
     let stream = |p| Stream::new(call.seed, Op::Update, p, call.call);
@@ -233,15 +237,14 @@ fn apply<P: Payload, D: PulsedDevice>(
     });
 }
 
-/// Pulse type `none`: the exact float update, clipped to the device bounds, sample by sample.
-fn float_update<D: PulsedDevice>(
+/// The exact float update, sample by sample, clipped to the device bounds if there are any.
+fn float_update(
     w: &mut [f32],
     out_size: usize,
     in_size: usize,
-    dev: &D,
+    bounds: Option<&DeviceArrays>,
     call: &UpdateCall,
 ) {
-    let arrays = dev.arrays();
     let rows = rows_per_block(in_size);
     for_each_chunk(w, rows * in_size, call.n * w.len(), |c, block| {
         for b in 0..call.n {
@@ -251,7 +254,10 @@ fn float_update<D: PulsedDevice>(
                 let di = call.d[b * out_size + i];
                 for (j, w) in w_row.iter_mut().enumerate() {
                     let k = i * in_size + j;
-                    *w = float_step(*w, call.lr, di, x[j], arrays.b_min[k], arrays.b_max[k]);
+                    let (lo, hi) = bounds.map_or((f32::NEG_INFINITY, f32::INFINITY), |a| {
+                        (a.b_min[k], a.b_max[k])
+                    });
+                    *w = float_step(*w, call.lr, di, x[j], lo, hi);
                 }
             }
         }

@@ -5,9 +5,10 @@ mod common;
 
 use common::{bits, tile_with_weights, uniform};
 use proptest::prelude::*;
+use rpusim::device::{IdealParameters, PulsedParameters};
 use rpusim::{
-    reference, BoundManagement, IoParameters, NoiseManagement, PulseType, Tile, TileConfig,
-    UpdateParameters,
+    reference, BoundManagement, DeviceConfig, IoParameters, NoiseManagement, PulseType, Tile,
+    TileConfig, UpdateParameters,
 };
 
 fn io_strategy() -> impl Strategy<Value = IoParameters> {
@@ -85,20 +86,25 @@ fn config_strategy() -> impl Strategy<Value = TileConfig> {
         io_strategy(),
         io_strategy(),
         update_strategy(),
-        0.0f64..0.5,
-        0.0001f64..0.05,
+        (0.0f64..0.5, 0.0001f64..0.05),
+        any::<u8>(),
     )
-        .prop_map(|(forward, backward, update, std, dw_min)| {
-            let mut c = TileConfig {
+        .prop_map(|(forward, backward, update, (std, dw_min), ideal)| {
+            let device = if ideal < 24 {
+                DeviceConfig::Ideal(IdealParameters::default())
+            } else {
+                DeviceConfig::ConstantStep(PulsedParameters {
+                    dw_min_std: std,
+                    dw_min,
+                    ..PulsedParameters::default()
+                })
+            };
+            TileConfig {
+                device,
                 forward,
                 backward,
                 update,
-                ..TileConfig::default()
-            };
-            let rpusim::DeviceConfig::ConstantStep(p) = &mut c.device;
-            p.dw_min_std = std;
-            p.dw_min = dw_min;
-            c
+            }
         })
 }
 

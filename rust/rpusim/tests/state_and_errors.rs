@@ -100,8 +100,7 @@ fn bad_input_is_an_error_and_changes_nothing() {
     let err = t.set_config(bad_config).unwrap_err().to_string();
     assert!(err.contains("update.desired_bl"), "{err}");
     let mut other_device = t.config().clone();
-    let rpusim::DeviceConfig::ConstantStep(p) = &mut other_device.device;
-    p.dw_min = 0.01;
+    other_device.device = rpusim::DeviceConfig::Ideal(Default::default());
     assert!(t
         .set_config(other_device)
         .unwrap_err()

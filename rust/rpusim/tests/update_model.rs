@@ -75,7 +75,7 @@ fn weights_never_leave_their_device_bounds() {
         let x = uniform(n * inp, -1.0, 1.0, call);
         let d = uniform(n * out, -1.0, 1.0, call + 1000);
         t.update(&x, &d, n, 1.0).unwrap();
-        let a = t.devices().arrays();
+        let a = t.devices().arrays().unwrap();
         for (k, &w) in t.weights().iter().enumerate() {
             assert!(a.b_min[k] <= w && w <= a.b_max[k], "device {k}: {w}");
             hit_bound |= w == a.b_min[k] || w == a.b_max[k];
@@ -198,7 +198,7 @@ fn device_to_device_spreads_follow_the_configuration() {
         4,
     )
     .unwrap();
-    let a = t.devices().arrays();
+    let a = t.devices().arrays().unwrap();
     let n = a.b_max.len() as f64;
     let check = |name: &str, v: &[f32], mean: f64, std: f64| {
         let (m, s) = mean_std(v);
@@ -242,4 +242,29 @@ fn a_device_has_w_range_over_dw_min_states() {
         (1199..=1201).contains(&calls),
         "{calls} pulses from bound to bound"
     );
+}
+
+#[test]
+fn the_ideal_device_takes_the_exact_unbounded_step() {
+    let (out, inp, n) = (3, 4, 5);
+    let ideal = DeviceConfig::Ideal(rpusim::device::IdealParameters::default());
+    let mut t = Tile::new(out, inp, config(ideal, UpdateParameters::default()), 1).unwrap();
+    // No bounds: programming keeps large weights.
+    let mut w = uniform(out * inp, -50.0, 50.0, 3);
+    t.set_weights(&w).unwrap();
+    assert_eq!(t.weights(), &w[..]);
+    assert!(t.devices().arrays().is_none());
+    let x = uniform(n * inp, -1.0, 1.0, 4);
+    let d = uniform(n * out, -1.0, 1.0, 5);
+    t.update(&x, &d, n, 0.5).unwrap();
+    for b in 0..n {
+        for i in 0..out {
+            for j in 0..inp {
+                w[i * inp + j] -= 0.5 * d[b * out + i] * x[b * inp + j];
+            }
+        }
+    }
+    assert_eq!(t.weights(), &w[..]);
+    let restored = Tile::from_bytes(&t.to_bytes()).unwrap();
+    assert_eq!(restored, t);
 }

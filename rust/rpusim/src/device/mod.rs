@@ -125,11 +125,19 @@ struct DrawnDevice {
     dw_down: f32,
 }
 
+/// The ideal device: the exact float update, no bounds, no pulses (aihwkit's `IdealDevice`).
+/// With perfect forward and backward passes a tile computes in plain float32 arithmetic.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdealParameters {}
+
 /// The device model of a tile, by name (`{"type": "ConstantStep", ...}` in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum DeviceConfig {
     ConstantStep(PulsedParameters),
+    #[serde(rename = "IdealDevice")]
+    Ideal(IdealParameters),
 }
 
 impl Default for DeviceConfig {
@@ -140,15 +148,18 @@ impl Default for DeviceConfig {
 
 impl DeviceConfig {
     pub(crate) fn validate(&self) -> Result<()> {
-        match self {
-            DeviceConfig::ConstantStep(p) => p.validate(),
+        match self.pulsed() {
+            Some(p) => p.validate(),
+            None => Ok(()),
         }
     }
 
-    /// The nominal step `dw_min` that update management plans with.
-    pub fn dw_min(&self) -> f64 {
+    /// The parameters of a pulsed device (`None` for the ideal device); update management plans
+    /// with their nominal step `dw_min`.
+    pub fn pulsed(&self) -> Option<&PulsedParameters> {
         match self {
-            DeviceConfig::ConstantStep(p) => p.dw_min,
+            DeviceConfig::ConstantStep(p) => Some(p),
+            DeviceConfig::Ideal(_) => None,
         }
     }
 
@@ -163,6 +174,7 @@ impl DeviceConfig {
             DeviceConfig::ConstantStep(p) => {
                 DeviceState::ConstantStep(ConstantStep::populate(p, out_size, in_size, seed))
             }
+            DeviceConfig::Ideal(_) => DeviceState::Ideal,
         }
     }
 }
@@ -222,19 +234,31 @@ impl DeviceArrays {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeviceState {
     ConstantStep(ConstantStep),
+    /// Nothing to draw: no bounds, no steps.
+    Ideal,
 }
 
 impl DeviceState {
-    /// The per-device bounds, for clipping programmed weights.
-    pub fn arrays(&self) -> &DeviceArrays {
+    /// The per-device bounds and steps (`None` for the ideal device).
+    pub fn arrays(&self) -> Option<&DeviceArrays> {
         match self {
-            DeviceState::ConstantStep(d) => &d.arrays,
+            DeviceState::ConstantStep(d) => Some(&d.arrays),
+            DeviceState::Ideal => None,
+        }
+    }
+
+    /// `w` clipped to the bounds of device `k`, as programming it would.
+    #[inline]
+    pub fn clip(&self, k: usize, w: f32) -> f32 {
+        match self.arrays() {
+            Some(a) => w.max(a.b_min[k]).min(a.b_max[k]),
+            None => w,
         }
     }
 
     /// The arrays to save, by name.
     pub(crate) fn named_arrays(&self) -> Vec<(&'static str, &[f32])> {
-        self.arrays().named()
+        self.arrays().map(DeviceArrays::named).unwrap_or_default()
     }
 
     /// Rebuilds the state of `config` from saved arrays.
@@ -248,6 +272,7 @@ impl DeviceState {
                 arrays: DeviceArrays::from_named(arrays, n)?,
                 dw_min_std: p.dw_min_std as f32,
             })),
+            DeviceConfig::Ideal(_) => Ok(DeviceState::Ideal),
         }
     }
 }
