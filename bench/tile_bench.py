@@ -1,0 +1,150 @@
+"""Benchmark: rpusim AnalogTile forward, backward and update against float32 numpy GEMMs.
+
+For square tiles of each size and a batch of 100, prints the median time (over --repeats calls,
+after warm-up) of AnalogTile.forward, .backward and .update with the default RPUConfig (the
+paper's periphery: 7-bit DAC, 9-bit ADC, output noise, noise and bound management; update
+management with pulse-length management, constant-step device) and its ratio to the float32
+numpy GEMM of the same shape measured in the same run: x @ W.T, d @ W and d.T @ x.
+
+Inputs: x and d uniform in [-1, 1], weights uniform in [-1/sqrt(n), 1/sqrt(n)], update learning
+rate 0.01 (so each sample asks for lr * max|x| * max|d| / dw_min = about 10 pulses: BL = 10).
+No assertions: the numbers are for reading. Run `python bench/tile_bench.py --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import statistics
+import time
+
+BATCH = 100
+LR = 0.01
+
+
+def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def operations(tile, x, d, w) -> list:
+    """(name, analog call, float32 numpy call of the same shape, what the numpy call computes)."""
+    return [
+        ("forward", lambda: tile.forward(x), lambda: x @ w.T, "x @ W.T"),
+        ("backward", lambda: tile.backward(d), lambda: d @ w, "d @ W"),
+        ("update", lambda: tile.update(x, d, LR), lambda: d.T @ x, "d.T @ x"),
+    ]
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU time the whole machine has spent busy since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def blas_line(np) -> str:
+    """numpy's BLAS as numpy reports it, plus the runtime thread count when threadpoolctl is
+    installed (it comes with scikit-learn)."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        line = blas.get("openblas configuration") or f"{blas.get('name')} {blas.get('version')}"
+    except Exception:  # older numpy: no mode="dicts"
+        line = "unknown (numpy.show_config() has the details)"
+    try:
+        from threadpoolctl import threadpool_info
+
+        threads = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        if threads:
+            line += f"; BLAS threads {threads[0]}"
+    except ImportError:
+        pass
+    return line
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="threads for the engine and for numpy's BLAS (0: each library's default)",
+    )
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per operation")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[256, 512, 1024], help="square tile sizes"
+    )
+    args = parser.parse_args()
+    if args.threads > 0:
+        # BLAS reads these when it loads, so before numpy is imported.
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+
+    import numpy as np
+    import rpusim
+
+    if args.threads > 0:
+        rpusim.set_num_threads(args.threads)
+
+    print(f"rpusim tile benchmark: batch {BATCH}, median of {args.repeats} calls after warm-up")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs; python {platform.python_version()}"
+    )
+    print(f"engine threads: {rpusim.get_num_threads()}")
+    print(f"numpy {np.__version__}, BLAS: {blas_line(np)}")
+    if importlib.util.find_spec("aihwkit") is not None:
+        print("aihwkit: installed, but the comparison with it is not implemented yet; skipped")
+    else:
+        print("aihwkit: not installed; no comparison")
+    print()
+
+    header = (
+        f"{'size':>6}  {'operation':<9} {'rpusim ms':>10} {'numpy ms':>10} "
+        f"{'rpusim/numpy':>13}  numpy op"
+    )
+    print(header)
+    print("-" * len(header))
+    busy0, own0, wall0 = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    rng = np.random.default_rng(0)
+    for n in args.sizes:
+        x = rng.uniform(-1, 1, (BATCH, n)).astype(np.float32)
+        d = rng.uniform(-1, 1, (BATCH, n)).astype(np.float32)
+        w = (rng.uniform(-1, 1, (n, n)) / np.sqrt(n)).astype(np.float32)
+        tile = rpusim.AnalogTile(n, n, rpusim.RPUConfig(), seed=0)
+        tile.set_weights(w)
+        for name, analog, gemm, gemm_name in operations(tile, x, d, w):
+            t_analog = median_seconds(analog, args.repeats)
+            t_gemm = median_seconds(gemm, args.repeats)
+            print(
+                f"{n:>6}  {name:<9} {1e3 * t_analog:10.3f} {1e3 * t_gemm:10.3f} "
+                f"{t_analog / t_gemm:13.1f}  {gemm_name}",
+                flush=True,
+            )
+
+    # Other processes compete for the cores (and BLAS threads wait for each other): say how
+    # much CPU they took while this script ran.
+    busy1 = busy_cpu_seconds()
+    if busy0 is not None and busy1 is not None:
+        others = max(0.0, (busy1 - busy0) - (time.process_time() - own0))
+        share = others / ((time.perf_counter() - wall0) * (os.cpu_count() or 1))
+        note = " -- the machine was busy, these timings are unreliable" if share > 0.1 else ""
+        print(f"\nother processes used {share:.0%} of the CPUs during the run{note}")
+
+
+if __name__ == "__main__":
+    main()
