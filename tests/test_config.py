@@ -18,7 +18,14 @@ from rpusim import (
     UpdateParameters,
     _native,
 )
-from rpusim.devices import DEVICE_TYPES, ConstantStep, Device, IdealDevice, PulsedDevice
+from rpusim.devices import (
+    DEVICE_TYPES,
+    ConstantStep,
+    Device,
+    IdealDevice,
+    PulsedDevice,
+    device_from_document,
+)
 
 
 def test_python_defaults_equal_engine_defaults() -> None:
@@ -27,6 +34,25 @@ def test_python_defaults_equal_engine_defaults() -> None:
     # Field order follows the engine's structs too (same names, same order).
     assert list(json.loads(RPUConfig().to_json())["forward"]) == list(engine["forward"])
     assert RPUConfig.from_json(_native.default_config_json()) == RPUConfig()
+
+
+@pytest.mark.parametrize("name", list(DEVICE_TYPES))
+def test_python_device_defaults_equal_engine_defaults(name: str) -> None:
+    engine = json.loads(_native.default_device_json(name))
+    python = DEVICE_TYPES[name]().to_document()
+    assert python == engine
+    # Same names in the same order (nested unit-cell devices included).
+    assert json.dumps(python) == json.dumps(engine)
+    assert device_from_document(engine) == DEVICE_TYPES[name]()
+
+
+def test_engine_knows_exactly_the_python_device_models() -> None:
+    for name in DEVICE_TYPES:
+        _native.default_device_json(name)
+    with pytest.raises(ValueError, match='unknown device model "Memristor"') as error:
+        _native.default_device_json("Memristor")
+    engine_names = str(error.value).split("expected one of ")[1].split(", ")
+    assert set(engine_names) == set(DEVICE_TYPES)
 
 
 def test_contract_defaults() -> None:
@@ -243,7 +269,18 @@ def test_from_json_errors(text: str, message: str) -> None:
 
 
 def test_device_registry_uses_class_names() -> None:
-    assert {"ConstantStep": ConstantStep, "IdealDevice": IdealDevice} == DEVICE_TYPES
+    assert set(DEVICE_TYPES) == {
+        "ConstantStep",
+        "LinearStep",
+        "SoftBounds",
+        "ExpStep",
+        "PowStep",
+        "PiecewiseStep",
+        "IdealDevice",
+        "VectorUnitCell",
+    }
+    assert DEVICE_TYPES["ConstantStep"] is ConstantStep
+    assert DEVICE_TYPES["IdealDevice"] is IdealDevice
     for name, cls in DEVICE_TYPES.items():
         assert cls.__name__ == name
         assert issubclass(cls, Device)

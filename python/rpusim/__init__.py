@@ -11,10 +11,13 @@ its typed Python interface. torch is optional and imported only when a tensor is
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from types import ModuleType
 
-from rpusim import devices
+from rpusim import devices, presets
 from rpusim._native import FORMAT_VERSION
+from rpusim.characterization import DeviceResponse, characterize
 from rpusim.config import (
     BoundManagementType,
     IOParameters,
@@ -30,18 +33,32 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
+_LAZY_SUBMODULES = ("data", "nn", "optim")
+"""Imported on first access (``rpusim.nn.AnalogLinear``): ``nn`` and ``optim`` need torch, which
+``import rpusim`` does not import."""
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"rpusim.{name}")
+    raise AttributeError(f"module 'rpusim' has no attribute {name!r}")
+
+
 __all__ = [
     "FORMAT_VERSION",
     "AnalogTile",
     "BoundManagementType",
     "Counters",
+    "DeviceResponse",
     "IOParameters",
     "NoiseManagementType",
     "PulseType",
     "RPUConfig",
     "UpdateParameters",
     "__version__",
+    "characterize",
     "devices",
     "get_num_threads",
+    "presets",
     "set_num_threads",
 ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import enum
 import math
 import numbers
+from dataclasses import fields
+from typing import Any
 
 import numpy as np
 
@@ -66,3 +68,21 @@ def check_option(owner: str, name: str, value: object, options: type[enum.Enum])
         listed = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"{owner}.{name} must be one of {listed}, got {value!r}")
     return value
+
+
+def check_object(value: object, where: str) -> dict[str, Any]:
+    """A copy of the JSON object ``value``, or ValueError naming ``where``."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be a JSON object, got {type(value).__name__}")
+    return dict(value)
+
+
+def check_fields(cls: type, value: object, where: str) -> dict[str, Any]:
+    """``value`` as a dict whose keys are all fields of the dataclass ``cls``, or ValueError
+    naming ``where`` and the first unknown key."""
+    values = check_object(value, where)
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{where}: unknown field {unknown[0]!r}")
+    return values

@@ -5,7 +5,14 @@ from typing import final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FORMAT_VERSION", "Tile", "default_config_json", "get_num_threads", "set_num_threads"]
+__all__ = [
+    "FORMAT_VERSION",
+    "Tile",
+    "default_config_json",
+    "default_device_json",
+    "get_num_threads",
+    "set_num_threads",
+]
 
 FORMAT_VERSION: int
 """Format version of the state bytes this build writes (and the only one it reads)."""
@@ -30,6 +37,9 @@ class Tile:
     def update(self, x: npt.NDArray[np.float32], d: npt.NDArray[np.float32], lr: float) -> None: ...
     def get_weights(self) -> npt.NDArray[np.float32]: ...
     def set_weights(self, w: npt.NDArray[np.float32]) -> None: ...
+    def pulse(self, up: bool) -> None:
+        """One pulse, up (the weight grows) or down, to every device, with its cycle-to-cycle
+        noise; counts as an update call. ValueError for the ideal device."""
     def get_config_json(self) -> str: ...
     def set_config_json(self, config_json: str) -> None: ...
     def to_bytes(self) -> bytes: ...
@@ -39,3 +49,6 @@ class Tile:
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def default_config_json() -> str: ...
+def default_device_json(name: str) -> str:
+    """The engine's default parameters of the device model ``name`` (its JSON tag) as JSON;
+    ValueError for an unknown name."""

@@ -20,11 +20,17 @@ from __future__ import annotations
 
 import enum
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rpusim._checks import check_bool, check_int, check_option, check_real
-from rpusim.devices import DEVICE_TYPES, ConstantStep, Device, IdealDevice
+from rpusim._checks import (
+    check_bool,
+    check_fields,
+    check_int,
+    check_option,
+    check_real,
+)
+from rpusim.devices import DEVICE_TYPES, ConstantStep, Device, IdealDevice, device_from_document
 
 __all__ = [
     "BoundManagementType",
@@ -291,7 +297,7 @@ class RPUConfig:
         name (``{"device": {"type": "ConstantStep", ...}, "forward": {...}, ...}``)."""
         self.validate()
         document = {
-            "device": {"type": type(self.device).__name__, **asdict(self.device)},
+            "device": self.device.to_document(),
             "forward": asdict(self.forward),
             "backward": asdict(self.backward),
             "update": asdict(self.update),
@@ -307,38 +313,16 @@ class RPUConfig:
             document = json.loads(text)
         except (TypeError, json.JSONDecodeError) as e:
             raise ValueError(f"RPUConfig: not a JSON document: {e}") from None
-        document = _fields_of(cls, document, "RPUConfig")
+        document = check_fields(cls, document, "RPUConfig")
         parts: dict[str, Any] = {}
         if "device" in document:
-            device = _object(document["device"], "RPUConfig.device")
-            tag = device.pop("type", None)
-            device_type = DEVICE_TYPES.get(tag) if isinstance(tag, str) else None
-            if device_type is None:
-                known = ", ".join(DEVICE_TYPES)
-                raise ValueError(f"RPUConfig.device.type must be one of {known}, got {tag!r}")
-            parts["device"] = device_type(**_fields_of(device_type, device, "RPUConfig.device"))
+            parts["device"] = device_from_document(document["device"], "RPUConfig.device")
         for name, part_type in (
             ("forward", IOParameters),
             ("backward", IOParameters),
             ("update", UpdateParameters),
         ):
             if name in document:
-                values = _fields_of(part_type, document[name], f"RPUConfig.{name}")
+                values = check_fields(part_type, document[name], f"RPUConfig.{name}")
                 parts[name] = part_type(**values)
         return cls(**parts)
-
-
-def _object(value: object, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{where} must be a JSON object, got {type(value).__name__}")
-    return dict(value)
-
-
-def _fields_of(cls: type, value: object, where: str) -> dict[str, Any]:
-    """``value`` as a dict whose keys are all fields of the dataclass ``cls``."""
-    values = _object(value, where)
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown field {unknown[0]!r}")
-    return values

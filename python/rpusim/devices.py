@@ -1,23 +1,90 @@
 """Device models: how one cross-point responds to one update pulse (MODEL.md section 5).
 
 A device is a dataclass whose fields are the parameters of the engine's device model of the same
-name, with aihwkit's names and defaults. Its JSON form for the engine is the field dictionary
-plus a ``"type"`` tag holding the class name: ``{"type": "ConstantStep", "dw_min": 0.001, ...}``.
+name, with aihwkit's names and defaults, so that a configuration carries over (the aihwkit class
+names ``ConstantStepDevice``, ``LinearStepDevice``, ... are aliases of the classes here). Its
+JSON form for the engine is the field dictionary plus a ``"type"`` tag holding the class name:
+``{"type": "ConstantStep", "dw_min": 0.001, ...}`` (:meth:`Device.to_document`,
+:func:`device_from_document`).
 
-To add a model: subclass :class:`PulsedDevice` (adding fields with defaults and extending
-``validate``) and list the class in :data:`DEVICE_TYPES`.
+Every pulsed device of a tile draws its own bounds and step sizes once, when the tile is created
+(device-to-device variation, ``*_dtod``); every pulse then varies by ``dw_min_std``
+(cycle-to-cycle variation). The models differ in how the step depends on the weight ``w``
+(``s = 1 + dw_min_std * N(0, 1)``, ``dw_up``/``dw_down`` the device's drawn steps, ``b_min``/
+``b_max`` its drawn bounds):
+
+- ConstantStep: ``dw_up * s`` up, ``dw_down * s`` down;
+- LinearStep: ``dw_up * (1 - gamma_up * w / w_max) * s``,
+  ``dw_down * (1 - gamma_down * w / w_min) * s``;
+- SoftBounds: ``dw_up * (1 - w / b_max) * s``, ``dw_down * (1 - w / b_min) * s``;
+- ExpStep: ``dw_up * max(1 - A_up * exp(gamma_up * z), 0) * s``,
+  ``dw_down * max(1 - A_down * exp(-gamma_down * z), 0) * s``;
+- PowStep: ``dw_up * omega ** gamma_up * s``, ``dw_down * (1 - omega) ** gamma_down * s``;
+- PiecewiseStep: ``dw_up * f_up(w) * s``, ``dw_down * f_down(w) * s``;
+
+after which the weight is clipped to ``[b_min, b_max]``. :class:`IdealDevice` takes the exact
+float update instead, and :class:`VectorUnitCell` puts several devices at every cross-point.
 
 All weights and steps are in the tile's weight units: the unit in which ``tile.get_weights()``
 reports the conductances, where the default bounds are about +-0.6.
+
+To add a model: subclass :class:`PulsedDevice` (adding fields with defaults and extending
+``validate``), mirror it in the engine, and list the class in :data:`DEVICE_TYPES`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-from rpusim._checks import check_real
+from rpusim._checks import (
+    check_bool,
+    check_fields,
+    check_int,
+    check_object,
+    check_option,
+    check_real,
+)
 
-__all__ = ["DEVICE_TYPES", "ConstantStep", "Device", "IdealDevice", "PulsedDevice"]
+__all__ = [
+    "DEVICE_TYPES",
+    "ConstantStep",
+    "ConstantStepDevice",
+    "Device",
+    "ExpStep",
+    "ExpStepDevice",
+    "IdealDevice",
+    "LinearStep",
+    "LinearStepDevice",
+    "PiecewiseStep",
+    "PiecewiseStepDevice",
+    "PowStep",
+    "PowStepDevice",
+    "PulsedDevice",
+    "PulsedDeviceWithWriteNoise",
+    "SoftBounds",
+    "SoftBoundsDevice",
+    "VectorUnitCell",
+    "VectorUnitCellUpdatePolicy",
+    "device_from_document",
+]
+
+MAX_NODES = 4096
+"""Most nodes of a :class:`PiecewiseStep` response (as the engine)."""
+
+MAX_UNIT_CELL_DEVICES = 256
+"""Most devices of a :class:`VectorUnitCell` (as the engine)."""
+
+
+def _check_reals(owner: str, name: str, value: object, *, max_len: int) -> list[float]:
+    """``value`` as a list of finite floats of at most ``max_len`` values."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{owner}.{name} must be a list of numbers, got {type(value).__name__}")
+    if len(value) > max_len:
+        raise ValueError(f"{owner}.{name} must have at most {max_len} values, got {len(value)}")
+    return [check_real(owner, f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
 @dataclass
@@ -26,6 +93,22 @@ class Device:
 
     def validate(self) -> None:
         """Checks every field (TypeError/ValueError naming it); nothing to check here."""
+
+    def to_document(self) -> dict[str, Any]:
+        """The engine's JSON object of this device: ``{"type": class name, field: value, ...}``
+        (validated first)."""
+        self.validate()
+        values = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {"type": type(self).__name__, **values}
+
+
+def _plain(value: object) -> object:
+    """A field value as JSON data (lists copied, devices as their documents)."""
+    if isinstance(value, Device):
+        return value.to_document()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass
@@ -45,7 +128,14 @@ class PulsedDevice(Device):
     Not a model on its own: use a subclass such as :class:`ConstantStep`. Every device of a
     tile draws its own bounds and step sizes from these once, when the tile is created
     (device-to-device variation, ``*_dtod``); every pulse then varies by ``dw_min_std``
-    (cycle-to-cycle variation).
+    (cycle-to-cycle variation). Drawn per device, with independent ``xi ~ N(0, 1)``::
+
+        b_max = w_max * (1 + w_max_dtod * xi1)      b_min = w_min * (1 + w_min_dtod * xi2)
+        gain = 1 + dw_min_dtod * xi3                r = up_down_dtod * xi4
+        dw_up = |(min(up_down, 0) + gain + r) * dw_min|
+        dw_down = |(-max(up_down, 0) + gain - r) * dw_min|
+
+    (bounds swapped if crossed, then ``b_min <= 0 <= b_max``).
     """
 
     dw_min: float = 0.001
@@ -101,17 +191,467 @@ class PulsedDevice(Device):
         self.w_max_dtod = check_real(owner, "w_max_dtod", self.w_max_dtod, ge=0.0)
         self.w_min_dtod = check_real(owner, "w_min_dtod", self.w_min_dtod, ge=0.0)
 
+    @property
+    def granularity(self) -> float:
+        """The weight change of one pulse that update management plans with (aihwkit's weight
+        granularity): ``dw_min``."""
+        return self.dw_min
+
+    @property
+    def n_states(self) -> float:
+        """The nominal number of states, ``(w_max - w_min) / granularity``."""
+        return (self.w_max - self.w_min) / self.granularity
+
 
 @dataclass
 class ConstantStep(PulsedDevice):
-    """A device whose step does not depend on the weight (MODEL.md section 5, "constant step").
+    """A device whose step does not depend on the weight (MODEL.md section 5, "constant step";
+    aihwkit's ``ConstantStepDevice``).
 
     Each pulse moves the weight by the device's up or down step times
     ``1 + dw_min_std * N(0, 1)``, then clips it to the device's own bounds. The defaults are
-    aihwkit's generic device; the paper's idealised device has ``dw_min=0.0002``,
-    ``up_down_dtod=0``, ``w_max=1``, ``w_min=-1``.
+    aihwkit's generic device (Gokmen & Vlasov's 1200 states); the paper's idealised device is
+    :func:`rpusim.presets.idealized_device`.
     """
 
 
-DEVICE_TYPES: dict[str, type[Device]] = {cls.__name__: cls for cls in (ConstantStep, IdealDevice)}
+@dataclass
+class PulsedDeviceWithWriteNoise(PulsedDevice):
+    """Pulsed device parameters plus aihwkit's write noise. Not a model on its own.
+
+    With ``write_noise_std > 0`` the pulses act on a hidden persistent weight, and the weight the
+    tile reads is the persistent weight plus Gaussian noise of standard deviation
+    ``write_noise_std * dw_min``, drawn anew each time an update (or, with
+    ``apply_write_noise_on_set``, programming) writes the device.
+    """
+
+    write_noise_std: float = 0.0
+    """Standard deviation of the write noise, relative to ``dw_min``; >= 0. Default 0 (none)."""
+
+    apply_write_noise_on_set: bool = True
+    """Whether programming the weights (``set_weights``) draws write noise too. Default True."""
+
+    def validate(self) -> None:
+        super().validate()
+        owner = type(self).__name__
+        self.write_noise_std = check_real(owner, "write_noise_std", self.write_noise_std, ge=0.0)
+        self.apply_write_noise_on_set = check_bool(
+            owner, "apply_write_noise_on_set", self.apply_write_noise_on_set
+        )
+
+
+def _check_reverse(device: LinearStep | SoftBounds) -> None:
+    """The fields of the reversed step direction (shared by LinearStep and SoftBounds)."""
+    owner = type(device).__name__
+    device.mult_noise = check_bool(owner, "mult_noise", device.mult_noise)
+    device.reverse_up = check_bool(owner, "reverse_up", device.reverse_up)
+    device.reverse_down = check_bool(owner, "reverse_down", device.reverse_down)
+    device.reverse_offset = check_real(owner, "reverse_offset", device.reverse_offset, ge=0.0)
+    if (device.reverse_up or device.reverse_down) and not device.mult_noise:
+        raise ValueError(
+            f"{owner}.mult_noise must be True when reverse_up or reverse_down is set "
+            "(as in aihwkit)"
+        )
+
+
+@dataclass
+class LinearStep(PulsedDeviceWithWriteNoise):
+    """A device whose step changes linearly with the weight (aihwkit's ``LinearStepDevice``).
+
+    Up step ``dw_up * (1 - g_up * w / w_max)``, down step ``dw_down * (1 - g_down * w / w_min)``,
+    where each device draws ``g_up = |gamma_up + gamma_up_dtod * xi5|`` and
+    ``g_down = |gamma_down + gamma_down_dtod * xi6|`` (without the absolute value when
+    ``allow_increasing``). ``gamma = 0.1`` means the step is 10 % smaller at the bound than at
+    ``w = 0``; the weight still stops at the device's hard bounds.
+    """
+
+    gamma_up: float = 0.0
+    """Relative decrease of the up step at ``w_max`` (dimensionless). Default 0."""
+
+    gamma_down: float = 0.0
+    """Relative decrease of the down step at ``w_min`` (dimensionless). Default 0."""
+
+    gamma_up_dtod: float = 0.05
+    """Device-to-device spread (absolute standard deviation) of ``gamma_up``; >= 0.
+    Default 0.05."""
+
+    gamma_down_dtod: float = 0.05
+    """Device-to-device spread (absolute standard deviation) of ``gamma_down``; >= 0.
+    Default 0.05."""
+
+    allow_increasing: bool = False
+    """Keep the sign of a drawn gamma, so that steps may grow towards the bounds (otherwise the
+    absolute value is used). Default False."""
+
+    mean_bound_reference: bool = True
+    """The slopes refer to the mean bounds ``w_max``/``w_min`` (else to each device's own
+    bounds). Default True."""
+
+    mult_noise: bool = True
+    """The cycle-to-cycle noise multiplies the whole step; False: only its constant part,
+    ``w += slope * w + dw * (1 + dw_min_std * N(0, 1))``. Default True."""
+
+    reverse_up: bool = False
+    """The up step grows with the weight instead of shrinking (reference bound
+    ``w_min - reverse_offset``); needs ``mult_noise``. Default False."""
+
+    reverse_down: bool = False
+    """The down step grows as the weight falls (reference bound ``w_max + reverse_offset``);
+    needs ``mult_noise``. Default False."""
+
+    reverse_offset: float = 0.01
+    """Offset of the reference bound of ``reverse_up``/``reverse_down``; >= 0. Default 0.01."""
+
+    def validate(self) -> None:
+        super().validate()
+        owner = type(self).__name__
+        self.gamma_up = check_real(owner, "gamma_up", self.gamma_up)
+        self.gamma_down = check_real(owner, "gamma_down", self.gamma_down)
+        self.gamma_up_dtod = check_real(owner, "gamma_up_dtod", self.gamma_up_dtod, ge=0.0)
+        self.gamma_down_dtod = check_real(owner, "gamma_down_dtod", self.gamma_down_dtod, ge=0.0)
+        self.allow_increasing = check_bool(owner, "allow_increasing", self.allow_increasing)
+        self.mean_bound_reference = check_bool(
+            owner, "mean_bound_reference", self.mean_bound_reference
+        )
+        _check_reverse(self)
+
+
+@dataclass
+class SoftBounds(PulsedDeviceWithWriteNoise):
+    """A device whose step falls linearly to zero at its own bounds (aihwkit's
+    ``SoftBoundsDevice``): up ``dw_up * (1 - w / b_max)``, down ``dw_down * (1 - w / b_min)``.
+
+    It is :class:`LinearStep` with ``gamma_up = gamma_down = 1``, no spread of the gammas, and
+    each device's own bounds as reference. The weight approaches a bound but never reaches it;
+    with ``up_down != 0`` the weight drifts to the symmetry point where up and down steps are
+    equal.
+    """
+
+    mult_noise: bool = True
+    """The cycle-to-cycle noise multiplies the whole step (else only its constant part).
+    Default True."""
+
+    reverse_up: bool = False
+    """The up step grows with the weight instead (see :class:`LinearStep`). Default False."""
+
+    reverse_down: bool = False
+    """The down step grows as the weight falls instead. Default False."""
+
+    reverse_offset: float = 0.01
+    """Offset of the reference bound of ``reverse_up``/``reverse_down``; >= 0. Default 0.01."""
+
+    def validate(self) -> None:
+        super().validate()
+        _check_reverse(self)
+
+
+@dataclass
+class ExpStep(PulsedDeviceWithWriteNoise):
+    """Exponential step, a fit of ReRAM and CMOS-like responses (aihwkit's ``ExpStepDevice``).
+
+    With ``z = 2 * a * w / (b_max - b_min) + b``: up step
+    ``dw_up * max(1 - A_up * exp(gamma_up * z), 0)``, down step
+    ``dw_down * max(1 - A_down * exp(-gamma_down * z), 0)``. ``a``, ``b``, ``A_*`` and
+    ``gamma_*`` are the same for every device. When ``dw_min_std_add`` or ``dw_min_std_slope``
+    is set, a pulse adds ``dw_min_std * (|dw| + dw_min_std_add + dw_min_std_slope * |w|) *
+    N(0, 1)`` to its mean step ``dw`` instead of multiplying it (aihwkit's complex noise).
+    """
+
+    A_up: float = 0.00081
+    """Factor ``A`` of the up direction. Default 0.00081."""
+
+    A_down: float = 0.36833
+    """Factor ``A`` of the down direction. Default 0.36833."""
+
+    gamma_up: float = 12.44625
+    """Exponent of the up direction. Default 12.44625."""
+
+    gamma_down: float = 12.78785
+    """Exponent of the down direction. Default 12.78785."""
+
+    a: float = 0.244
+    """Global slope of ``z``. Default 0.244."""
+
+    b: float = 0.2425
+    """Global offset of ``z``. Default 0.2425."""
+
+    dw_min_std_add: float = 0.0
+    """Additive cycle-to-cycle noise of the step, in weight units (times ``dw_min_std``).
+    Default 0."""
+
+    dw_min_std_slope: float = 0.0
+    """Cycle-to-cycle noise proportional to ``|w|`` (times ``dw_min_std``). Default 0."""
+
+    def validate(self) -> None:
+        super().validate()
+        owner = type(self).__name__
+        for name in ("A_up", "A_down", "gamma_up", "gamma_down", "a", "b"):
+            setattr(self, name, check_real(owner, name, getattr(self, name)))
+        self.dw_min_std_add = check_real(owner, "dw_min_std_add", self.dw_min_std_add)
+        self.dw_min_std_slope = check_real(owner, "dw_min_std_slope", self.dw_min_std_slope)
+
+
+@dataclass
+class PowStep(PulsedDeviceWithWriteNoise):
+    """Power-law step, after Fusi & Abbott (2007) (aihwkit's ``PowStepDevice``).
+
+    With ``omega = (b_max - w) / (b_max - b_min)``: up step ``dw_up * omega ** g_up``, down step
+    ``dw_down * (1 - omega) ** g_down``. Each device draws its exponents like its steps:
+    ``g_up = |(min(pow_up_down, 0) + gain + r) * pow_gamma|``,
+    ``g_down = |(-max(pow_up_down, 0) + gain - r) * pow_gamma|`` with
+    ``gain = 1 + pow_gamma_dtod * xi5`` and ``r = pow_up_down_dtod * xi6``. ``pow_gamma = 1``
+    is a soft-bounds device (at the device's full range). Note that ``dw_min`` is the step at
+    the far bound, not at ``w = 0``.
+    """
+
+    pow_gamma: float = 1.0
+    """Mean exponent. Default 1."""
+
+    pow_gamma_dtod: float = 0.1
+    """Device-to-device spread of the exponent, relative to ``pow_gamma``; >= 0. Default 0.1."""
+
+    pow_up_down: float = 0.0
+    """Up/down asymmetry of the exponent, relative to ``pow_gamma`` (positive: smaller down
+    exponent). Default 0."""
+
+    pow_up_down_dtod: float = 0.0
+    """Device-to-device spread of the asymmetry, relative to ``pow_gamma``; >= 0. Default 0."""
+
+    def validate(self) -> None:
+        super().validate()
+        owner = type(self).__name__
+        self.pow_gamma = check_real(owner, "pow_gamma", self.pow_gamma)
+        self.pow_gamma_dtod = check_real(owner, "pow_gamma_dtod", self.pow_gamma_dtod, ge=0.0)
+        self.pow_up_down = check_real(owner, "pow_up_down", self.pow_up_down)
+        self.pow_up_down_dtod = check_real(owner, "pow_up_down_dtod", self.pow_up_down_dtod, ge=0.0)
+
+
+@dataclass
+class PiecewiseStep(PulsedDeviceWithWriteNoise):
+    """A step response given on nodes (aihwkit's ``PiecewiseStepDevice``).
+
+    The up step is ``dw_up * f_up(w)``, the down step ``dw_down * f_down(w)``, where ``f_up``
+    and ``f_down`` interpolate linearly between the values ``piecewise_up`` and
+    ``piecewise_down`` placed evenly over the device's own range ``[b_min, b_max]`` (first at
+    ``b_min``, last at ``b_max``). ``[1.5, 1, 1.5]`` with ``dw_min=0.1``: steps of 0.1 at the
+    middle of the range, growing to 0.15 at the bounds. Update management plans with
+    ``dw_min`` times the middle up value (aihwkit's weight granularity).
+    """
+
+    piecewise_up: list[float] = field(default_factory=lambda: [1.0])
+    """Relative up step at each node; 1 to 4096 values. Default ``[1.0]`` (constant step)."""
+
+    piecewise_down: list[float] = field(default_factory=lambda: [1.0])
+    """Relative down step at each node; as many values as ``piecewise_up``. Default ``[1.0]``."""
+
+    def validate(self) -> None:
+        super().validate()
+        owner = type(self).__name__
+        self.piecewise_up = _check_reals(
+            owner, "piecewise_up", self.piecewise_up, max_len=MAX_NODES
+        )
+        self.piecewise_down = _check_reals(
+            owner, "piecewise_down", self.piecewise_down, max_len=MAX_NODES
+        )
+        if not self.piecewise_up:
+            raise ValueError(f"{owner}.piecewise_up must have at least one value")
+        if len(self.piecewise_down) != len(self.piecewise_up):
+            raise ValueError(
+                f"{owner}.piecewise_down must have as many values as piecewise_up "
+                f"({len(self.piecewise_up)}), got {len(self.piecewise_down)}"
+            )
+
+    @property
+    def granularity(self) -> float:
+        """``dw_min`` times the middle value of ``piecewise_up`` (aihwkit's weight
+        granularity), the step update management plans with."""
+        return self.dw_min * self.piecewise_up[len(self.piecewise_up) // 2]
+
+
+class VectorUnitCellUpdatePolicy(str, enum.Enum):
+    """Which devices of a :class:`VectorUnitCell` an update call pulses (aihwkit's
+    ``VectorUnitCellUpdatePolicy``)."""
+
+    ALL = "all"
+    """Every device gets the pulses (each with its own cycle-to-cycle noise)."""
+    SINGLE_FIXED = "single_fixed"
+    """Only device ``first_update_idx``."""
+    SINGLE_SEQUENTIAL = "single_sequential"
+    """One device per update call, the next one each call (the first call after programming
+    pulses ``first_update_idx + 1``, as in aihwkit)."""
+    SINGLE_RANDOM = "single_random"
+    """One device per update call, drawn uniformly."""
+
+
+def _default_unit_cell_devices() -> list[PulsedDevice]:
+    return [ConstantStep(), ConstantStep()]
+
+
+@dataclass(init=False)
+class VectorUnitCell(Device):
+    """Several pulsed devices per cross-point (aihwkit's ``VectorUnitCell``; MODEL.md 3.5).
+
+    The weight of a cross-point is ``sum_k gamma[k] * w_k`` over its devices, each with its own
+    drawn parameters and weight. An update call pulses the devices the ``update_policy`` picks.
+    Programming the weights (``set_weights``) writes the value to every device (to device
+    ``first_update_idx`` only with ``single_fixed``), each clipped to its own bounds, and
+    resets the policy to ``first_update_idx``; so with the default ``gamma = 1/n`` the weight
+    read back equals the weight set (within the bounds).
+
+    aihwkit's names are accepted too: ``VectorUnitCell(unit_cell_devices=[...],
+    gamma_vec=[...])``, and ``unit_cell_devices``/``gamma_vec`` are aliases of
+    ``devices``/``gamma``.
+    """
+
+    devices: list[PulsedDevice] = field(default_factory=_default_unit_cell_devices)
+    """The devices of every cross-point: 1 to 256 single pulsed models (not IdealDevice or
+    VectorUnitCell). Default: two ``ConstantStep()`` (aihwkit's default, an empty list, cannot
+    make a tile)."""
+
+    gamma: list[float] = field(default_factory=list)
+    """Weight of each device in the cross-point's weight; empty means ``1/n`` each. Default
+    empty."""
+
+    update_policy: str = "all"
+    """Which devices an update call pulses, a :class:`VectorUnitCellUpdatePolicy` or its
+    string. Default ``"all"``."""
+
+    first_update_idx: int = 0
+    """The device ``single_fixed`` pulses and programs, and where the other single policies
+    start. Default 0."""
+
+    def __init__(
+        self,
+        devices: Sequence[PulsedDevice] | None = None,
+        gamma: Sequence[float] | None = None,
+        update_policy: str | VectorUnitCellUpdatePolicy = "all",
+        first_update_idx: int = 0,
+        *,
+        unit_cell_devices: Sequence[PulsedDevice] | None = None,
+        gamma_vec: Sequence[float] | None = None,
+    ) -> None:
+        for name, value, alias in (
+            ("devices", devices, unit_cell_devices),
+            ("gamma", gamma, gamma_vec),
+        ):
+            if value is not None and alias is not None:
+                raise TypeError(f"VectorUnitCell: give {name} or its aihwkit alias, not both")
+        devices = devices if devices is not None else unit_cell_devices
+        gamma = gamma if gamma is not None else gamma_vec
+        self.devices = list(devices) if devices is not None else _default_unit_cell_devices()
+        self.gamma = list(gamma) if gamma is not None else []
+        self.update_policy = update_policy  # normalised to its string by validate()
+        self.first_update_idx = first_update_idx
+        self.validate()
+
+    @property
+    def unit_cell_devices(self) -> list[PulsedDevice]:
+        """aihwkit's name of :attr:`devices`."""
+        return self.devices
+
+    @unit_cell_devices.setter
+    def unit_cell_devices(self, value: list[PulsedDevice]) -> None:
+        self.devices = value
+
+    @property
+    def gamma_vec(self) -> list[float]:
+        """aihwkit's name of :attr:`gamma`."""
+        return self.gamma
+
+    @gamma_vec.setter
+    def gamma_vec(self, value: list[float]) -> None:
+        self.gamma = value
+
+    def validate(self) -> None:
+        """Checks every field and every device (TypeError/ValueError naming it)."""
+        owner = "VectorUnitCell"
+        if isinstance(self.devices, (str, bytes)) or not isinstance(self.devices, Sequence):
+            raise TypeError(
+                f"{owner}.devices must be a list of devices, got {type(self.devices).__name__}"
+            )
+        self.devices = list(self.devices)
+        n = len(self.devices)
+        if not 1 <= n <= MAX_UNIT_CELL_DEVICES:
+            raise ValueError(
+                f"{owner}.devices must hold 1 to {MAX_UNIT_CELL_DEVICES} devices, got {n}"
+            )
+        for k, device in enumerate(self.devices):
+            if not isinstance(device, PulsedDevice) or DEVICE_TYPES.get(
+                type(device).__name__
+            ) is not type(device):
+                known = ", ".join(
+                    name for name, cls in DEVICE_TYPES.items() if issubclass(cls, PulsedDevice)
+                )
+                raise TypeError(
+                    f"{owner}.devices[{k}] must be a pulsed device model ({known}), "
+                    f"got {type(device).__name__}"
+                )
+            device.validate()
+        self.gamma = _check_reals(owner, "gamma", self.gamma, max_len=MAX_UNIT_CELL_DEVICES)
+        if self.gamma and len(self.gamma) != n:
+            raise ValueError(
+                f"{owner}.gamma must be empty (1/n each) or hold one value per device ({n}), "
+                f"got {len(self.gamma)}"
+            )
+        self.update_policy = check_option(
+            owner, "update_policy", self.update_policy, VectorUnitCellUpdatePolicy
+        )
+        self.first_update_idx = check_int(
+            owner, "first_update_idx", self.first_update_idx, ge=0, le=n - 1
+        )
+
+    @property
+    def gammas(self) -> list[float]:
+        """The weight of each device: :attr:`gamma`, or ``1/n`` each when it is empty."""
+        return list(self.gamma) if self.gamma else [1.0 / len(self.devices)] * len(self.devices)
+
+    @property
+    def granularity(self) -> float:
+        """The mean granularity of the devices (aihwkit's weight granularity of a vector cell):
+        the step update management plans with."""
+        return sum(d.granularity for d in self.devices) / len(self.devices)
+
+
+DEVICE_TYPES: dict[str, type[Device]] = {
+    cls.__name__: cls
+    for cls in (
+        ConstantStep,
+        LinearStep,
+        SoftBounds,
+        ExpStep,
+        PowStep,
+        PiecewiseStep,
+        IdealDevice,
+        VectorUnitCell,
+    )
+}
 """The device models the engine knows, by their JSON tag (the class name)."""
+
+# aihwkit's class names, so that aihwkit configurations carry over.
+ConstantStepDevice = ConstantStep
+LinearStepDevice = LinearStep
+SoftBoundsDevice = SoftBounds
+ExpStepDevice = ExpStep
+PowStepDevice = PowStep
+PiecewiseStepDevice = PiecewiseStep
+
+
+def device_from_document(value: object, where: str = "device") -> Device:
+    """The device of an engine JSON object (as :meth:`Device.to_document` writes it). Missing
+    fields take their defaults; unknown fields and device types and bad values raise
+    ``ValueError`` naming them (``where`` names the object in messages)."""
+    document = check_object(value, where)
+    tag = document.pop("type", None)
+    device_type = DEVICE_TYPES.get(tag) if isinstance(tag, str) else None
+    if device_type is None:
+        known = ", ".join(DEVICE_TYPES)
+        raise ValueError(f"{where}.type must be one of {known}, got {tag!r}")
+    values = check_fields(device_type, document, where)
+    if device_type is VectorUnitCell and "devices" in values:
+        devices = values["devices"]
+        if not isinstance(devices, list):
+            raise ValueError(f"{where}.devices must be a JSON array, got {type(devices).__name__}")
+        values["devices"] = [
+            device_from_document(d, f"{where}.devices[{k}]") for k, d in enumerate(devices)
+        ]
+    return device_type(**values)

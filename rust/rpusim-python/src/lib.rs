@@ -7,7 +7,7 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use rpusim::{Error, Tile, TileConfig};
+use rpusim::{DeviceConfig, Error, Tile, TileConfig};
 
 /// The one place an engine error becomes a Python exception.
 fn to_py(e: Error) -> PyErr {
@@ -153,6 +153,11 @@ impl PyTile {
         self.run(py, |t| t.set_weights(w))
     }
 
+    /// One pulse in direction `up` to every device (see `Tile::pulse` of the engine).
+    fn pulse(&self, py: Python<'_>, up: bool) -> PyResult<()> {
+        self.run(py, |t| t.pulse(up))
+    }
+
     fn get_config_json(&self, py: Python<'_>) -> PyResult<String> {
         self.run(py, |t| Ok(t.config().to_json()))
     }
@@ -192,12 +197,26 @@ fn default_config_json() -> String {
     TileConfig::default().to_json()
 }
 
+/// The engine's default parameters of the device model `name` (its JSON tag), to check the
+/// Python defaults against.
+#[pyfunction]
+fn default_device_json(name: &str) -> PyResult<String> {
+    let device = DeviceConfig::default_of(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "name: unknown device model {name:?}, expected one of {}",
+            rpusim::device::DEVICE_TYPES.join(", ")
+        ))
+    })?;
+    Ok(device.to_json())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTile>()?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(default_config_json, m)?)?;
+    m.add_function(wrap_pyfunction!(default_device_json, m)?)?;
     m.add("FORMAT_VERSION", rpusim::FORMAT_VERSION)?;
     Ok(())
 }

@@ -4,15 +4,16 @@
 //!
 //! Shared with the fast path are only the primitives that the model names and that are tested
 //! on their own: the random streams, `quantize`, the noise-management scale, the update plan,
-//! a pulse train, a device's response to pulses, and the two summation orders of `mvm.rs`.
+//! a pulse train, a device's response to pulses, a unit cell's policy and weighted sum, and the
+//! two summation orders of `mvm.rs`.
 
-use crate::config::PulseType;
-use crate::device::{DeviceState, PulsedDevice};
+use crate::config::{PulseType, TileConfig};
+use crate::device::{with_model, DeviceLayer, PulsedDevice, UnitCell};
 use crate::error::Result;
 use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, PassStreams, Periphery};
 use crate::mvm::{axpy_order, dot};
 use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train};
-use crate::rng::{Op, Purpose, Stream};
+use crate::rng::{Normal, Op, Purpose, Sequence, Stream};
 use crate::tile::Tile;
 
 /// [`Tile::forward`], sample by sample.
@@ -123,79 +124,115 @@ fn pass(
     Ok(y)
 }
 
+/// Everything an update call reads besides the devices and weights.
+struct Call<'a> {
+    config: &'a TileConfig,
+    seed: u64,
+    call: u64,
+    out_size: usize,
+    in_size: usize,
+    x: &'a [f32],
+    d: &'a [f32],
+    n: usize,
+    lr: f32,
+}
+
 /// [`Tile::update`], sample by sample, device by device.
 pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
     tile.check_update(x, d, n, lr)?;
-    let (out_size, in_size) = (tile.out_size, tile.in_size);
+    let call = Call {
+        config: &tile.config,
+        seed: tile.seed,
+        call: tile.counters.update,
+        out_size: tile.out_size,
+        in_size: tile.in_size,
+        x,
+        d,
+        n,
+        lr,
+    };
     let w = &mut tile.weights;
-    match &tile.devices {
-        DeviceState::ConstantStep(dev) => pulsed_update(
-            out_size,
-            in_size,
-            dev,
-            w,
-            &tile.config,
-            tile.seed,
-            tile.counters.update,
-            x,
-            d,
-            n,
-            lr,
-        ),
+    match &mut tile.devices.cell {
         // The ideal device: the exact float step, without bounds.
-        DeviceState::Ideal => {
+        UnitCell::Ideal => {
             for b in 0..n {
-                for i in 0..out_size {
-                    for j in 0..in_size {
-                        let k = i * in_size + j;
-                        let (di, xj) = (d[b * out_size + i], x[b * in_size + j]);
+                for i in 0..call.out_size {
+                    for j in 0..call.in_size {
+                        let k = i * call.in_size + j;
+                        let (di, xj) = (d[b * call.out_size + i], x[b * call.in_size + j]);
                         w[k] = float_step(w[k], lr, di, xj, f32::NEG_INFINITY, f32::INFINITY);
                     }
                 }
             }
+        }
+        UnitCell::Single(layer) => pulsed_update(layer, w, 0, &call),
+        UnitCell::Vector(cell) => {
+            for s in cell.select(call.seed, call.call) {
+                pulsed_update(&mut cell.layers[s], &mut cell.weights[s], s as u32, &call);
+            }
+            cell.reduce(w);
         }
     }
     tile.counters.update += 1;
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn pulsed_update<D: PulsedDevice>(
-    out_size: usize,
-    in_size: usize,
+/// The update on one pulsed model whose weights read are `w`; `sub` is its index in the unit
+/// cell.
+fn pulsed_update(layer: &mut DeviceLayer, w: &mut [f32], sub: u32, call: &Call) {
+    let DeviceLayer {
+        model,
+        write_noise,
+        persistent,
+        ..
+    } = layer;
+    with_model!(&*model, dev => pulsed_model(dev, w, persistent.as_deref_mut(), *write_noise, sub, call));
+}
+
+fn pulsed_model<D: PulsedDevice>(
     dev: &D,
     w: &mut [f32],
-    config: &crate::config::TileConfig,
-    seed: u64,
-    call: u64,
-    x: &[f32],
-    d: &[f32],
-    n: usize,
-    lr: f32,
+    mut persistent: Option<&mut [f32]>,
+    write_noise: f32,
+    sub: u32,
+    call: &Call,
 ) {
-    let up = &config.update;
-    let stream = |p| Stream::new(seed, Op::Update, p, call);
+    let (out_size, in_size) = (call.out_size, call.in_size);
+    let up = &call.config.update;
+    let stream = |p| Stream::new(call.seed, Op::Update, p, call.call);
     let (sx, sd, noise) = (
         stream(Purpose::PulseTrainX),
         stream(Purpose::PulseTrainD),
         stream(Purpose::PulseNoise),
     );
     let words = up.desired_bl.div_ceil(64) as usize;
-    for b in 0..n {
-        let xb = &x[b * in_size..(b + 1) * in_size];
-        let db = &d[b * out_size..(b + 1) * out_size];
+    for b in 0..call.n {
+        let xb = &call.x[b * in_size..(b + 1) * in_size];
+        let db = &call.d[b * out_size..(b + 1) * out_size];
         if up.pulse_type == PulseType::None {
+            // The stored weight (the persistent one with write noise) takes the exact step;
+            // the weight read equals it.
             let arrays = dev.arrays();
             for i in 0..out_size {
                 for j in 0..in_size {
                     let k = i * in_size + j;
-                    w[k] = float_step(w[k], lr, db[i], xb[j], arrays.b_min[k], arrays.b_max[k]);
+                    let stored = persistent.as_deref_mut().map_or(&mut w[k], |p| &mut p[k]);
+                    *stored = float_step(
+                        *stored,
+                        call.lr,
+                        db[i],
+                        xb[j],
+                        arrays.b_min[k],
+                        arrays.b_max[k],
+                    );
+                    let new = *stored;
+                    w[k] = new;
                 }
             }
             continue;
         }
-        let dw_min = config.device.pulsed().map_or(1.0, |p| p.dw_min);
-        let Some(p) = plan(up, dw_min, lr, abs_max(xb), abs_max(db)) else {
+        let dw_min = call.config.device.granularity().unwrap_or(1.0);
+        let Some(p) = plan(up, dw_min, call.lr, abs_max(xb), abs_max(db)) else {
             continue;
         };
         let mut mask_x = vec![vec![0u64; words]; in_size];
@@ -221,8 +258,9 @@ fn pulsed_update<D: PulsedDevice>(
             }
         }
         for i in 0..out_size {
-            // Cycle-to-cycle noise: one sequence per row and sample, drawn pulse after pulse.
-            let mut row_noise = noise.normals([b as u32, i as u32, 0]);
+            // Cycle-to-cycle noise: one sequence per row and sample (and unit-cell device),
+            // drawn pulse after pulse.
+            let mut row_noise = noise.normals([b as u32, i as u32, sub]);
             for j in 0..in_size {
                 let pulses = match up.pulse_type {
                     PulseType::DeterministicImplicit => {
@@ -239,8 +277,80 @@ fn pulsed_update<D: PulsedDevice>(
                 }
                 let k = i * in_size + j;
                 let increase = (db[i] < 0.0) != (xb[j] < 0.0);
-                w[k] = dev.apply_pulses(k, w[k], pulses, increase, &mut row_noise);
+                fire(
+                    dev,
+                    w,
+                    persistent.as_deref_mut(),
+                    write_noise,
+                    k,
+                    pulses,
+                    increase,
+                    &mut row_noise,
+                );
             }
         }
     }
+}
+
+/// `pulses` pulses on device `k`; with write noise on its persistent weight, the weight read
+/// then being the persistent one plus one normal of `noise`.
+#[allow(clippy::too_many_arguments)]
+fn fire<D: PulsedDevice>(
+    dev: &D,
+    w: &mut [f32],
+    persistent: Option<&mut [f32]>,
+    write_noise: f32,
+    k: usize,
+    pulses: u32,
+    up: bool,
+    noise: &mut Sequence<'_, Normal>,
+) {
+    match persistent {
+        None => w[k] = dev.apply_pulses(k, w[k], pulses, up, noise),
+        Some(p) => {
+            p[k] = dev.apply_pulses(k, p[k], pulses, up, noise);
+            w[k] = p[k] + write_noise * noise.draw();
+        }
+    }
+}
+
+/// [`Tile::pulse`], device by device.
+pub fn pulse(tile: &mut Tile, up: bool) -> Result<()> {
+    let (out_size, in_size) = (tile.out_size, tile.in_size);
+    let noise = Stream::new(
+        tile.seed,
+        Op::Update,
+        Purpose::PulseNoise,
+        tile.counters.update,
+    );
+    let one = |layer: &mut DeviceLayer, w: &mut [f32], sub: u32| {
+        let DeviceLayer {
+            model,
+            write_noise,
+            persistent,
+            ..
+        } = layer;
+        with_model!(&*model, dev => {
+            for i in 0..out_size {
+                let mut row_noise = noise.normals([0, i as u32, sub]);
+                for j in 0..in_size {
+                    let k = i * in_size + j;
+                    fire(dev, w, persistent.as_deref_mut(), *write_noise, k, 1, up, &mut row_noise);
+                }
+            }
+        });
+    };
+    match &mut tile.devices.cell {
+        // The engine's error for the ideal device.
+        UnitCell::Ideal => return tile.pulse(up),
+        UnitCell::Single(layer) => one(layer, &mut tile.weights, 0),
+        UnitCell::Vector(cell) => {
+            for s in cell.select(tile.seed, tile.counters.update) {
+                one(&mut cell.layers[s], &mut cell.weights[s], s as u32);
+            }
+            cell.reduce(&mut tile.weights);
+        }
+    }
+    tile.counters.update += 1;
+    Ok(())
 }

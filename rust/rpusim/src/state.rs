@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::TileConfig;
-use crate::device::{DeviceState, NamedArrays};
+use crate::device::{DeviceCounters, DeviceState, NamedArrays};
 use crate::error::{Error, Result};
 use crate::tile::{Counters, Tile};
 
@@ -26,6 +26,9 @@ struct Header {
     config: TileConfig,
     counters: [u64; 3],
     nm_running: [Option<f32>; 2],
+    /// Programming counter and unit-cell index; absent while both are at their start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_counters: Option<DeviceCounters>,
 }
 
 impl Tile {
@@ -42,9 +45,11 @@ impl Tile {
                 self.counters.update,
             ],
             nm_running: self.nm_running,
+            device_counters: Some(self.devices.counters())
+                .filter(|c| *c != DeviceState::fresh_counters(&self.config.device)),
         };
         let header = serde_json::to_vec(&header).expect("a header always serialises");
-        let mut arrays = vec![("weights", self.weights.as_slice())];
+        let mut arrays = vec![("weights".to_string(), self.weights.as_slice())];
         arrays.extend(self.devices.named_arrays());
         let values: usize = arrays.iter().map(|(_, a)| a.len()).sum();
         let mut out = Vec::with_capacity(64 + header.len() + 4 * values);
@@ -116,17 +121,22 @@ impl Tile {
                     "array {name} holds non-finite values"
                 )));
             }
-            arrays.0.push((name, values));
+            arrays.entries.push((name, values));
         }
         if r.pos != body.len() {
             return Err(Error::State("trailing bytes after the arrays".into()));
         }
         let weights = arrays.take("weights", n)?;
-        let devices = DeviceState::from_named_arrays(&header.config.device, arrays, n)?;
-        if let Some(a) = devices.arrays() {
-            if a.b_min.iter().zip(&a.b_max).any(|(lo, hi)| lo > hi) {
-                return Err(Error::State("device bounds with b_min > b_max".into()));
-            }
+        let devices = DeviceState::from_named_arrays(
+            &header.config.device,
+            &mut arrays,
+            n,
+            header.device_counters,
+        )?;
+        if let Some((name, _)) = arrays.entries.first() {
+            return Err(Error::State(format!(
+                "array {name} does not belong to the device model"
+            )));
         }
         let [forward, backward, update] = header.counters;
         Ok(Tile {

@@ -1,10 +1,10 @@
 //! A tile: one crossbar array with its weights, drawn devices, periphery, and random counters.
 
 use crate::config::TileConfig;
-use crate::device::DeviceState;
+use crate::device::{DeviceState, UnitCell};
 use crate::error::{Error, Result};
 use crate::io::{analog_pass, batch_scales, Direction};
-use crate::update::{update, UpdateCall};
+use crate::update::{pulse_all, update, UpdateCall};
 
 /// How many calls of each operation a tile has made: the position of its random streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -14,7 +14,8 @@ pub struct Counters {
     pub update: u64,
 }
 
-/// Largest tile: 2^30 devices (the weights and device arrays then take 20 GiB).
+/// Largest tile: 2^30 devices, counting every device of a unit cell (the weights and device
+/// arrays then take 20 GiB or more).
 pub const MAX_DEVICES: usize = 1 << 30;
 
 /// One analog crossbar array of `out_size x in_size` devices (MODEL.md §1).
@@ -47,7 +48,19 @@ impl Tile {
                 ));
             }
         }
-        let devices = config.device.populate(out_size, in_size, seed);
+        let devices_per_cross_point = config.device.devices_per_cross_point().max(1);
+        if (out_size as u128) * (in_size as u128) * (devices_per_cross_point as u128)
+            > MAX_DEVICES as u128
+        {
+            return Err(Error::invalid(
+                "out_size * in_size",
+                format!(
+                    "a tile holds at most 2^30 devices, got {out_size} x {in_size} x \
+                     {devices_per_cross_point} per cross-point"
+                ),
+            ));
+        }
+        let devices = DeviceState::populate(&config.device, out_size, in_size, seed)?;
         Ok(Tile {
             out_size,
             in_size,
@@ -110,7 +123,8 @@ impl Tile {
         &self.weights
     }
 
-    /// Programs the weights, each clipped to its device's bounds.
+    /// Programs the weights, each clipped to its device's bounds (a unit cell programs its
+    /// devices as its policy says, and models with write noise may add it).
     pub fn set_weights(&mut self, w: &[f32]) -> Result<()> {
         self.check(
             "weights",
@@ -118,9 +132,8 @@ impl Tile {
             self.out_size * self.in_size,
             "out_size * in_size",
         )?;
-        for (k, (dst, &v)) in self.weights.iter_mut().zip(w).enumerate() {
-            *dst = self.devices.clip(k, v);
-        }
+        self.devices
+            .program(&mut self.weights, w, self.in_size, self.seed);
         Ok(())
     }
 
@@ -181,8 +194,29 @@ impl Tile {
             &mut self.weights,
             self.out_size,
             self.in_size,
-            &self.devices,
+            &mut self.devices,
             &call,
+        );
+        self.counters.update += 1;
+        Ok(())
+    }
+
+    /// Applies exactly one pulse in direction `up` (the weight grows) to every device, with
+    /// its cycle-to-cycle noise, as an update call (it advances the update counter and a unit
+    /// cell's policy): the device response of MODEL.md §5, for characterisation. An error for
+    /// the ideal device, which takes no pulses.
+    pub fn pulse(&mut self, up: bool) -> Result<()> {
+        if let UnitCell::Ideal = self.devices.cell {
+            return Err(Error::invalid("device", "the ideal device takes no pulses"));
+        }
+        pulse_all(
+            &mut self.weights,
+            self.out_size,
+            self.in_size,
+            &mut self.devices,
+            self.seed,
+            self.counters.update,
+            up,
         );
         self.counters.update += 1;
         Ok(())

@@ -5,11 +5,13 @@
 //! in parallel over blocks of rows: each block walks the samples in order, and each device with
 //! coincidences gets its pulses one after the other, in increasing column order along its row.
 //! A row belongs to one block and its pulses draw their cycle-to-cycle noise from the row's own
-//! sequence (address `[sample, row]`), so the result is that of `reference.rs`.
+//! sequence (address `[sample, row, device of the unit cell]`), so the result is that of
+//! `reference.rs`. The devices of a unit cell share the pulse trains and are updated one after
+//! the other, each on its own weights; the tile's weights are then their weighted sum.
 
 use crate::config::{PulseType, UpdateParameters};
-use crate::device::{DeviceArrays, DeviceConfig};
-use crate::device::{DeviceState, PulsedDevice};
+use crate::device::PulsedDevice;
+use crate::device::{with_model, DeviceArrays, DeviceConfig, DeviceLayer, DeviceState, UnitCell};
 use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train, SamplePlan};
 use crate::rng::{Op, Purpose, Stream};
 use crate::threads::{for_each_chunk, map_range};
@@ -53,6 +55,22 @@ impl Payload for Implicit {
     }
 }
 
+/// Exactly one pulse for every device ([`pulse_all`]).
+#[derive(Debug, Clone, Copy)]
+struct One;
+
+impl Payload for One {
+    #[inline(always)]
+    fn active(&self) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn pulses(_row: &Self, _col: &Self) -> u32 {
+        1
+    }
+}
+
 /// A row or column that fires in one sample.
 #[derive(Debug, Clone, Copy)]
 struct Line<P> {
@@ -80,36 +98,111 @@ pub(crate) struct UpdateCall<'a> {
     pub call: u64,
 }
 
+/// The weights one pulsed model writes: the weights read (the tile's, or a unit-cell device's),
+/// and the model with its hidden state; `sub` is the device's index in its unit cell.
+struct Target<'a> {
+    weights: &'a mut [f32],
+    layer: &'a mut DeviceLayer,
+    sub: u32,
+}
+
+/// Runs `f` on the pulsed devices that update call `call` writes (a unit cell's policy picks
+/// them), then brings the tile's weights `w` up to date. Nothing for the ideal device.
+fn for_targets(
+    w: &mut [f32],
+    cell: &mut UnitCell,
+    seed: u64,
+    call: u64,
+    f: impl FnOnce(&mut [Target<'_>]),
+) {
+    match cell {
+        UnitCell::Ideal => {}
+        UnitCell::Single(layer) => f(&mut [Target {
+            weights: w,
+            layer,
+            sub: 0,
+        }]),
+        UnitCell::Vector(v) => {
+            let selected = v.select(seed, call);
+            let mut targets: Vec<Target<'_>> = v
+                .layers
+                .iter_mut()
+                .zip(v.weights.iter_mut())
+                .enumerate()
+                .filter(|(s, _)| selected.contains(s))
+                .map(|(s, (layer, weights))| Target {
+                    weights,
+                    layer,
+                    sub: s as u32,
+                })
+                .collect();
+            f(&mut targets);
+            v.reduce(w);
+        }
+    }
+}
+
 /// Applies one update call to `w` (`out_size x in_size`) on the devices `devices`.
 pub(crate) fn update(
     w: &mut [f32],
     out_size: usize,
     in_size: usize,
-    devices: &DeviceState,
+    devices: &mut DeviceState,
     call: &UpdateCall,
 ) {
-    if call.n == 0 || w.is_empty() {
+    if let UnitCell::Ideal = devices.cell {
+        // The ideal device takes the exact float step, unbounded, whatever the pulse type.
+        if call.n > 0 && !w.is_empty() {
+            float_update(w, out_size, in_size, None, call);
+        }
         return;
     }
-    match devices {
-        DeviceState::ConstantStep(dev) => update_on(w, out_size, in_size, dev, call),
-        // The ideal device takes the exact float step, unbounded, whatever the pulse type.
-        DeviceState::Ideal => float_update(w, out_size, in_size, None, call),
-    }
+    for_targets(w, &mut devices.cell, call.seed, call.call, |targets| {
+        pulsed(out_size, in_size, targets, call)
+    });
 }
 
-fn update_on<D: PulsedDevice>(
+/// One pulse in direction `up` for every device the unit cell's policy picks (all devices of a
+/// single-device tile), each with its cycle-to-cycle noise from address `[0, row, device]` of
+/// the pulse-noise stream of update call `call`.
+pub(crate) fn pulse_all(
     w: &mut [f32],
     out_size: usize,
     in_size: usize,
-    dev: &D,
-    call: &UpdateCall,
+    devices: &mut DeviceState,
+    seed: u64,
+    call: u64,
+    up: bool,
 ) {
+    let line = |index: usize, negative: bool| Line {
+        index: index as u32,
+        negative,
+        payload: One,
+    };
+    // A device's pulse goes up when its row and column signs differ.
+    let lines = [Some(SampleLines {
+        cols: (0..in_size).map(|j| line(j, false)).collect(),
+        rows: (0..out_size).map(|i| line(i, up)).collect(),
+    })];
+    let noise = Stream::new(seed, Op::Update, Purpose::PulseNoise, call);
+    for_targets(w, &mut devices.cell, seed, call, |targets| {
+        fire(in_size, targets, &lines, &noise)
+    });
+}
+
+/// The pulsed update of one call on the devices `targets`.
+fn pulsed(out_size: usize, in_size: usize, targets: &mut [Target<'_>], call: &UpdateCall) {
     let (x, d, n) = (call.x, call.d, call.n);
-    if call.update.pulse_type == PulseType::None {
-        return float_update(w, out_size, in_size, Some(dev.arrays()), call);
+    if n == 0 || out_size * in_size == 0 {
+        return;
     }
-    let dw_min = call.device.pulsed().map_or(1.0, |p| p.dw_min);
+    if call.update.pulse_type == PulseType::None {
+        for t in targets {
+            float_target(out_size, in_size, t, call);
+        }
+        return;
+    }
+    let dw_min = call.device.granularity().unwrap_or(1.0);
     let plans: Vec<Option<SamplePlan>> = (0..n)
         .map(|b| {
             let x_max = abs_max(&x[b * in_size..(b + 1) * in_size]);
@@ -125,7 +218,7 @@ fn update_on<D: PulsedDevice>(
                 p,
                 bl,
             });
-            apply(w, in_size, dev, &lines, &noise);
+            fire(in_size, targets, &lines, &noise);
         }
         _ => {
             let (sx, sd) = (stream(Purpose::PulseTrainX), stream(Purpose::PulseTrainD));
@@ -138,7 +231,7 @@ fn update_on<D: PulsedDevice>(
                             train(if row { &sd } else { &sx }, addr, p, bl, &mut mask);
                             mask
                         });
-                    apply(w, in_size, dev, &lines, &noise);
+                    fire(in_size, targets, &lines, &noise);
                 }};
             }
             match call.update.desired_bl.div_ceil(64) {
@@ -149,6 +242,39 @@ fn update_on<D: PulsedDevice>(
             }
         }
     }
+}
+
+/// Fires the coincidences of `lines` on every target, each with the kernel of its model.
+fn fire<P: Payload>(
+    in_size: usize,
+    targets: &mut [Target<'_>],
+    lines: &[Option<SampleLines<P>>],
+    noise: &Stream,
+) {
+    for t in targets {
+        let DeviceLayer {
+            model,
+            write_noise,
+            persistent,
+            ..
+        } = &mut *t.layer;
+        let store = Store {
+            weights: &mut *t.weights,
+            persistent: persistent.as_deref_mut(),
+            write_noise: *write_noise,
+            sub: t.sub,
+        };
+        with_model!(&*model, dev => apply(store, in_size, dev, lines, noise));
+    }
+}
+
+/// Where one model's pulses go: the weights read and, with write noise, the persistent weights
+/// the pulses act on.
+struct Store<'a> {
+    weights: &'a mut [f32],
+    persistent: Option<&'a mut [f32]>,
+    write_noise: f32,
+    sub: u32,
 }
 
 /// The firing lines of every sample, in parallel over samples. `make(is_row, address, p, bl)`
@@ -198,20 +324,34 @@ fn rows_per_block(in_size: usize) -> usize {
 }
 
 /// Fires every coincidence of every sample, sample after sample, in parallel over row blocks.
+/// With write noise, a device's weight read becomes its persistent weight plus one normal of
+/// the row's sequence, drawn after the device's pulses.
 fn apply<P: Payload, D: PulsedDevice>(
-    w: &mut [f32],
+    store: Store<'_>,
     in_size: usize,
     dev: &D,
     lines: &[Option<SampleLines<P>>],
     noise: &Stream,
 ) {
     let rows = rows_per_block(in_size);
+    let chunk = rows * in_size;
     let work: usize = lines
         .iter()
         .flatten()
         .map(|s| s.rows.len() * s.cols.len() * 4)
         .sum();
-    for_each_chunk(w, rows * in_size, work, |c, block| {
+    let (write_noise, sub) = (store.write_noise, store.sub);
+    let mut blocks: Vec<(&mut [f32], Option<&mut [f32]>)> = match store.persistent {
+        None => store.weights.chunks_mut(chunk).map(|b| (b, None)).collect(),
+        Some(p) => store
+            .weights
+            .chunks_mut(chunk)
+            .zip(p.chunks_mut(chunk))
+            .map(|(b, h)| (b, Some(h)))
+            .collect(),
+    };
+    for_each_chunk(&mut blocks, 1, work, |c, blk| {
+        let (block, hidden) = &mut blk[0];
         let i0 = c * rows;
         for (b, sample) in lines.iter().enumerate() {
             let Some(sample) = sample else { continue };
@@ -220,7 +360,10 @@ fn apply<P: Payload, D: PulsedDevice>(
                 if !row.payload.active() {
                     continue;
                 }
-                let mut row_noise = noise.normals([b as u32, row.index, 0]);
+                let mut row_noise = noise.normals([b as u32, row.index, sub]);
+                let mut p_row = hidden
+                    .as_deref_mut()
+                    .map(|h| &mut h[r * in_size..(r + 1) * in_size]);
                 for col in &sample.cols {
                     let pulses = P::pulses(&row.payload, &col.payload);
                     if pulses == 0 {
@@ -230,11 +373,36 @@ fn apply<P: Payload, D: PulsedDevice>(
                     let k = (i0 + r) * in_size + j;
                     // W grows when d_i x_j < 0 (gradient descent on W - lr d x^T).
                     let up = row.negative != col.negative;
-                    w_row[j] = dev.apply_pulses(k, w_row[j], pulses, up, &mut row_noise);
+                    match p_row.as_deref_mut() {
+                        None => {
+                            w_row[j] = dev.apply_pulses(k, w_row[j], pulses, up, &mut row_noise)
+                        }
+                        Some(p) => {
+                            p[j] = dev.apply_pulses(k, p[j], pulses, up, &mut row_noise);
+                            w_row[j] = p[j] + write_noise * row_noise.draw();
+                        }
+                    }
                 }
             }
         }
     });
+}
+
+/// The exact float update of pulse type `none` on one model: its stored weights (the
+/// persistent ones with write noise, which the weights read then equal) step by `-lr d x`,
+/// clipped to the device bounds.
+fn float_target(out_size: usize, in_size: usize, t: &mut Target<'_>, call: &UpdateCall) {
+    let DeviceLayer {
+        model, persistent, ..
+    } = &mut *t.layer;
+    let bounds = Some(model.arrays());
+    match persistent {
+        Some(p) => {
+            float_update(p, out_size, in_size, bounds, call);
+            t.weights.copy_from_slice(p);
+        }
+        None => float_update(t.weights, out_size, in_size, bounds, call),
+    }
 }
 
 /// The exact float update, sample by sample, clipped to the device bounds if there are any.

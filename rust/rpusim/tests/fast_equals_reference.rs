@@ -5,7 +5,11 @@ mod common;
 
 use common::{bits, tile_with_weights, uniform};
 use proptest::prelude::*;
-use rpusim::device::{IdealParameters, PulsedParameters};
+use rpusim::device::{
+    ExpStepParameters, IdealParameters, LinearStepParameters, PiecewiseStepParameters,
+    PowStepParameters, PulsedParameters, SoftBoundsParameters, UpdatePolicy,
+    VectorUnitCellParameters, WriteNoiseParameters,
+};
 use rpusim::{
     reference, BoundManagement, DeviceConfig, IoParameters, NoiseManagement, PulseType, Tile,
     TileConfig, UpdateParameters,
@@ -81,30 +85,121 @@ fn update_strategy() -> impl Strategy<Value = UpdateParameters> {
         })
 }
 
+/// Every single pulsed model, with and without cycle-to-cycle noise, write noise, asymmetry,
+/// and each model's noise variants.
+fn pulsed_device_strategy() -> impl Strategy<Value = DeviceConfig> {
+    (
+        0usize..6,
+        prop_oneof![Just(0.0f64), 0.0f64..0.5],
+        0.0001f64..0.05,
+        prop_oneof![Just(0.0f64), -0.3f64..0.3],
+        (prop_oneof![Just(0.0f64), Just(3.0)], any::<bool>()),
+        any::<bool>(),
+    )
+        .prop_map(|(kind, std, dw_min, up_down, (wn, on_set), flag)| {
+            let pulsed = PulsedParameters {
+                dw_min_std: std,
+                dw_min,
+                up_down,
+                ..PulsedParameters::default()
+            };
+            let write_noise = WriteNoiseParameters {
+                write_noise_std: wn,
+                apply_write_noise_on_set: on_set,
+            };
+            match kind {
+                0 => DeviceConfig::ConstantStep(pulsed),
+                1 => DeviceConfig::LinearStep(LinearStepParameters {
+                    pulsed,
+                    write_noise,
+                    gamma_up: 0.4,
+                    gamma_down: 0.7,
+                    gamma_up_dtod: 0.1,
+                    mult_noise: flag,
+                    allow_increasing: flag,
+                    mean_bound_reference: !flag,
+                    ..LinearStepParameters::default()
+                }),
+                2 => DeviceConfig::SoftBounds(SoftBoundsParameters {
+                    pulsed,
+                    write_noise,
+                    mult_noise: true,
+                    reverse_up: flag,
+                    ..SoftBoundsParameters::default()
+                }),
+                3 => DeviceConfig::ExpStep(ExpStepParameters {
+                    pulsed,
+                    write_noise,
+                    dw_min_std_add: if flag { 0.002 } else { 0.0 },
+                    dw_min_std_slope: if flag { 0.01 } else { 0.0 },
+                    ..ExpStepParameters::default()
+                }),
+                4 => DeviceConfig::PowStep(PowStepParameters {
+                    pulsed,
+                    write_noise,
+                    pow_gamma: 1.7,
+                    pow_up_down: if flag { 0.2 } else { 0.0 },
+                    pow_up_down_dtod: 0.05,
+                    ..PowStepParameters::default()
+                }),
+                _ => DeviceConfig::PiecewiseStep(PiecewiseStepParameters {
+                    pulsed,
+                    write_noise,
+                    piecewise_up: vec![1.4, 1.1, 0.9, 0.2],
+                    piecewise_down: vec![0.3, 0.8, 1.0, 1.5],
+                }),
+            }
+        })
+}
+
+/// Unit cells of one to three pulsed devices, every policy, default or given weights.
+fn vector_strategy() -> impl Strategy<Value = DeviceConfig> {
+    (
+        prop::collection::vec(pulsed_device_strategy(), 1..4),
+        prop_oneof![
+            Just(UpdatePolicy::All),
+            Just(UpdatePolicy::SingleFixed),
+            Just(UpdatePolicy::SingleSequential),
+            Just(UpdatePolicy::SingleRandom),
+        ],
+        any::<bool>(),
+        any::<u32>(),
+    )
+        .prop_map(|(devices, update_policy, weighted, first)| {
+            let n = devices.len();
+            DeviceConfig::VectorUnitCell(VectorUnitCellParameters {
+                gamma: if weighted {
+                    (0..n).map(|k| 0.5 + k as f64).collect()
+                } else {
+                    Vec::new()
+                },
+                first_update_idx: first % n as u32,
+                devices,
+                update_policy,
+            })
+        })
+}
+
+fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
+    prop_oneof![
+        1 => Just(DeviceConfig::Ideal(IdealParameters::default())),
+        6 => pulsed_device_strategy(),
+        3 => vector_strategy(),
+    ]
+}
+
 fn config_strategy() -> impl Strategy<Value = TileConfig> {
     (
         io_strategy(),
         io_strategy(),
         update_strategy(),
-        (0.0f64..0.5, 0.0001f64..0.05),
-        any::<u8>(),
+        device_strategy(),
     )
-        .prop_map(|(forward, backward, update, (std, dw_min), ideal)| {
-            let device = if ideal < 24 {
-                DeviceConfig::Ideal(IdealParameters::default())
-            } else {
-                DeviceConfig::ConstantStep(PulsedParameters {
-                    dw_min_std: std,
-                    dw_min,
-                    ..PulsedParameters::default()
-                })
-            };
-            TileConfig {
-                device,
-                forward,
-                backward,
-                update,
-            }
+        .prop_map(|(forward, backward, update, device)| TileConfig {
+            device,
+            forward,
+            backward,
+            update,
         })
 }
 
@@ -140,13 +235,26 @@ fn check(out: usize, inp: usize, n: usize, config: TileConfig, seed: u64, lr: f3
             bits(slow.weights()),
             "update, call {call}"
         );
+        // One pulse on every device, as characterisation applies it.
+        let up = call % 2 == 0;
+        let pulsed = fast.pulse(up);
+        assert_eq!(
+            pulsed,
+            reference::pulse(&mut slow, up),
+            "pulse, call {call}"
+        );
+        assert_eq!(
+            bits(fast.weights()),
+            bits(slow.weights()),
+            "pulse, call {call}"
+        );
     }
     assert_eq!(fast, slow);
     assert_eq!(fast.to_bytes(), slow.to_bytes());
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn small_tiles(

@@ -1,10 +1,15 @@
 //! Same seed, same inputs: the same bytes at 1, 2 and 7 worker threads (this file is its own
-//! test binary, because the thread count is process-wide).
+//! test binary, because the thread count is process-wide), for the default device, a device
+//! whose step depends on the weight (with write noise), and unit cells.
 
 mod common;
 
 use common::{bits, tile_with_weights, uniform};
-use rpusim::{set_num_threads, IoParameters, TileConfig};
+use rpusim::device::{
+    ExpStepParameters, PowStepParameters, SoftBoundsParameters, UpdatePolicy,
+    VectorUnitCellParameters, WriteNoiseParameters,
+};
+use rpusim::{set_num_threads, DeviceConfig, IoParameters, TileConfig};
 
 /// Runs a few rounds of every operation and returns all outputs and the final state.
 fn run(threads: usize, config: &TileConfig) -> (Vec<Vec<u32>>, Vec<u8>) {
@@ -38,7 +43,38 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         backward: IoParameters::perfect(),
         ..TileConfig::default()
     };
-    for config in [TileConfig::default(), noisy, perfect] {
+    // A device whose step depends on the weight, with write noise (hidden persistent weights).
+    let exp_step = TileConfig {
+        device: DeviceConfig::ExpStep(ExpStepParameters {
+            write_noise: WriteNoiseParameters {
+                write_noise_std: 5.0,
+                apply_write_noise_on_set: true,
+            },
+            ..ExpStepParameters::default()
+        }),
+        ..TileConfig::default()
+    };
+    // Unit cells: every device pulsed, and one drawn at random per call.
+    let unit_cell = |update_policy| TileConfig {
+        device: DeviceConfig::VectorUnitCell(VectorUnitCellParameters {
+            devices: vec![
+                DeviceConfig::SoftBounds(SoftBoundsParameters::default()),
+                DeviceConfig::PowStep(PowStepParameters::default()),
+                DeviceConfig::default(),
+            ],
+            update_policy,
+            ..VectorUnitCellParameters::default()
+        }),
+        ..TileConfig::default()
+    };
+    for config in [
+        TileConfig::default(),
+        noisy,
+        perfect,
+        exp_step,
+        unit_cell(UpdatePolicy::All),
+        unit_cell(UpdatePolicy::SingleRandom),
+    ] {
         let one = run(1, &config);
         for threads in [2, 7] {
             let other = run(threads, &config);
@@ -47,9 +83,11 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         }
     }
     // Devices drawn at different thread counts are the same devices.
-    set_num_threads(1).unwrap();
-    let a = rpusim::Tile::new(200, 300, TileConfig::default(), 5).unwrap();
-    set_num_threads(7).unwrap();
-    let b = rpusim::Tile::new(200, 300, TileConfig::default(), 5).unwrap();
-    assert_eq!(a.to_bytes(), b.to_bytes());
+    for config in [TileConfig::default(), unit_cell(UpdatePolicy::All)] {
+        set_num_threads(1).unwrap();
+        let a = rpusim::Tile::new(200, 300, config.clone(), 5).unwrap();
+        set_num_threads(7).unwrap();
+        let b = rpusim::Tile::new(200, 300, config, 5).unwrap();
+        assert_eq!(a.to_bytes(), b.to_bytes());
+    }
 }

@@ -1,7 +1,9 @@
 //! The constant-step device: every pulse moves the weight by the device's own up or down step,
 //! whatever the weight (MODEL.md §5, first row of the table).
 
-use super::{DeviceArrays, PulsedDevice, PulsedParameters};
+use super::pulsed::{DeviceArrays, PulsedParameters, Shape};
+use super::{NamedArrays, PulsedDevice};
+use crate::error::Result;
 
 /// Drawn constant-step devices of one tile.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,16 +13,26 @@ pub struct ConstantStep {
 }
 
 impl ConstantStep {
-    pub(crate) fn populate(
-        p: &PulsedParameters,
-        out_size: usize,
-        in_size: usize,
-        seed: u64,
-    ) -> Self {
+    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Self {
         ConstantStep {
-            arrays: DeviceArrays::populate(p, out_size, in_size, seed),
+            arrays: DeviceArrays::populate(p, shape),
             dw_min_std: p.dw_min_std as f32,
         }
+    }
+
+    pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
+        self.arrays.named()
+    }
+
+    pub(crate) fn from_named(
+        p: &PulsedParameters,
+        arrays: &mut NamedArrays,
+        n: usize,
+    ) -> Result<Self> {
+        Ok(ConstantStep {
+            arrays: DeviceArrays::from_named(arrays, n)?,
+            dw_min_std: p.dw_min_std as f32,
+        })
     }
 }
 

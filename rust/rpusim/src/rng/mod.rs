@@ -23,6 +23,8 @@ pub enum Op {
     Forward = 1,
     Backward = 2,
     Update = 3,
+    /// Programming the weights (`set_weights`), counted by the tile's devices.
+    Program = 4,
 }
 
 /// What a draw is used for.
@@ -38,6 +40,10 @@ pub enum Purpose {
     PulseTrainX = 7,
     PulseTrainD = 8,
     PulseNoise = 9,
+    /// Write noise drawn when weights are programmed.
+    WriteNoise = 10,
+    /// The device a unit cell's `single_random` policy pulses in an update call.
+    UnitCellPolicy = 11,
 }
 
 /// A family of random sequences for one (seed, operation, call, purpose).

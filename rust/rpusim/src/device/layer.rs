@@ -1,0 +1,111 @@
+//! One pulsed device per cross-point: the drawn model, and the hidden persistent weights when
+//! the model has write noise (aihwkit's `write_noise_std`).
+//!
+//! With write noise the pulses act on the persistent weight `p`; the weight that is read (the
+//! tile's weight, or a unit-cell device's weight) is `p + write_noise N(0, 1)`, drawn anew
+//! after each sample that pulses the device and, with `apply_write_noise_on_set`, when the
+//! weights are programmed.
+
+use super::config::DeviceConfig;
+use super::model::DeviceModel;
+use super::pulsed::{DeviceArrays, Shape};
+use super::NamedArrays;
+use crate::error::Result;
+use crate::rng::Stream;
+
+/// The drawn devices of one pulsed model and their hidden state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceLayer {
+    pub model: DeviceModel,
+    /// Standard deviation of the write noise in weight units (0: none).
+    pub write_noise: f32,
+    /// Whether programming draws write noise.
+    pub write_noise_on_set: bool,
+    /// The persistent weights the pulses act on, when there is write noise.
+    pub persistent: Option<Vec<f32>>,
+}
+
+impl DeviceLayer {
+    /// Draws the devices of a single pulsed model (`None` for other configurations); all
+    /// weights start at zero.
+    pub(crate) fn populate(config: &DeviceConfig, shape: Shape) -> Option<Self> {
+        let model = DeviceModel::populate(config, shape)?;
+        Some(Self::with_model(config, model, shape.len()))
+    }
+
+    fn with_model(config: &DeviceConfig, model: DeviceModel, n: usize) -> Self {
+        let dw_min = config.pulsed().map_or(0.0, |p| p.dw_min);
+        let (write_noise, write_noise_on_set) = config.write_noise().map_or((0.0, false), |w| {
+            (w.std(dw_min), w.apply_write_noise_on_set)
+        });
+        DeviceLayer {
+            model,
+            write_noise,
+            write_noise_on_set,
+            persistent: (write_noise > 0.0).then(|| vec![0.0; n]),
+        }
+    }
+
+    /// The per-device bounds and steps.
+    pub fn arrays(&self) -> &DeviceArrays {
+        self.model.arrays()
+    }
+
+    /// Programs `w` (`rows x in_size`): each value clipped to its device's bounds, written to
+    /// `out` (the weights read) and, with write noise, to the persistent weights, `out` then
+    /// getting write noise when `write_noise_on_set`. Row `i` draws its noise from address
+    /// `[i, sub, 0]` of `stream`.
+    pub(crate) fn program(
+        &mut self,
+        out: &mut [f32],
+        w: &[f32],
+        in_size: usize,
+        stream: &Stream,
+        sub: u32,
+    ) {
+        let a = self.model.arrays();
+        for (k, (dst, &v)) in out.iter_mut().zip(w).enumerate() {
+            // max/min rather than clamp: never panics, whatever bounds a loaded state holds.
+            *dst = v.max(a.b_min[k]).min(a.b_max[k]);
+        }
+        let Some(persistent) = &mut self.persistent else {
+            return;
+        };
+        persistent.copy_from_slice(out);
+        if !self.write_noise_on_set {
+            return;
+        }
+        for (i, row) in out.chunks_mut(in_size.max(1)).enumerate() {
+            let mut noise = stream.normals([i as u32, sub, 0]);
+            for v in row {
+                *v += self.write_noise * noise.draw();
+            }
+        }
+    }
+
+    /// The drawn and hidden arrays to save, by name.
+    pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
+        let mut v = self.model.named();
+        if let Some(p) = &self.persistent {
+            v.push(("persistent", p));
+        }
+        v
+    }
+
+    /// Rebuilds the layer of `config` from saved arrays.
+    pub(crate) fn from_named(
+        config: &DeviceConfig,
+        arrays: &mut NamedArrays,
+        n: usize,
+    ) -> Result<Option<Self>> {
+        let Some(model) = DeviceModel::from_named(config, arrays, n)? else {
+            return Ok(None);
+        };
+        let mut layer = Self::with_model(config, model, n);
+        if layer.persistent.is_some() {
+            layer.persistent = Some(arrays.take("persistent", n)?);
+        }
+        layer.model.arrays().check()?;
+        Ok(Some(layer))
+    }
+}

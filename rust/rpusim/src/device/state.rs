@@ -1,0 +1,166 @@
+//! The drawn devices of a tile: none (the ideal device), one pulsed device per cross-point, or
+//! a unit cell of several; programming them; their saved form.
+
+use serde::{Deserialize, Serialize};
+
+use super::config::DeviceConfig;
+use super::layer::DeviceLayer;
+use super::pulsed::{DeviceArrays, Shape};
+use super::vector::VectorCell;
+use super::NamedArrays;
+use crate::error::{Error, Result};
+use crate::rng::{Op, Purpose, Stream};
+
+/// What sits at the cross-points of a tile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UnitCell {
+    /// The ideal device: nothing drawn, no bounds.
+    Ideal,
+    /// One pulsed device per cross-point; its weight is the tile's weight.
+    Single(DeviceLayer),
+    /// Several pulsed devices per cross-point, weighted.
+    Vector(VectorCell),
+}
+
+/// The drawn devices of a tile and the counter of their random programming noise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceState {
+    pub cell: UnitCell,
+    /// How many times the weights were programmed with write noise (the call counter of that
+    /// noise; 0 for devices that draw none when programmed).
+    pub programs: u64,
+}
+
+/// The counters of a device state that a saved tile keeps besides its arrays.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeviceCounters {
+    pub programs: u64,
+    /// The unit cell's current device (0 without a unit cell).
+    pub unit_cell_index: u32,
+}
+
+impl DeviceState {
+    /// Draws the devices of an `out_size x in_size` tile from `seed`.
+    pub(crate) fn populate(
+        config: &DeviceConfig,
+        out_size: usize,
+        in_size: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let shape = Shape {
+            out_size,
+            in_size,
+            seed,
+            sub: 0,
+        };
+        let cell = match config {
+            DeviceConfig::Ideal(_) => Some(UnitCell::Ideal),
+            DeviceConfig::VectorUnitCell(p) => VectorCell::populate(p, shape).map(UnitCell::Vector),
+            single => DeviceLayer::populate(single, shape).map(UnitCell::Single),
+        };
+        let cell = cell.ok_or_else(|| {
+            Error::invalid("device", "a unit cell holds single pulsed devices only")
+        })?;
+        Ok(DeviceState { cell, programs: 0 })
+    }
+
+    /// The per-device bounds and steps of a single pulsed device (`None` for the ideal device
+    /// and unit cells: see [`DeviceState::layers`]).
+    pub fn arrays(&self) -> Option<&DeviceArrays> {
+        match &self.cell {
+            UnitCell::Single(layer) => Some(layer.arrays()),
+            _ => None,
+        }
+    }
+
+    /// The pulsed devices of every cross-point: one, the unit cell's, or none.
+    pub fn layers(&self) -> Vec<&DeviceLayer> {
+        match &self.cell {
+            UnitCell::Ideal => Vec::new(),
+            UnitCell::Single(layer) => vec![layer],
+            UnitCell::Vector(v) => v.layers.iter().collect(),
+        }
+    }
+
+    /// Programs the weights `w` (`out.len()` values, rows of `in_size`) and writes the weights
+    /// the tile then reads to `out` (MODEL.md §1: each device clips to its bounds).
+    pub(crate) fn program(&mut self, out: &mut [f32], w: &[f32], in_size: usize, seed: u64) {
+        let stream = Stream::new(seed, Op::Program, Purpose::WriteNoise, self.programs);
+        match &mut self.cell {
+            UnitCell::Ideal => out.copy_from_slice(w),
+            UnitCell::Single(layer) => layer.program(out, w, in_size, &stream, 0),
+            UnitCell::Vector(cell) => cell.program(out, w, in_size, &stream),
+        }
+        // Counted only where programming draws noise: the saved state of other tiles keeps
+        // the form it had before write noise existed.
+        let draws = self
+            .layers()
+            .iter()
+            .any(|l| l.persistent.is_some() && l.write_noise_on_set);
+        if draws {
+            self.programs += 1;
+        }
+    }
+
+    /// The arrays to save, by name.
+    pub(crate) fn named_arrays(&self) -> Vec<(String, &[f32])> {
+        match &self.cell {
+            UnitCell::Ideal => Vec::new(),
+            UnitCell::Single(layer) => layer
+                .named()
+                .into_iter()
+                .map(|(name, a)| (name.to_string(), a))
+                .collect(),
+            UnitCell::Vector(cell) => cell.named(),
+        }
+    }
+
+    /// The counters to save.
+    pub(crate) fn counters(&self) -> DeviceCounters {
+        DeviceCounters {
+            programs: self.programs,
+            unit_cell_index: match &self.cell {
+                UnitCell::Vector(cell) => cell.current,
+                _ => 0,
+            },
+        }
+    }
+
+    /// The counters of freshly drawn devices of `config`.
+    pub(crate) fn fresh_counters(config: &DeviceConfig) -> DeviceCounters {
+        DeviceCounters {
+            programs: 0,
+            unit_cell_index: match config {
+                DeviceConfig::VectorUnitCell(p) => p.first_update_idx,
+                _ => 0,
+            },
+        }
+    }
+
+    /// Rebuilds the state of `config` from saved arrays and counters (`None`: a fresh state's).
+    pub(crate) fn from_named_arrays(
+        config: &DeviceConfig,
+        arrays: &mut NamedArrays,
+        n: usize,
+        counters: Option<DeviceCounters>,
+    ) -> Result<Self> {
+        let cell = match config {
+            DeviceConfig::Ideal(_) => UnitCell::Ideal,
+            DeviceConfig::VectorUnitCell(p) => {
+                let current = counters
+                    .unwrap_or_else(|| Self::fresh_counters(config))
+                    .unit_cell_index;
+                UnitCell::Vector(VectorCell::from_named(p, arrays, n, current)?)
+            }
+            single => UnitCell::Single(
+                DeviceLayer::from_named(single, arrays, n)?
+                    .ok_or_else(|| Error::State("the device model has no pulsed devices".into()))?,
+            ),
+        };
+        Ok(DeviceState {
+            cell,
+            programs: counters.map_or(0, |c| c.programs),
+        })
+    }
+}
