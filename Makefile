@@ -1,6 +1,6 @@
 # rpusim: the commands the README names.
 #
-#   make demo    build the extension (release) and run the main job, examples/numpy_mlp.py
+#   make demo    build the extension (release) and run the main job, examples/mnist_mlp.py
 #   make test    build, lint, then the Rust engine tests and the Python tests
 #   make lint    rustfmt, clippy (warnings are errors), ruff check, ruff format --check
 #   make wheel   one abi3 wheel (CPython >= 3.9) in dist/
@@ -17,8 +17,8 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 # torch from PyPI is the CUDA build (about 4 GB); pip keeps an installed one as it is.
-VENV_PACKAGES := maturin numpy scikit-learn matplotlib pytest ruff torch
-VENV_IMPORTS := maturin, numpy, sklearn, matplotlib, pytest, ruff, torch
+VENV_PACKAGES := maturin numpy scikit-learn matplotlib pytest ruff torch tqdm
+VENV_IMPORTS := maturin, numpy, sklearn, matplotlib, pytest, ruff, torch, tqdm
 
 # pyo3's build script (run by clippy) reads the interpreter of .venv, as it does under maturin.
 export PYO3_PYTHON := $(PY)
@@ -33,7 +33,8 @@ all: demo
 
 # The stamp stands for "every package above imports from .venv". An existing .venv that already
 # has them all only gets the stamp; otherwise pip installs what is missing.
-$(STAMP):
+# Re-checked when this file (and so the package list) changes.
+$(STAMP): Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	if ! $(PY) -c "import $(VENV_IMPORTS)" 2>/dev/null \
 	    || ! test -x $(VENV)/bin/maturin || ! test -x $(VENV)/bin/ruff; then \
@@ -50,7 +51,7 @@ build: $(STAMP)
 	env -u CONDA_PREFIX VIRTUAL_ENV=$(VENV) $(VENV)/bin/maturin develop --release
 
 demo: build
-	$(PY) examples/numpy_mlp.py $(DEMO_ARGS)
+	$(PY) examples/mnist_mlp.py $(DEMO_ARGS)
 
 lint: $(STAMP)
 	cargo fmt --all -- --check

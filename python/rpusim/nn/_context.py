@@ -1,0 +1,106 @@
+"""The autograd bridge: the parameter that stands for a tile, and the function that runs it.
+
+One training step (DESIGN.md): the forward pass calls ``tile.forward``; the backward pass calls
+``tile.backward`` and stores the pair ``(x, d)`` on the tile's :class:`AnalogContext`; the
+optimizer's step sends the stored pairs to ``tile.update``. The analog weights never get a float
+gradient.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, cast
+
+import torch
+from torch import Tensor
+from torch.autograd.function import FunctionCtx
+
+from rpusim.tile import AnalogTile
+
+__all__ = ["AnalogContext", "analog_matmul"]
+
+
+class AnalogContext(torch.nn.Parameter):
+    """The parameter that stands for one analog tile in ``module.parameters()``.
+
+    An analog layer's weights live on its tile, not in a float tensor. This empty parameter
+    takes their place among the layer's parameters, so that
+    ``rpusim.optim.AnalogSGD(model.parameters(), lr=...)`` and its param groups reach the tile
+    (each tile is updated with the learning rate of the group that holds its context). It also
+    collects the ``(x, d)`` pairs that the backward passes store until the optimizer's next step.
+
+    It never has a gradient. ``requires_grad_(False)`` freezes the tile: its backward passes
+    still return input gradients, but store nothing, so the optimizer does not update it.
+
+    Args:
+        tile: the tile this context stands for.
+        requires_grad: whether the tile is trained.
+    """
+
+    analog_tile: AnalogTile
+    """The tile whose weights this parameter stands for."""
+
+    stored: list[tuple[Tensor, Tensor]]
+    """The ``(x, d)`` pairs of the backward passes since the last update, in the order of the
+    passes (``x``: ``(batch, in_size)``, ``d``: ``(batch, out_size)`` of the tile)."""
+
+    def __new__(cls, tile: AnalogTile, requires_grad: bool = True) -> AnalogContext:
+        context = cast(AnalogContext, super().__new__(cls, torch.empty(0), requires_grad))
+        context.analog_tile = tile
+        context.stored = []
+        return context
+
+    def update(self, lr: float) -> None:
+        """Sends every stored pair, in order, to ``analog_tile.update(x, d, lr)`` as one batch, and
+        clears them. Does nothing when no pair is stored."""
+        if not self.stored:
+            return
+        x = torch.cat([pair[0] for pair in self.stored])
+        d = torch.cat([pair[1] for pair in self.stored])
+        self.stored.clear()
+        self.analog_tile.update(x, d, lr)
+
+    # A copy or a pickle keeps the class and the tile; the stored pairs are transient, like a
+    # gradient. (torch.nn.Parameter's own methods would rebuild a plain Parameter.)
+    def __deepcopy__(self, memo: dict[int, Any]) -> AnalogContext:
+        if id(self) not in memo:
+            memo[id(self)] = AnalogContext(
+                copy.deepcopy(self.analog_tile, memo), self.requires_grad
+            )
+        return cast(AnalogContext, memo[id(self)])
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (AnalogContext, (self.analog_tile, self.requires_grad))
+
+    def __repr__(self, *, tensor_contents: Any = None) -> str:  # type: ignore[override]
+        return f"AnalogContext({self.analog_tile!r}, stored={len(self.stored)})"
+
+
+class _AnalogMatmul(torch.autograd.Function):
+    """``y = W x`` on the tile; the backward pass returns ``W^T d`` and stores ``(x, d)``."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx, analog_ctx: AnalogContext, x: Tensor, is_test: bool
+    ) -> Tensor:
+        ctx.save_for_backward(x)
+        ctx.analog_ctx = analog_ctx  # type: ignore[attr-defined]
+        return analog_ctx.analog_tile.forward(x, is_test=is_test)
+
+    @staticmethod
+    def backward(ctx: Any, d: Tensor) -> tuple[None, Tensor | None, None]:
+        (x,) = ctx.saved_tensors
+        analog_ctx: AnalogContext = ctx.analog_ctx
+        d = d.contiguous()  # a gradient may be an expanded (stride 0) view
+        needs_context, needs_input = ctx.needs_input_grad[:2]
+        dx = analog_ctx.analog_tile.backward(d) if needs_input else None
+        if needs_context:
+            analog_ctx.stored.append((x.detach(), d))
+        return None, dx, None
+
+
+def analog_matmul(analog_ctx: AnalogContext, x: Tensor, is_test: bool) -> Tensor:
+    """``tile.forward(x, is_test)`` for a float32 CPU ``(batch, tile.in_size)`` tensor, as a
+    step of autograd: its backward pass computes ``tile.backward(d)`` (when ``x`` needs a
+    gradient) and stores ``(x, d)`` on ``analog_ctx`` (when the context requires a gradient)."""
+    return cast(Tensor, _AnalogMatmul.apply(analog_ctx, x, is_test))

@@ -1,0 +1,119 @@
+"""The data loaders: where they look, the formats they read, and the errors they give."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rpusim import data
+from rpusim.data import DATA_DIR_VARIABLE, DatasetNotFoundError
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> None:
+    """``array`` (unsigned bytes) as an IDX file, gzipped as MNIST is distributed."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    content = header + array.astype(np.uint8).tobytes()
+    if compress:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(content))
+    else:
+        path.write_bytes(content)
+
+
+def fake_mnist(folder: Path, n_train: int = 5, n_test: int = 3, compress: bool = True) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28))
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images, compress)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10, compress)
+
+
+def test_data_dir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_DIR_VARIABLE, str(tmp_path / "from_env"))
+    assert data.find_data_dir(tmp_path / "given") == tmp_path / "given"
+    assert data.find_data_dir() == tmp_path / "from_env"
+    monkeypatch.delenv(DATA_DIR_VARIABLE)
+    assert data.find_data_dir().parts[-2:] == ("shared", "datasets")
+
+
+def test_mnist_from_gzipped_idx(tmp_path: Path) -> None:
+    fake_mnist(tmp_path / "mnist")
+    mnist = data.load_mnist(tmp_path)
+    assert mnist.train_images.shape == (5, 28, 28) and mnist.test_images.shape == (3, 28, 28)
+    assert mnist.train_images.dtype == np.float32 and mnist.train_labels.dtype == np.int64
+    assert mnist.train_images.min() >= 0 and mnist.train_images.max() <= 1
+    assert mnist.test_labels.tolist() == [0, 1, 2]
+    subset = mnist.subset(2, 1)
+    assert len(subset.train_images) == 2 and len(subset.test_labels) == 1
+
+
+def test_mnist_files_directly_in_the_directory_and_uncompressed(tmp_path: Path) -> None:
+    fake_mnist(tmp_path, compress=False)
+    assert len(data.load_mnist(tmp_path).train_labels) == 5
+
+
+def test_missing_data_says_where_to_put_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(DatasetNotFoundError, match=r"mnist.*RPUSIM_DATA") as error:
+        data.load_mnist(tmp_path)
+    assert str(tmp_path / "mnist") in str(error.value)
+    monkeypatch.setenv(DATA_DIR_VARIABLE, str(tmp_path))
+    with pytest.raises(DatasetNotFoundError, match=r"warpeace_input\.txt\.gz"):
+        data.load_war_and_peace()
+    assert issubclass(DatasetNotFoundError, FileNotFoundError)
+
+
+def test_broken_idx_file_is_an_error(tmp_path: Path) -> None:
+    fake_mnist(tmp_path / "mnist")
+    path = tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 9, 1, 2])))
+    with pytest.raises(ValueError, match="header says"):
+        data.load_mnist(tmp_path)
+
+
+def test_war_and_peace_characters(tmp_path: Path) -> None:
+    text = "\ufeff" + "Well, Prince,\r\nso Genoa\rand Lucca." * 10
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "warpeace_input.txt.gz").write_bytes(gzip.compress(text.encode()))
+    corpus = data.load_war_and_peace(tmp_path, test_fraction=0.2)
+    clean = "Well, Prince,\nso Genoa\nand Lucca." * 10
+    assert corpus.vocabulary == "".join(sorted(set(clean)))
+    assert corpus.decode(np.concatenate([corpus.train, corpus.test])) == clean
+    assert len(corpus.test) == round(0.2 * len(clean))
+    assert corpus.encode("Lucca").tolist() == [corpus.vocabulary.index(c) for c in "Lucca"]
+    with pytest.raises(ValueError, match="test_fraction"):
+        data.load_war_and_peace(tmp_path, test_fraction=1.0)
+
+
+def test_digits_fallback() -> None:
+    pytest.importorskip("sklearn")
+    digits = data.load_digits()
+    assert digits.train_images.shape == (1347, 8, 8) and digits.test_images.shape == (450, 8, 8)
+    assert digits.train_images.max() == 1.0 and set(digits.test_labels.tolist()) == set(range(10))
+
+
+def test_shared_data_sets_when_present() -> None:
+    """The real files in ../shared/datasets (or $RPUSIM_DATA), when they are there."""
+    try:
+        mnist = data.load_mnist()
+        corpus = data.load_war_and_peace()
+    except DatasetNotFoundError as e:
+        pytest.skip(str(e))
+    assert mnist.train_images.shape == (60000, 28, 28)
+    assert mnist.test_images.shape == (10000, 28, 28)
+    assert np.bincount(mnist.test_labels).tolist()[:2] == [980, 1135]
+    assert len(corpus.vocabulary) < 100 and "\r" not in corpus.vocabulary
+    assert corpus.decode(corpus.train[:14]) == '"Well, Prince,'
+
+
+def test_loaders_need_no_torch() -> None:
+    script = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import rpusim\n"
+        "assert rpusim.data.load_digits is not None and rpusim.data.find_data_dir().name\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
