@@ -21,6 +21,7 @@ from rpusim.characterization import DeviceResponse, characterize
 from rpusim.config import (
     BoundManagementType,
     IOParameters,
+    MappingParameters,
     NoiseManagementType,
     PulseType,
     RPUConfig,
@@ -33,7 +34,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-_LAZY_SUBMODULES = ("data", "nn", "optim")
+_LAZY_SUBMODULES = ("compensation", "data", "nn", "optim")
 """Imported on first access (``rpusim.nn.AnalogLinear``): ``nn`` and ``optim`` need torch, which
 ``import rpusim`` does not import."""
 
@@ -51,6 +52,7 @@ __all__ = [
     "Counters",
     "DeviceResponse",
     "IOParameters",
+    "MappingParameters",
     "NoiseManagementType",
     "PulseType",
     "RPUConfig",

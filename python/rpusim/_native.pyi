@@ -35,8 +35,14 @@ class Tile:
     def backward(self, d: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """``d``: C-contiguous ``(n, out_size)``; returns ``(n, in_size)``."""
     def update(self, x: npt.NDArray[np.float32], d: npt.NDArray[np.float32], lr: float) -> None: ...
-    def get_weights(self) -> npt.NDArray[np.float32]: ...
-    def set_weights(self, w: npt.NDArray[np.float32]) -> None: ...
+    def get_weights(self, apply_weight_scaling: bool) -> npt.NDArray[np.float32]:
+        """The effective weights ``diag(out_scales) W_a``, or the analog ones ``W_a``."""
+    def set_weights(self, w: npt.NDArray[np.float32], apply_weight_scaling: bool) -> None:
+        """Maps (weight scaling) and programs effective weights, or programs analog ones."""
+    def get_out_scales(self) -> npt.NDArray[np.float32]:
+        """The digital scale of every output row, ``(out_size,)``."""
+    def remap(self) -> None:
+        """Maps the current effective weights anew and programs them."""
     def pulse(self, up: bool) -> None:
         """One pulse, up (the weight grows) or down, to every device, with its cycle-to-cycle
         noise; counts as an update call. ValueError for the ideal device."""

@@ -109,7 +109,7 @@ def _run(tile: _native.Tile, up: bool, n: int, out: FloatArray) -> None:
     """``n`` pulses in direction ``up``; the weights after each into the rows of ``out``."""
     for k in range(n):
         tile.pulse(up)
-        out[k] = tile.get_weights()[:, 0]
+        out[k] = tile.get_weights(False)[:, 0]
 
 
 def _slope_at_zero(ramp: FloatArray, up: bool, half_window: int) -> FloatArray:
@@ -178,17 +178,17 @@ def characterize(
     n_alternating = _check_count("n_alternating", n_alternating, 2)
 
     tile = _native.Tile(n_devices, 1, config.to_json(), seed)
-    tile.set_weights(np.full((n_devices, 1), -_FAR_AWAY, dtype=np.float32))
+    tile.set_weights(np.full((n_devices, 1), -_FAR_AWAY, dtype=np.float32), False)
     steps = 2 * n_pulses * n_cycles
     directions = np.tile(np.repeat(np.array([1, -1], dtype=np.int8), n_pulses), n_cycles)
     weights = np.empty((steps + 1, n_devices))
-    weights[0] = tile.get_weights()[:, 0]
+    weights[0] = tile.get_weights(False)[:, 0]
     for k in range(0, steps, n_pulses):
         _run(tile, bool(directions[k] > 0), n_pulses, weights[k + 1 : k + 1 + n_pulses])
 
-    tile.set_weights(np.zeros((n_devices, 1), dtype=np.float32))
+    tile.set_weights(np.zeros((n_devices, 1), dtype=np.float32), False)
     alternating = np.empty((n_alternating + 1, n_devices))
-    alternating[0] = tile.get_weights()[:, 0]
+    alternating[0] = tile.get_weights(False)[:, 0]
     for k in range(n_alternating):
         _run(tile, k % 2 == 0, 1, alternating[k + 1 : k + 2])
 

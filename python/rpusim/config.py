@@ -35,6 +35,7 @@ from rpusim.devices import DEVICE_TYPES, ConstantStep, Device, IdealDevice, devi
 __all__ = [
     "BoundManagementType",
     "IOParameters",
+    "MappingParameters",
     "NoiseManagementType",
     "PulseType",
     "RPUConfig",
@@ -233,6 +234,53 @@ class UpdateParameters:
         self.pulse_type = check_option(o, "pulse_type", self.pulse_type, PulseType)
 
 
+@dataclass
+class MappingParameters:
+    """Weight scaling and the digital factors of the update (MODEL.md section 3.4).
+
+    With ``weight_scaling_omega > 0``, setting the weights ``W`` maps them onto the devices:
+    ``alpha = max |W| / omega`` (per tile, or per output row with
+    ``weight_scaling_columnwise``), the devices are programmed with ``W / alpha``, forward
+    outputs are multiplied by ``alpha``, backward errors enter multiplied by ``alpha``, and the
+    update divides the errors by ``alpha`` (``weight_scaling_lr_compensation``), so that
+    training is SGD on ``alpha * W_analog``. Small initial weights then use the full
+    conductance range. A changed ``omega`` takes effect at the next ``set_weights`` or
+    ``remap()``.
+    """
+
+    weight_scaling_omega: float = 0.0
+    """The analog weight that ``max |W|`` is mapped onto, in weight units; ``0`` switches weight
+    scaling off (weights are programmed as they are). >= 0. Default 0."""
+
+    weight_scaling_columnwise: bool = False
+    """One scale per output row instead of one per tile. Default False."""
+
+    weight_scaling_lr_compensation: bool = True
+    """Divide the update's errors by the scales, so that training is SGD on the effective
+    weights; without it the analog weights take the learning rate as it is. Default True."""
+
+    lr_scale: float = 1.0
+    """Digital factor on the learning rate of every update of the tile (learning-rate
+    scaling); >= 0. Default 1."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks every field (TypeError/ValueError naming it)."""
+        o = type(self).__name__
+        self.weight_scaling_omega = check_real(
+            o, "weight_scaling_omega", self.weight_scaling_omega, ge=0.0
+        )
+        self.weight_scaling_columnwise = check_bool(
+            o, "weight_scaling_columnwise", self.weight_scaling_columnwise
+        )
+        self.weight_scaling_lr_compensation = check_bool(
+            o, "weight_scaling_lr_compensation", self.weight_scaling_lr_compensation
+        )
+        self.lr_scale = check_real(o, "lr_scale", self.lr_scale, ge=0.0)
+
+
 def _backward_default() -> IOParameters:
     return IOParameters(bound_management=BoundManagementType.NONE)
 
@@ -254,6 +302,9 @@ class RPUConfig:
 
     update: UpdateParameters = field(default_factory=UpdateParameters)
     """The pulsed update. Default ``UpdateParameters()``."""
+
+    mapping: MappingParameters = field(default_factory=MappingParameters)
+    """Weight scaling and the learning-rate factors. Default ``MappingParameters()`` (off)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -281,6 +332,7 @@ class RPUConfig:
             ("forward", IOParameters),
             ("backward", IOParameters),
             ("update", UpdateParameters),
+            ("mapping", MappingParameters),
         ):
             part = getattr(self, name)
             if not isinstance(part, cls):
@@ -291,6 +343,7 @@ class RPUConfig:
         self.forward.validate()
         self.backward.validate()
         self.update.validate()
+        self.mapping.validate()
 
     def to_json(self) -> str:
         """The engine's JSON form: every field of every part, the device tagged by its class
@@ -301,6 +354,7 @@ class RPUConfig:
             "forward": asdict(self.forward),
             "backward": asdict(self.backward),
             "update": asdict(self.update),
+            "mapping": asdict(self.mapping),
         }
         return json.dumps(document, allow_nan=False)
 
@@ -321,6 +375,7 @@ class RPUConfig:
             ("forward", IOParameters),
             ("backward", IOParameters),
             ("update", UpdateParameters),
+            ("mapping", MappingParameters),
         ):
             if name in document:
                 values = check_fields(part_type, document[name], f"RPUConfig.{name}")

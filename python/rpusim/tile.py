@@ -102,6 +102,12 @@ def _result(y: FloatArray, is_tensor: bool, one_d: bool) -> Any:
     return y
 
 
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
 def _check_size(name: str, value: object) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -232,10 +238,9 @@ class AnalogTile:
         Returns:
             ``(batch, out_size)`` or ``(out_size,)``, of the kind of ``x``.
         """
-        if not isinstance(is_test, (bool, np.bool_)):
-            raise TypeError(f"is_test must be a bool, got {type(is_test).__name__}")
+        flag = _check_flag("is_test", is_test)
         array, is_tensor, one_d = _as_batch("x", x, self.in_size)
-        y = self._tile.forward(array, bool(is_test))
+        y = self._tile.forward(array, flag)
         return _result(y, is_tensor, one_d)  # type: ignore[no-any-return]
 
     def backward(self, d: A) -> A:
@@ -271,21 +276,42 @@ class AnalogTile:
 
     # --- weights ------------------------------------------------------------------------------
 
-    def get_weights(self) -> FloatArray:
-        """A copy of the weights, float32 ``(out_size, in_size)``."""
-        return self._tile.get_weights()
+    def get_weights(self, apply_weight_scaling: bool = True) -> FloatArray:
+        """A copy of the weights, float32 ``(out_size, in_size)``.
 
-    def set_weights(self, weights: Float32Input) -> None:
-        """Programs the weights, each clipped to its device's bounds.
+        Args:
+            apply_weight_scaling: the weights the tile computes with, ``diag(out_scales) W_a``
+                (default), or the analog weights ``W_a`` the devices hold.
+        """
+        return self._tile.get_weights(_check_flag("apply_weight_scaling", apply_weight_scaling))
+
+    def set_weights(self, weights: Float32Input, apply_weight_scaling: bool = True) -> None:
+        """Programs the weights, each analog value clipped to its device's bounds.
 
         Args:
             weights: float32 ``(out_size, in_size)`` ndarray or CPU tensor, finite.
+            apply_weight_scaling: map ``weights`` onto the devices with the configured weight
+                scaling (``rpu_config.mapping``: new :attr:`out_scales`) (default), or program
+                them as analog weights, keeping the scales.
         """
+        flag = _check_flag("apply_weight_scaling", apply_weight_scaling)
         array, _ = _as_matrix("weights", weights)
         shape = (self.out_size, self.in_size)
         if array.shape != shape:
             raise ValueError(f"weights: expected shape {shape}, got {tuple(array.shape)}")
-        self._tile.set_weights(array)
+        self._tile.set_weights(array, flag)
+
+    @property
+    def out_scales(self) -> FloatArray:
+        """The digital scale of every output row (weight scaling), float32 ``(out_size,)``;
+        all 1 without weight scaling."""
+        return self._tile.get_out_scales()
+
+    def remap(self) -> None:
+        """Maps the current effective weights anew with ``rpu_config.mapping`` and programs
+        them: the analog weights use the configured range again, the effective weights stay
+        (up to the devices' programming)."""
+        self._tile.remap()
 
     # --- state --------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -141,16 +141,47 @@ impl PyTile {
         self.run(py, |t| t.update(x, d, n, lr))
     }
 
-    fn get_weights<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    /// The effective weights (with the digital scales), or the analog ones.
+    fn get_weights<'py>(
+        &self,
+        py: Python<'py>,
+        apply_weight_scaling: bool,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (w, rows, cols) = self.run(py, |t| {
-            Ok((t.weights().to_vec(), t.out_size(), t.in_size()))
+            let w = if apply_weight_scaling {
+                t.effective_weights()
+            } else {
+                t.weights().to_vec()
+            };
+            Ok((w, t.out_size(), t.in_size()))
         })?;
         Self::output(py, w, rows, cols)
     }
 
-    fn set_weights(&self, py: Python<'_>, w: PyReadonlyArray2<'_, f32>) -> PyResult<()> {
+    /// Maps and programs effective weights, or programs analog ones as they are.
+    fn set_weights(
+        &self,
+        py: Python<'_>,
+        w: PyReadonlyArray2<'_, f32>,
+        apply_weight_scaling: bool,
+    ) -> PyResult<()> {
         let (w, _) = matrix("weights", &w)?;
-        self.run(py, |t| t.set_weights(w))
+        self.run(py, |t| {
+            if apply_weight_scaling {
+                t.set_weights(w)
+            } else {
+                t.program_weights(w)
+            }
+        })
+    }
+
+    fn get_out_scales<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let scales = self.run(py, |t| Ok(t.out_scales().to_vec()))?;
+        Ok(scales.into_pyarray(py))
+    }
+
+    fn remap(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, |t| t.remap())
     }
 
     /// One pulse in direction `up` to every device (see `Tile::pulse` of the engine).

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::DeviceConfig;
 use crate::error::{Error, Result};
+use crate::mapping::MappingParameters;
 
 /// How the digital input scale `alpha` of a forward or backward pass is chosen (MODEL.md §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -282,6 +283,9 @@ pub struct TileConfig {
     pub forward: IoParameters,
     pub backward: IoParameters,
     pub update: UpdateParameters,
+    /// Weight scaling and the digital factors of the update; all off by default.
+    #[serde(default)]
+    pub mapping: MappingParameters,
 }
 
 impl Default for TileConfig {
@@ -291,6 +295,7 @@ impl Default for TileConfig {
             forward: IoParameters::default(),
             backward: IoParameters::default_backward(),
             update: UpdateParameters::default(),
+            mapping: MappingParameters::default(),
         }
     }
 }
@@ -301,7 +306,8 @@ impl TileConfig {
         self.device.validate()?;
         self.forward.validate("forward")?;
         self.backward.validate("backward")?;
-        self.update.validate()
+        self.update.validate()?;
+        self.mapping.validate()
     }
 
     /// Reads a configuration from JSON (field names as in the structs) and validates it.

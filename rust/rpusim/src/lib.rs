@@ -22,6 +22,7 @@ pub mod config;
 pub mod device;
 mod error;
 pub mod io;
+pub mod mapping;
 pub mod mvm;
 pub mod pulse;
 pub mod reference;
@@ -36,6 +37,7 @@ pub use config::{
 };
 pub use device::DeviceConfig;
 pub use error::{Error, Result};
+pub use mapping::MappingParameters;
 pub use state::FORMAT_VERSION;
 pub use threads::{num_threads, set_num_threads};
 pub use tile::{Counters, Tile, MAX_DEVICES};

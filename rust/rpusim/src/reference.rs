@@ -18,12 +18,16 @@ use crate::tile::Tile;
 
 /// [`Tile::forward`], sample by sample.
 pub fn forward(tile: &mut Tile, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
-    pass(tile, Direction::Forward, x, n, !is_test)
+    let mut y = pass(tile, Direction::Forward, x, n, !is_test)?;
+    tile.scale_outputs(&mut y);
+    Ok(y)
 }
 
 /// [`Tile::backward`], sample by sample.
 pub fn backward(tile: &mut Tile, d: &[f32], n: usize) -> Result<Vec<f32>> {
-    pass(tile, Direction::Backward, d, n, true)
+    tile.check_input(Direction::Backward, d, n)?;
+    let d = tile.backward_input(d).into_owned();
+    pass(tile, Direction::Backward, &d, n, true)
 }
 
 fn pass(
@@ -140,6 +144,8 @@ struct Call<'a> {
 /// [`Tile::update`], sample by sample, device by device.
 pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
     tile.check_update(x, d, n, lr)?;
+    let (d, lr) = tile.update_input(d, lr);
+    let d = &d.into_owned();
     let call = Call {
         config: &tile.config,
         seed: tile.seed,

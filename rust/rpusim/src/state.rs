@@ -49,7 +49,10 @@ impl Tile {
                 .filter(|c| *c != DeviceState::fresh_counters(&self.config.device)),
         };
         let header = serde_json::to_vec(&header).expect("a header always serialises");
-        let mut arrays = vec![("weights".to_string(), self.weights.as_slice())];
+        let mut arrays = vec![
+            ("weights".to_string(), self.weights.as_slice()),
+            ("out_scales".to_string(), self.out_scales.as_slice()),
+        ];
         arrays.extend(self.devices.named_arrays());
         let values: usize = arrays.iter().map(|(_, a)| a.len()).sum();
         let mut out = Vec::with_capacity(64 + header.len() + 4 * values);
@@ -127,6 +130,10 @@ impl Tile {
             return Err(Error::State("trailing bytes after the arrays".into()));
         }
         let weights = arrays.take("weights", n)?;
+        let out_scales = arrays.take("out_scales", header.out_size)?;
+        if out_scales.iter().any(|&s| s <= 0.0) {
+            return Err(Error::State("out_scales must be > 0".into()));
+        }
         let devices = DeviceState::from_named_arrays(
             &header.config.device,
             &mut arrays,
@@ -145,6 +152,7 @@ impl Tile {
             seed: header.seed,
             config: header.config,
             weights,
+            out_scales,
             devices,
             counters: Counters {
                 forward,

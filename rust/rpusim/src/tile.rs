@@ -1,9 +1,14 @@
 //! A tile: one crossbar array with its weights, drawn devices, periphery, and random counters.
 
+use std::borrow::Cow;
+
 use crate::config::TileConfig;
 use crate::device::{DeviceState, UnitCell};
 use crate::error::{Error, Result};
 use crate::io::{analog_pass, batch_scales, Direction};
+use std::ops::{Div, Mul};
+
+use crate::mapping::{scale_batch, scale_weights};
 use crate::update::{pulse_all, update, UpdateCall};
 
 /// How many calls of each operation a tile has made: the position of its random streams.
@@ -29,7 +34,10 @@ pub struct Tile {
     pub(crate) in_size: usize,
     pub(crate) seed: u64,
     pub(crate) config: TileConfig,
+    /// The analog weights `W_a` the devices hold.
     pub(crate) weights: Vec<f32>,
+    /// Digital scale of every output row (weight scaling, `mapping.rs`); 1 without scaling.
+    pub(crate) out_scales: Vec<f32>,
     pub(crate) devices: DeviceState,
     pub(crate) counters: Counters,
     /// Running averages of `average_abs_max` noise management: forward, backward.
@@ -66,6 +74,7 @@ impl Tile {
             in_size,
             seed,
             weights: vec![0.0; out_size * in_size],
+            out_scales: vec![1.0; out_size],
             devices,
             config,
             counters: Counters::default(),
@@ -118,43 +127,125 @@ impl Tile {
         Ok(())
     }
 
-    /// The weights, row-major `out_size x in_size`.
+    /// The analog weights the devices hold, row-major `out_size x in_size`.
     pub fn weights(&self) -> &[f32] {
         &self.weights
     }
 
-    /// Programs the weights, each clipped to its device's bounds (a unit cell programs its
-    /// devices as its policy says, and models with write noise may add it).
+    /// The digital scale of every output row (all 1 without weight scaling).
+    pub fn out_scales(&self) -> &[f32] {
+        &self.out_scales
+    }
+
+    /// The weights the tile computes with, `diag(out_scales) W_a`.
+    pub fn effective_weights(&self) -> Vec<f32> {
+        let mut w = self.weights.clone();
+        scale_weights(&mut w, &self.out_scales, f32::mul);
+        w
+    }
+
+    /// Sets the weights the tile computes with: maps them onto the devices with the
+    /// configured weight scaling (new `out_scales`, MODEL.md §3.4), then programs the devices,
+    /// each value clipped to its device's bounds (a unit cell programs its devices as its
+    /// policy says, and models with write noise may add it).
     pub fn set_weights(&mut self, w: &[f32]) -> Result<()> {
-        self.check(
-            "weights",
-            w,
-            self.out_size * self.in_size,
-            "out_size * in_size",
-        )?;
+        self.check_weights(w)?;
+        let scales = self.config.mapping.scales(w, self.out_size);
+        let mut analog = w.to_vec();
+        scale_weights(&mut analog, &scales, f32::div);
+        self.out_scales = scales;
+        self.devices
+            .program(&mut self.weights, &analog, self.in_size, self.seed);
+        Ok(())
+    }
+
+    /// Programs the analog weights `W_a` as they are, keeping the digital scales.
+    pub fn program_weights(&mut self, w: &[f32]) -> Result<()> {
+        self.check_weights(w)?;
         self.devices
             .program(&mut self.weights, w, self.in_size, self.seed);
         Ok(())
     }
 
-    /// `y = W x` through the forward periphery for `n` samples `x` (`n x in_size`).
-    /// With `is_test` the running average of `average_abs_max` NM is used but not advanced.
+    /// Maps the current effective weights anew (with the configured `weight_scaling_omega`)
+    /// and programs them: the periodic re-mapping of a training run.
+    pub fn remap(&mut self) -> Result<()> {
+        self.set_weights(&self.effective_weights())
+    }
+
+    fn check_weights(&self, w: &[f32]) -> Result<()> {
+        self.check(
+            "weights",
+            w,
+            self.out_size * self.in_size,
+            "out_size * in_size",
+        )
+    }
+
+    /// `y = W x` through the forward periphery for `n` samples `x` (`n x in_size`), times the
+    /// digital row scales. With `is_test` the running average of `average_abs_max` NM is used
+    /// but not advanced.
     pub fn forward(&mut self, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
-        self.pass(Direction::Forward, x, n, !is_test)
+        let mut y = self.pass(Direction::Forward, x, n, !is_test)?;
+        self.scale_outputs(&mut y);
+        Ok(y)
     }
 
-    /// `z = W^T d` through the backward periphery for `n` samples `d` (`n x out_size`).
+    /// `z = W^T d` through the backward periphery for `n` samples `d` (`n x out_size`); the
+    /// errors enter multiplied by the digital row scales.
     pub fn backward(&mut self, d: &[f32], n: usize) -> Result<Vec<f32>> {
-        self.pass(Direction::Backward, d, n, true)
+        self.check_input(Direction::Backward, d, n)?;
+        let d = self.backward_input(d);
+        self.pass(Direction::Backward, &d, n, true)
     }
 
-    fn pass(&mut self, direction: Direction, x: &[f32], n: usize, learn: bool) -> Result<Vec<f32>> {
+    /// Forward outputs times the digital row scales.
+    pub(crate) fn scale_outputs(&self, y: &mut [f32]) {
+        if self.is_scaled() {
+            scale_batch(y, &self.out_scales, f32::mul);
+        }
+    }
+
+    /// The backward errors the array sees: `d` times the digital row scales.
+    pub(crate) fn backward_input<'a>(&self, d: &'a [f32]) -> Cow<'a, [f32]> {
+        if !self.is_scaled() {
+            return Cow::Borrowed(d);
+        }
+        let mut scaled = d.to_vec();
+        scale_batch(&mut scaled, &self.out_scales, f32::mul);
+        Cow::Owned(scaled)
+    }
+
+    /// The update's errors and learning rate: `d` divided by the row scales (learning-rate
+    /// compensation of weight scaling) and `lr` times `mapping.lr_scale`.
+    pub(crate) fn update_input<'a>(&self, d: &'a [f32], lr: f32) -> (Cow<'a, [f32]>, f32) {
+        let mapping = &self.config.mapping;
+        let lr = (f64::from(lr) * mapping.lr_scale) as f32;
+        if !(mapping.weight_scaling_lr_compensation && self.is_scaled()) {
+            return (Cow::Borrowed(d), lr);
+        }
+        let mut scaled = d.to_vec();
+        scale_batch(&mut scaled, &self.out_scales, f32::div);
+        (Cow::Owned(scaled), lr)
+    }
+
+    fn is_scaled(&self) -> bool {
+        self.out_scales.iter().any(|&s| s != 1.0)
+    }
+
+    /// Checks a forward or backward input: its length for `n` samples and that it is finite.
+    pub(crate) fn check_input(&self, direction: Direction, x: &[f32], n: usize) -> Result<()> {
         let (k, _) = direction.sizes(self.out_size, self.in_size);
         let (name, size) = match direction {
             Direction::Forward => ("x", "in_size"),
             Direction::Backward => ("d", "out_size"),
         };
-        self.check(name, x, n * k, &format!("n * {size} = {n} * {k}"))?;
+        self.check(name, x, n * k, &format!("n * {size} = {n} * {k}"))
+    }
+
+    fn pass(&mut self, direction: Direction, x: &[f32], n: usize, learn: bool) -> Result<Vec<f32>> {
+        self.check_input(direction, x, n)?;
+        let (k, _) = direction.sizes(self.out_size, self.in_size);
         let (io, slot, call) = match direction {
             Direction::Forward => (&self.config.forward, 0, &mut self.counters.forward),
             Direction::Backward => (&self.config.backward, 1, &mut self.counters.backward),
@@ -180,6 +271,8 @@ impl Tile {
     /// (`n x out_size`), applied in order.
     pub fn update(&mut self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
         self.check_update(x, d, n, lr)?;
+        let (d, lr) = self.update_input(d, lr);
+        let d = &d;
         let call = UpdateCall {
             update: &self.config.update,
             device: &self.config.device,

@@ -11,8 +11,8 @@ use rpusim::device::{
     VectorUnitCellParameters, WriteNoiseParameters,
 };
 use rpusim::{
-    reference, BoundManagement, DeviceConfig, IoParameters, NoiseManagement, PulseType, Tile,
-    TileConfig, UpdateParameters,
+    reference, BoundManagement, DeviceConfig, IoParameters, MappingParameters, NoiseManagement,
+    PulseType, Tile, TileConfig, UpdateParameters,
 };
 
 fn io_strategy() -> impl Strategy<Value = IoParameters> {
@@ -188,18 +188,37 @@ fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
     ]
 }
 
+fn mapping_strategy() -> impl Strategy<Value = MappingParameters> {
+    (
+        prop_oneof![Just(0.0f64), Just(0.6)],
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(1.0f64), Just(0.5)],
+    )
+        .prop_map(
+            |(omega, columnwise, compensation, lr_scale)| MappingParameters {
+                weight_scaling_omega: omega,
+                weight_scaling_columnwise: columnwise,
+                weight_scaling_lr_compensation: compensation,
+                lr_scale,
+            },
+        )
+}
+
 fn config_strategy() -> impl Strategy<Value = TileConfig> {
     (
         io_strategy(),
         io_strategy(),
         update_strategy(),
         device_strategy(),
+        mapping_strategy(),
     )
-        .prop_map(|(forward, backward, update, device)| TileConfig {
+        .prop_map(|(forward, backward, update, device, mapping)| TileConfig {
             device,
             forward,
             backward,
             update,
+            mapping,
         })
 }
 
