@@ -205,6 +205,22 @@ impl Periphery {
         }
     }
 
+    /// Estimated nanoseconds of one thread per input value of the DAC: a few float operations,
+    /// and about 2.5 ns for every random number drawn (a Philox block and a Box-Muller
+    /// transform per two normals, eight blocks at a time).
+    pub(crate) fn dac_ns(&self) -> usize {
+        let draws = usize::from(self.inp_sto_round) + usize::from(self.inp_noise > 0.0);
+        1 + 3 * draws
+    }
+
+    /// Estimated nanoseconds of one thread per output value of the ADC, as [`Self::dac_ns`].
+    pub(crate) fn adc_ns(&self) -> usize {
+        let draws = usize::from(self.w_noise > 0.0)
+            + usize::from(self.out_noise > 0.0)
+            + usize::from(self.out_sto_round);
+        1 + 3 * draws
+    }
+
     /// Whether a saturated pass at reduction `r` is repeated at `2 r`.
     #[inline]
     pub fn repeats(&self, saturated: bool, r: f32) -> bool {
@@ -341,8 +357,7 @@ pub fn analog_pass(
     let mut pass = 0u32;
     while !active.is_empty() {
         let mut u = vec![0.0f32; active.len() * k];
-        let work = u.len() * 16;
-        let norms = map_chunks(&mut u, k, work, |a, u| {
+        let norms = map_chunks(&mut u, k, active.len() * k * per.dac_ns(), |a, u| {
             let b = active[a];
             let address = [b as u32, pass, 0];
             dac(
@@ -355,7 +370,7 @@ pub fn analog_pass(
             )
         });
         let mut v = direction.product(w, out_size, in_size, &u, active.len());
-        let again = map_chunks(&mut v, m, active.len() * m * 16, |a, v| {
+        let again = map_chunks(&mut v, m, active.len() * m * per.adc_ns(), |a, v| {
             let b = active[a];
             let saturated = adc(&per, &streams, v, norms[a], [b as u32, pass, 0]);
             let repeat = per.repeats(saturated, r[b]);

@@ -9,7 +9,7 @@
 //! process id that built it; a child sees another id and builds a fresh pool.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -26,16 +26,25 @@ static POOL: Mutex<Option<Pool>> = Mutex::new(None);
 /// Requested thread count; 0 means "not set": `RPUSIM_NUM_THREADS` or all cores.
 static REQUESTED: AtomicUsize = AtomicUsize::new(0);
 
-/// Below this many elementary operations a call runs on the calling thread: waking the pool
-/// costs more than it saves.
-pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 16;
+/// Work (in estimated nanoseconds of one thread) below which a call runs on the calling
+/// thread. One parallel region (`install` from a thread outside the pool: waking the workers,
+/// and the caller's wake-up at the end) was measured at 15-20 us when the workers are still
+/// awake and 50-80 us when they have gone to sleep, as they do between the calls of a
+/// training loop (2-vCPU virtual machine; a desktop takes 5-15 us). At 200 us of work two
+/// threads save more than waking them costs even then, and more as the work grows.
+pub(crate) const PARALLEL_MIN_NS: usize = 200_000;
 
+/// `RPUSIM_NUM_THREADS` or all cores, read once: the environment and the CPU count (which
+/// reads cgroup files) are not consulted again on every call.
 fn default_threads() -> usize {
-    std::env::var("RPUSIM_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    static DEFAULT: OnceLock<usize> = OnceLock::new();
+    *DEFAULT.get_or_init(|| {
+        std::env::var("RPUSIM_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
 }
 
 fn wanted_threads() -> usize {
@@ -43,6 +52,13 @@ fn wanted_threads() -> usize {
         0 => default_threads(),
         n => n,
     }
+}
+
+/// Whether work of `work_ns` estimated nanoseconds in `chunks` independent pieces goes to the
+/// pool.
+#[inline]
+fn goes_parallel(work_ns: usize, chunks: usize) -> bool {
+    work_ns >= PARALLEL_MIN_NS && chunks >= 2 && wanted_threads() >= 2
 }
 
 fn build(threads: usize) -> Result<Pool> {
@@ -56,6 +72,16 @@ fn build(threads: usize) -> Result<Pool> {
         threads,
         pool: Arc::new(pool),
     })
+}
+
+/// The number of threads work of `work_ns` estimated nanoseconds will run on: 1 below the
+/// parallel threshold, else the thread count (for choosing how finely to split it).
+pub(crate) fn planned_threads(work_ns: usize) -> usize {
+    if work_ns >= PARALLEL_MIN_NS {
+        wanted_threads()
+    } else {
+        1
+    }
 }
 
 /// Sets the number of worker threads for all tiles (`n >= 1`).
@@ -111,10 +137,10 @@ pub(crate) fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 }
 
 /// Calls `f(chunk_index, chunk)` for every `chunk_len`-sized chunk of `data` and collects the
-/// results in chunk order: on the pool when `work` (elementary operations in all) is large
-/// enough, else in order on this thread. The results are the same either way, because each
-/// chunk is handled by one call.
-pub(crate) fn map_chunks<T, R, F>(data: &mut [T], chunk_len: usize, work: usize, f: F) -> Vec<R>
+/// results in chunk order: on the pool when `work_ns` (estimated nanoseconds of one thread, in
+/// all) is large enough, else in order on this thread. The results are the same either way,
+/// because each chunk is handled by one call.
+pub(crate) fn map_chunks<T, R, F>(data: &mut [T], chunk_len: usize, work_ns: usize, f: F) -> Vec<R>
 where
     T: Send,
     R: Send,
@@ -122,7 +148,7 @@ where
 {
     let chunk_len = chunk_len.max(1);
     let chunks = data.len().div_ceil(chunk_len);
-    if work < PARALLEL_MIN_WORK || chunks < 2 || wanted_threads() < 2 {
+    if !goes_parallel(work_ns, chunks) {
         data.chunks_mut(chunk_len)
             .enumerate()
             .map(|(c, chunk)| f(c, chunk))
@@ -138,21 +164,21 @@ where
 }
 
 /// [`map_chunks`] for work that returns nothing.
-pub(crate) fn for_each_chunk<T, F>(data: &mut [T], chunk_len: usize, work: usize, f: F)
+pub(crate) fn for_each_chunk<T, F>(data: &mut [T], chunk_len: usize, work_ns: usize, f: F)
 where
     T: Send,
     F: Fn(usize, &mut [T]) + Send + Sync,
 {
-    map_chunks(data, chunk_len, work, f);
+    map_chunks(data, chunk_len, work_ns, f);
 }
 
-/// `f(0), f(1), ..., f(n - 1)` in order, on the pool when `work` is large enough.
-pub(crate) fn map_range<R, F>(n: usize, work: usize, f: F) -> Vec<R>
+/// `f(0), f(1), ..., f(n - 1)` in order, on the pool when `work_ns` is large enough.
+pub(crate) fn map_range<R, F>(n: usize, work_ns: usize, f: F) -> Vec<R>
 where
     R: Send,
     F: Fn(usize) -> R + Send + Sync,
 {
-    if work < PARALLEL_MIN_WORK || n < 2 || wanted_threads() < 2 {
+    if !goes_parallel(work_ns, n) {
         (0..n).map(f).collect()
     } else {
         install(|| (0..n).into_par_iter().map(f).collect())

@@ -1,90 +1,28 @@
 //! The pulsed update of a batch (MODEL.md §4), fast path.
 //!
-//! First, per sample and in parallel: the plan (UM, UBLM) and the firing lines, i.e. the
-//! columns and rows with a pulse train (or, for `deterministic_implicit`, a probability). Then,
-//! in parallel over blocks of rows: each block walks the samples in order, and each device with
-//! coincidences gets its pulses one after the other, in increasing column order along its row.
-//! A row belongs to one block and its pulses draw their cycle-to-cycle noise from the row's own
-//! sequence (address `[sample, row, device of the unit cell]`), so the result is that of
-//! `reference.rs`. The devices of a unit cell share the pulse trains and are updated one after
-//! the other, each on its own weights; the tile's weights are then their weighted sum.
+//! The samples go in chunks (all of them in one, unless a very large batch's lines would
+//! exceed [`LINES_BUDGET`]), each in two steps: in parallel over samples, the plan (UM, UBLM)
+//! and the firing lines of every sample ([`lines`]); then, in parallel over blocks of rows,
+//! the coincidences, sample after sample ([`fire`]). Each row's pulses draw their
+//! cycle-to-cycle noise from the row's own sequence (address `[sample, row, device of the unit
+//! cell]`), so the result is that of `reference.rs` at any split. The devices of a unit cell
+//! share the lines and are updated one after the other, each on its own weights; the tile's
+//! weights are then their weighted sum.
+
+mod cpu;
+mod fire;
+mod lines;
 
 use crate::config::{PulseType, UpdateParameters};
-use crate::device::PulsedDevice;
 use crate::device::{with_model, DeviceArrays, DeviceConfig, DeviceLayer, DeviceState, UnitCell};
-use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train, SamplePlan};
+use crate::pulse::float_step;
 use crate::rng::{Op, Purpose, Stream};
 use crate::threads::{for_each_chunk, map_range};
 
-/// What a row or column carries into coincidence counting.
-trait Payload: Copy + Send + Sync {
-    fn active(&self) -> bool;
-    /// Pulses a device gets from its row and its column.
-    fn pulses(row: &Self, col: &Self) -> u32;
-}
-
-/// A sampled pulse train of up to `64 W` bits.
-impl<const W: usize> Payload for [u64; W] {
-    #[inline(always)]
-    fn active(&self) -> bool {
-        self.iter().any(|&m| m != 0)
-    }
-
-    #[inline(always)]
-    fn pulses(row: &Self, col: &Self) -> u32 {
-        row.iter().zip(col).map(|(r, c)| (r & c).count_ones()).sum()
-    }
-}
-
-/// A firing probability with the sample's train length, for `deterministic_implicit`.
-#[derive(Debug, Clone, Copy)]
-struct Implicit {
-    p: f32,
-    bl: u32,
-}
-
-impl Payload for Implicit {
-    #[inline(always)]
-    fn active(&self) -> bool {
-        self.p > 0.0
-    }
-
-    #[inline(always)]
-    fn pulses(row: &Self, col: &Self) -> u32 {
-        implicit_pulses(row.bl, row.p, col.p)
-    }
-}
-
-/// Exactly one pulse for every device ([`pulse_all`]).
-#[derive(Debug, Clone, Copy)]
-struct One;
-
-impl Payload for One {
-    #[inline(always)]
-    fn active(&self) -> bool {
-        true
-    }
-
-    #[inline(always)]
-    fn pulses(_row: &Self, _col: &Self) -> u32 {
-        1
-    }
-}
-
-/// A row or column that fires in one sample.
-#[derive(Debug, Clone, Copy)]
-struct Line<P> {
-    index: u32,
-    negative: bool,
-    payload: P,
-}
-
-/// The firing lines of one sample: the active columns, and every row (active or not) so that
-/// a block of rows can index them directly.
-struct SampleLines<P> {
-    cols: Vec<Line<P>>,
-    rows: Vec<Line<P>>,
-}
+use fire::{apply, Store};
+use lines::{
+    Firing, Implicit, Line, Maker, One, Payload, Probabilities, Ranked, TaskLines, Trains, Uniform,
+};
 
 /// Everything one update call reads besides the weights.
 pub(crate) struct UpdateCall<'a> {
@@ -180,20 +118,36 @@ pub(crate) fn pulse_all(
         payload: One,
     };
     // A device's pulse goes up when its row and column signs differ.
-    let lines = [Some(SampleLines {
-        cols: (0..in_size).map(|j| line(j, false)).collect(),
-        rows: (0..out_size).map(|i| line(i, up)).collect(),
-    })];
+    let cols: Vec<Line<One>> = (0..in_size).map(|j| line(j, false)).collect();
+    let rows: Vec<Line<One>> = (0..out_size).map(|i| line(i, up)).collect();
+    let positive: Vec<Ranked> = (0..in_size as u32)
+        .map(|j| Ranked { col: j, rank: j })
+        .collect();
+    let samples = [Firing {
+        sample: 0,
+        cols: &cols,
+        rows: &rows,
+        uniform: Some(Uniform {
+            positive: &positive,
+            negative: &[],
+        }),
+    }];
     let noise = Stream::new(seed, Op::Update, Purpose::PulseNoise, call);
     for_targets(w, &mut devices.cell, seed, call, |targets| {
-        fire(in_size, targets, &lines, &noise)
+        fire_all(
+            out_size,
+            in_size,
+            targets,
+            &samples,
+            out_size * in_size,
+            &noise,
+        )
     });
 }
 
 /// The pulsed update of one call on the devices `targets`.
 fn pulsed(out_size: usize, in_size: usize, targets: &mut [Target<'_>], call: &UpdateCall) {
-    let (x, d, n) = (call.x, call.d, call.n);
-    if n == 0 || out_size * in_size == 0 {
+    if call.n == 0 || out_size * in_size == 0 {
         return;
     }
     if call.update.pulse_type == PulseType::None {
@@ -202,53 +156,85 @@ fn pulsed(out_size: usize, in_size: usize, targets: &mut [Target<'_>], call: &Up
         }
         return;
     }
-    let dw_min = call.device.granularity().unwrap_or(1.0);
-    let plans: Vec<Option<SamplePlan>> = (0..n)
-        .map(|b| {
-            let x_max = abs_max(&x[b * in_size..(b + 1) * in_size]);
-            let d_max = abs_max(&d[b * out_size..(b + 1) * out_size]);
-            plan(call.update, dw_min, call.lr, x_max, d_max)
-        })
-        .collect();
     let stream = |p| Stream::new(call.seed, Op::Update, p, call.call);
-    let noise = stream(Purpose::PulseNoise);
-    match call.update.pulse_type {
-        PulseType::DeterministicImplicit => {
-            let lines = sample_lines(out_size, in_size, call, &plans, |_, _, p, bl| Implicit {
-                p,
-                bl,
+    let run = Run {
+        out_size,
+        in_size,
+        call,
+        dw_min: call.device.granularity().unwrap_or(1.0),
+        noise: stream(Purpose::PulseNoise),
+    };
+    if call.update.pulse_type == PulseType::DeterministicImplicit {
+        return run.samples::<Implicit>(&Probabilities, targets);
+    }
+    let trains = Trains {
+        rows: stream(Purpose::PulseTrainD),
+        cols: stream(Purpose::PulseTrainX),
+    };
+    // Pulse trains as bit masks of 64-bit words.
+    match call.update.desired_bl.div_ceil(64) {
+        1 => run.samples::<[u64; 1]>(&trains, targets),
+        2 => run.samples::<[u64; 2]>(&trains, targets),
+        3 => run.samples::<[u64; 3]>(&trains, targets),
+        _ => run.samples::<[u64; 4]>(&trains, targets),
+    }
+}
+
+/// Bytes of firing lines one chunk of samples may hold (a few samples in the unit tests, so
+/// that they go through several chunks).
+const LINES_BUDGET: usize = if cfg!(test) { 4 << 10 } else { 64 << 20 };
+
+/// Samples per task of making the lines.
+const SAMPLES_PER_TASK: usize = 4;
+
+/// Estimated nanoseconds of one thread per row or column of a sample, when making the lines:
+/// the probability, and an eighth of a Philox block per four pulses of the train.
+const LINE_NS: usize = 3;
+
+/// One update call's pulsed samples.
+struct Run<'a> {
+    out_size: usize,
+    in_size: usize,
+    call: &'a UpdateCall<'a>,
+    dw_min: f64,
+    noise: Stream,
+}
+
+impl Run<'_> {
+    /// Makes the lines of the samples, a chunk at a time, and fires each chunk on `targets`.
+    fn samples<P: Payload>(&self, maker: &impl Maker<P>, targets: &mut [Target<'_>]) {
+        let (out_size, in_size, n) = (self.out_size, self.in_size, self.call.n);
+        let per_sample = (out_size + in_size) * std::mem::size_of::<Line<P>>();
+        let chunk = (LINES_BUDGET / per_sample).clamp(1, n);
+        for first in (0..n).step_by(chunk) {
+            let count = chunk.min(n - first);
+            let tasks = count.div_ceil(SAMPLES_PER_TASK);
+            let work = count * (out_size + in_size) * LINE_NS;
+            let lines = map_range(tasks, work, |t| {
+                let start = first + t * SAMPLES_PER_TASK;
+                let end = (start + SAMPLES_PER_TASK).min(first + count);
+                cpu::native(
+                    #[inline(always)]
+                    || TaskLines::new(maker, self.call, self.dw_min, out_size, in_size, start..end),
+                )
             });
-            fire(in_size, targets, &lines, &noise);
-        }
-        _ => {
-            let (sx, sd) = (stream(Purpose::PulseTrainX), stream(Purpose::PulseTrainD));
-            // Pulse trains as bit masks of `words` 64-bit words.
-            macro_rules! with_words {
-                ($w:literal) => {{
-                    let lines =
-                        sample_lines(out_size, in_size, call, &plans, |row, addr, p, bl| {
-                            let mut mask = [0u64; $w];
-                            train(if row { &sd } else { &sx }, addr, p, bl, &mut mask);
-                            mask
-                        });
-                    fire(in_size, targets, &lines, &noise);
-                }};
-            }
-            match call.update.desired_bl.div_ceil(64) {
-                1 => with_words!(1),
-                2 => with_words!(2),
-                3 => with_words!(3),
-                _ => with_words!(4),
+            let samples: Vec<Firing<'_, P>> =
+                lines.iter().flat_map(|t| t.firing(out_size)).collect();
+            let pairs = lines.iter().map(|t| t.pairs).sum();
+            if !samples.is_empty() {
+                fire_all(out_size, in_size, targets, &samples, pairs, &self.noise);
             }
         }
     }
 }
 
-/// Fires the coincidences of `lines` on every target, each with the kernel of its model.
-fn fire<P: Payload>(
+/// Fires the coincidences of `samples` on every target, each with the kernel of its model.
+fn fire_all<P: Payload>(
+    out_size: usize,
     in_size: usize,
     targets: &mut [Target<'_>],
-    lines: &[Option<SampleLines<P>>],
+    samples: &[Firing<'_, P>],
+    pairs: usize,
     noise: &Stream,
 ) {
     for t in targets {
@@ -264,128 +250,8 @@ fn fire<P: Payload>(
             write_noise: *write_noise,
             sub: t.sub,
         };
-        with_model!(&*model, dev => apply(store, in_size, dev, lines, noise));
+        with_model!(&*model, dev => apply(store, out_size, in_size, dev, samples, pairs, noise));
     }
-}
-
-/// Where one model's pulses go: the weights read and, with write noise, the persistent weights
-/// the pulses act on.
-struct Store<'a> {
-    weights: &'a mut [f32],
-    persistent: Option<&'a mut [f32]>,
-    write_noise: f32,
-    sub: u32,
-}
-
-/// The firing lines of every sample, in parallel over samples. `make(is_row, address, p, bl)`
-/// builds a line's payload; rows and columns of a sample use addresses `[b, i, 0]`, `[b, j, 0]`.
-fn sample_lines<P: Payload>(
-    out_size: usize,
-    in_size: usize,
-    call: &UpdateCall,
-    plans: &[Option<SamplePlan>],
-    make: impl Fn(bool, [u32; 3], f32, u32) -> P + Send + Sync,
-) -> Vec<Option<SampleLines<P>>> {
-    let work = call.n * (out_size + in_size) * 64;
-    map_range(call.n, work, |b| {
-        let plan = plans[b]?;
-        let line = |is_row: bool, index: usize, v: f32| {
-            let p = if is_row { plan.p_row(v) } else { plan.p_col(v) };
-            Line {
-                index: index as u32,
-                negative: v < 0.0,
-                payload: make(is_row, [b as u32, index as u32, 0], p, plan.bl),
-            }
-        };
-        let x = &call.x[b * in_size..(b + 1) * in_size];
-        let d = &call.d[b * out_size..(b + 1) * out_size];
-        let cols: Vec<Line<P>> = x
-            .iter()
-            .enumerate()
-            .map(|(j, &v)| line(false, j, v))
-            .filter(|l| l.payload.active())
-            .collect();
-        if cols.is_empty() {
-            return None;
-        }
-        let rows = d
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| line(true, i, v))
-            .collect();
-        Some(SampleLines { cols, rows })
-    })
-}
-
-/// Rows per parallel block of the update: about 8 K weights, so that a block's weights and
-/// device arrays stay in L2 while all samples pass over it.
-fn rows_per_block(in_size: usize) -> usize {
-    (8192 / in_size.max(1)).clamp(1, 64)
-}
-
-/// Fires every coincidence of every sample, sample after sample, in parallel over row blocks.
-/// With write noise, a device's weight read becomes its persistent weight plus one normal of
-/// the row's sequence, drawn after the device's pulses.
-fn apply<P: Payload, D: PulsedDevice>(
-    store: Store<'_>,
-    in_size: usize,
-    dev: &D,
-    lines: &[Option<SampleLines<P>>],
-    noise: &Stream,
-) {
-    let rows = rows_per_block(in_size);
-    let chunk = rows * in_size;
-    let work: usize = lines
-        .iter()
-        .flatten()
-        .map(|s| s.rows.len() * s.cols.len() * 4)
-        .sum();
-    let (write_noise, sub) = (store.write_noise, store.sub);
-    let mut blocks: Vec<(&mut [f32], Option<&mut [f32]>)> = match store.persistent {
-        None => store.weights.chunks_mut(chunk).map(|b| (b, None)).collect(),
-        Some(p) => store
-            .weights
-            .chunks_mut(chunk)
-            .zip(p.chunks_mut(chunk))
-            .map(|(b, h)| (b, Some(h)))
-            .collect(),
-    };
-    for_each_chunk(&mut blocks, 1, work, |c, blk| {
-        let (block, hidden) = &mut blk[0];
-        let i0 = c * rows;
-        for (b, sample) in lines.iter().enumerate() {
-            let Some(sample) = sample else { continue };
-            for (r, w_row) in block.chunks_mut(in_size).enumerate() {
-                let row = &sample.rows[i0 + r];
-                if !row.payload.active() {
-                    continue;
-                }
-                let mut row_noise = noise.normals([b as u32, row.index, sub]);
-                let mut p_row = hidden
-                    .as_deref_mut()
-                    .map(|h| &mut h[r * in_size..(r + 1) * in_size]);
-                for col in &sample.cols {
-                    let pulses = P::pulses(&row.payload, &col.payload);
-                    if pulses == 0 {
-                        continue;
-                    }
-                    let j = col.index as usize;
-                    let k = (i0 + r) * in_size + j;
-                    // W grows when d_i x_j < 0 (gradient descent on W - lr d x^T).
-                    let up = row.negative != col.negative;
-                    match p_row.as_deref_mut() {
-                        None => {
-                            w_row[j] = dev.apply_pulses(k, w_row[j], pulses, up, &mut row_noise)
-                        }
-                        Some(p) => {
-                            p[j] = dev.apply_pulses(k, p[j], pulses, up, &mut row_noise);
-                            w_row[j] = p[j] + write_noise * row_noise.draw();
-                        }
-                    }
-                }
-            }
-        }
-    });
 }
 
 /// The exact float update of pulse type `none` on one model: its stored weights (the
@@ -413,7 +279,8 @@ fn float_update(
     bounds: Option<&DeviceArrays>,
     call: &UpdateCall,
 ) {
-    let rows = rows_per_block(in_size);
+    // About 8 K weights per block, so that a block stays in L2 while all samples pass over it.
+    let rows = (8192 / in_size.max(1)).clamp(1, 64);
     for_each_chunk(w, rows * in_size, call.n * w.len(), |c, block| {
         for b in 0..call.n {
             let x = &call.x[b * in_size..(b + 1) * in_size];
@@ -430,4 +297,42 @@ fn float_update(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{PulseType, TileConfig};
+    use crate::reference;
+    use crate::tile::Tile;
+
+    fn values(n: usize, scale: f32, seed: u32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| {
+                let h = i.wrapping_mul(0x9E37_79B9) ^ seed.wrapping_mul(0x85EB_CA6B);
+                let h = (h ^ (h >> 15)).wrapping_mul(0x2C1B_3C6D);
+                scale * ((h >> 8) as f32 / 8_388_608.0 - 1.0)
+            })
+            .collect()
+    }
+
+    /// Batches of several chunks of lines (the budget is small in the unit tests) give the
+    /// reference's bits, with sampled trains and with implicit pulses.
+    #[test]
+    fn batches_of_several_chunks_equal_the_reference() {
+        for pulse_type in [
+            PulseType::StochasticCompressed,
+            PulseType::DeterministicImplicit,
+        ] {
+            let mut config = TileConfig::default();
+            config.update.pulse_type = pulse_type;
+            let (out, inp, n) = (20, 30, 50);
+            let mut fast = Tile::new(out, inp, config, 9).unwrap();
+            fast.set_weights(&values(out * inp, 0.3, 1)).unwrap();
+            let mut slow = fast.clone();
+            let (x, d) = (values(n * inp, 1.0, 2), values(n * out, 0.2, 3));
+            fast.update(&x, &d, n, 0.05).unwrap();
+            reference::update(&mut slow, &x, &d, n, 0.05).unwrap();
+            assert_eq!(fast, slow, "{pulse_type:?}");
+        }
+    }
 }

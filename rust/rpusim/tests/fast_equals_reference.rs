@@ -304,6 +304,21 @@ proptest! {
     }
 }
 
+/// Wide tiles with one to three samples: the backward product streams the rows of `W` in
+/// chunks of columns, the forward product takes eight rows of one sample at a time.
+#[test]
+fn wide_tiles_with_few_samples() {
+    let perfect = TileConfig {
+        forward: IoParameters::perfect(),
+        backward: IoParameters::perfect(),
+        ..TileConfig::default()
+    };
+    for (out, inp, n) in [(37, 700, 1), (9, 530, 2), (130, 600, 3)] {
+        check(out, inp, n, TileConfig::default(), 3 + n as u64, 0.05, 2);
+        check(out, inp, n, perfect.clone(), 5, 0.05, 2);
+    }
+}
+
 #[test]
 fn default_config_on_a_large_tile() {
     check(257, 301, 67, TileConfig::default(), 7, 0.02, 2);

@@ -37,7 +37,7 @@ pub use state::{DeviceState, UnitCell};
 pub use vector::{UpdatePolicy, VectorCell, VectorUnitCellParameters, MAX_UNIT_CELL_DEVICES};
 
 use crate::error::{Error, Result};
-use crate::rng::{Normal, Sequence};
+use crate::rng::NormalSource;
 
 /// What the update kernels need of a device model: the step of one pulse.
 pub trait PulsedDevice: Sync {
@@ -62,7 +62,9 @@ pub trait PulsedDevice: Sync {
     /// Applies `n` pulses in direction `up` to weight `w` of device `k`, one after the other:
     /// each draws its normal from `noise` (the sequence of the device's row in this sample)
     /// when the model has cycle-to-cycle noise, moves the weight ([`PulsedDevice::pulse`]),
-    /// then clips it to the device's bounds.
+    /// then clips it to the device's bounds. It draws exactly `n` normals when
+    /// `c2c_std() > 0` and none otherwise: the update kernel computes a row's normals
+    /// beforehand by that count.
     #[inline(always)]
     fn apply_pulses(
         &self,
@@ -70,7 +72,7 @@ pub trait PulsedDevice: Sync {
         mut w: f32,
         n: u32,
         up: bool,
-        noise: &mut Sequence<'_, Normal>,
+        noise: &mut impl NormalSource,
     ) -> f32 {
         let arrays = self.arrays();
         let (lo, hi) = (arrays.b_min[k], arrays.b_max[k]);

@@ -11,7 +11,9 @@
 mod philox;
 mod transform;
 
-pub use philox::{philox4x32_10, philox4x32_10_x8};
+use philox::counters_x8;
+
+pub use philox::{philox4x32_10, philox4x32_10_lanes, philox4x32_10_x8};
 pub use transform::{bernoulli_threshold, box_muller, normals_of_block, unit_uniform};
 
 /// The operation a draw belongs to; each has its own call counter in the tile.
@@ -80,9 +82,34 @@ impl Stream {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { philox_x8_avx2(first, address, self.key) };
+            return unsafe {
+                philox::avx2::philox4x32_10_lanes(counters_x8(first, address), self.key)
+            };
         }
         philox4x32_10_x8(first, address, self.key)
+    }
+
+    /// Eight blocks of eight sequences at once: lane `l` is block `block[l]` of the sequence
+    /// at address `(address[0][l], address[1][l], address[2][l])`, word `w` in `out[w][l]`;
+    /// with AVX2 when the CPU has it.
+    #[inline(always)]
+    pub fn blocks_lanes(&self, block: [u32; 8], address: [[u32; 8]; 3]) -> [[u32; 8]; 4] {
+        let counters = [block, address[0], address[1], address[2]];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { philox::avx2::philox4x32_10_lanes(counters, self.key) };
+        }
+        philox4x32_10_lanes(counters, self.key)
+    }
+
+    /// Writes elements `0 .. out.len()` of the normal sequence at `address` to `out` (the
+    /// numbers [`Stream::normals`] draws one by one), 32 at a time.
+    pub fn fill_normals(&self, address: [u32; 3], out: &mut [f32]) {
+        for (g, chunk) in out.chunks_mut(32).enumerate() {
+            let v = fill8::<Normal>(self.key, address, 8 * g as u32);
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
     }
 
     /// The standard normal sequence at `address`: element `k` comes from block `k / 4`.
@@ -147,12 +174,6 @@ fn interleave(n: &[[f32; 8]; 4]) -> [f32; 32] {
     out
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn philox_x8_avx2(first: u32, address: [u32; 3], key: [u32; 2]) -> [[u32; 8]; 4] {
-    philox4x32_10_x8(first, address, key)
-}
-
 #[inline(always)]
 fn fill8_portable<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32) -> [f32; 32] {
     M::map8(&philox4x32_10_x8(first, address, key))
@@ -161,7 +182,10 @@ fn fill8_portable<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32) -> 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn fill8_avx2<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32) -> [f32; 32] {
-    fill8_portable::<M>(key, address, first)
+    M::map8(&philox::avx2::philox4x32_10_lanes(
+        counters_x8(first, address),
+        key,
+    ))
 }
 
 /// Numbers of eight consecutive blocks, with AVX2 when the CPU has it (same bits either way).
@@ -219,6 +243,42 @@ impl<'a, M: BlockMap> Sequence<'a, M> {
     }
 }
 
+/// A source of standard normals drawn one after the other: a [`Sequence`], or a [`Drawn`]
+/// slice of numbers of a sequence computed beforehand.
+pub trait NormalSource {
+    fn draw(&mut self) -> f32;
+}
+
+impl NormalSource for Sequence<'_, Normal> {
+    #[inline(always)]
+    fn draw(&mut self) -> f32 {
+        Sequence::draw(self)
+    }
+}
+
+/// Numbers of a sequence computed beforehand ([`Stream::fill_normals`]), handed out in order.
+#[derive(Debug)]
+pub struct Drawn<'a> {
+    values: &'a [f32],
+    next: usize,
+}
+
+impl<'a> Drawn<'a> {
+    pub fn new(values: &'a [f32]) -> Self {
+        Drawn { values, next: 0 }
+    }
+}
+
+impl NormalSource for Drawn<'_> {
+    /// The next number; panics past the end (the caller computed too few).
+    #[inline(always)]
+    fn draw(&mut self) -> f32 {
+        let v = self.values[self.next];
+        self.next += 1;
+        v
+    }
+}
+
 impl<M: BlockMap> Iterator for Sequence<'_, M> {
     type Item = f32;
 
@@ -251,6 +311,25 @@ mod tests {
         let s = Stream::new(1, Op::Update, Purpose::PulseNoise, 0);
         for (k, x) in s.normals([4, 5, 6]).take(13).enumerate() {
             assert_eq!(x.to_bits(), s.normal_at([4, 5, 6], k as u32).to_bits());
+        }
+    }
+
+    #[test]
+    fn filled_and_lane_blocks_equal_the_sequence() {
+        let s = Stream::new(2, Op::Update, Purpose::PulseNoise, 5);
+        let mut v = vec![0.0f32; 77];
+        s.fill_normals([3, 1, 4], &mut v);
+        for (x, y) in v.iter().zip(s.normals([3, 1, 4])) {
+            assert_eq!(x.to_bits(), y.to_bits());
+        }
+        let block = [0, 1, 2, 3, 9, 0, 5, 1];
+        let address = [[7; 8], [0, 1, 2, 3, 4, 5, 6, 7], [1; 8]];
+        let lanes = s.blocks_lanes(block, address);
+        for l in 0..8 {
+            let one = s.block([7, l as u32, 1], block[l]);
+            for w in 0..4 {
+                assert_eq!(lanes[w][l], one[w]);
+            }
         }
     }
 

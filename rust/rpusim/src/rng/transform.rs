@@ -21,7 +21,8 @@ pub fn bernoulli_threshold(p: f32) -> u64 {
     if p >= 1.0 {
         1 << 32
     } else if p > 0.0 {
-        (f64::from(p) * 4_294_967_296.0) as u64
+        // Below 2^32: the signed conversion (one instruction) gives the same integer.
+        (f64::from(p) * 4_294_967_296.0) as i64 as u64
     } else {
         0
     }
