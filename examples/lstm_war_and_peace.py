@@ -14,6 +14,8 @@ summary line.
 By default it trains on the first 500 000 characters of the book and tests on 50 000 of the
 last tenth (--train-chars, --test-chars; 0 for all). The text is read from
 ../shared/datasets/text/warpeace_input.txt.gz, --data-dir or $RPUSIM_DATA.
+
+compensation_study.py reuses the model and the training loop of this script.
 """
 
 from __future__ import annotations
@@ -73,14 +75,17 @@ def detach(state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     return state[0].detach(), state[1].detach()
 
 
-def train_epoch(run: Run, data: Tensor, seq_len: int, desc: str) -> None:
+def train_epoch(
+    run: Run, data: Tensor, seq_len: int, desc: str, disable: bool | None = None
+) -> None:
     """One pass over ``data`` (``(length, batch)``) in windows of ``seq_len`` characters,
-    carrying the hidden state from one window to the next; appends its time."""
+    carrying the hidden state from one window to the next; appends its time. ``disable``:
+    tqdm's (``None``: a progress bar on a terminal only)."""
     run.model.train()
     start = time.perf_counter()
     state = None
     for first in tqdm(
-        range(0, len(data) - 1, seq_len), desc=desc, unit="step", leave=False, disable=None
+        range(0, len(data) - 1, seq_len), desc=desc, unit="step", leave=False, disable=disable
     ):
         chars = data[first : first + seq_len + 1]
         run.optimizer.zero_grad()

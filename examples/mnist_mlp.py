@@ -15,7 +15,7 @@ epoch, writes a plot of the curves (examples/out/mnist_mlp.png) and ends with a 
 Without MNIST (../shared/datasets/mnist, --data-dir or $RPUSIM_DATA) it says so and trains on
 scikit-learn's bundled 8x8 digits instead (a 64-256-128-10 MLP, 20 epochs, lr 0.5).
 
-mnist_lenet.py reuses the training loop of this script.
+mnist_lenet.py and compensation_study.py reuse the training loop of this script.
 """
 
 from __future__ import annotations
@@ -57,12 +57,21 @@ def as_tensors(images: np.ndarray, labels: np.ndarray, flatten: bool) -> tuple[T
     return x, torch.from_numpy(labels)
 
 
-def train_epoch(run: Run, x: Tensor, y: Tensor, order: Tensor, batch_size: int, desc: str) -> None:
-    """One epoch of mean cross-entropy over the mini-batches of ``order``; appends its time."""
+def train_epoch(
+    run: Run,
+    x: Tensor,
+    y: Tensor,
+    order: Tensor,
+    batch_size: int,
+    desc: str,
+    disable: bool | None = None,
+) -> None:
+    """One epoch of mean cross-entropy over the mini-batches of ``order``; appends its time.
+    ``disable``: tqdm's (``None``: a progress bar on a terminal only)."""
     run.model.train()
     start = time.perf_counter()
     for first in tqdm(
-        range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, disable=None
+        range(0, len(order), batch_size), desc=desc, unit="batch", leave=False, disable=disable
     ):
         batch = order[first : first + batch_size]
         run.optimizer.zero_grad()
@@ -142,6 +151,13 @@ def summary(runs: Sequence[Run]) -> str:
     )
 
 
+def mlp(inputs: int) -> nn.Sequential:
+    """The network: ``inputs``-256-128-10, sigmoid hidden layers."""
+    return nn.Sequential(
+        nn.Linear(inputs, 256), nn.Sigmoid(), nn.Linear(256, 128), nn.Sigmoid(), nn.Linear(128, 10)
+    )
+
+
 def common_arguments(
     description: str, epochs: int | str, lr: float | str
 ) -> argparse.ArgumentParser:
@@ -218,10 +234,7 @@ def main() -> None:
         f" MLP {'-'.join(map(str, sizes))} (sigmoid); batch {args.batch_size}, lr {args.lr}, "
         f"{args.epochs} epochs; {rpusim.get_num_threads()} engine thread(s)"
     )
-    digital = nn.Sequential(
-        nn.Linear(inputs, 256), nn.Sigmoid(), nn.Linear(256, 128), nn.Sigmoid(), nn.Linear(128, 10)
-    )
-    runs = train_and_compare(digital, data, args, flatten=True)
+    runs = train_and_compare(mlp(inputs), data, args, flatten=True)
     out = args.out or OUT_DIR / "mnist_mlp.png"
     plot(runs, f"{data.name}, MLP {'-'.join(map(str, sizes))}", out)
     print(
