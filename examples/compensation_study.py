@@ -22,7 +22,9 @@ dw_min 0.0002, bounds +-1, 30 % device-to-device and cycle-to-cycle variation; 7
   management (UM/UBLM); weight scaling (WS) with omega 0.6, one digital scale per tile, with
   learning-rate compensation;
 * ``preset``: NM, BM and UM/UBLM, i.e. paper_baseline() unchanged;
-* ``all``: NM, BM, UM/UBLM and WS.
+* ``all``: NM, BM, UM/UBLM and WS;
+* ``remap``: ``all``, and every 50 optimizer steps the weights are re-mapped: read, and
+  programmed again onto the device range with a new digital scale (WeightRemapper).
 
 Every configuration of a network starts from the same initial weights and the same devices
 (tile seeds) and sees the same batches in the same order. The test metric (error in % for
@@ -62,6 +64,7 @@ import rpusim
 import torch
 from mnist_lenet import lenet
 from rpusim import RPUConfig, presets
+from rpusim.compensation import WeightRemapper
 from rpusim.data import load_mnist, load_war_and_peace
 from rpusim.nn import convert_to_analog
 from rpusim.optim import AnalogSGD
@@ -72,6 +75,12 @@ OUT_DIR = mnist_mlp.OUT_DIR / "compensation"
 
 WEIGHT_SCALING_OMEGA = 0.6
 """Weight scaling maps ``max |W|`` of each tile onto 0.6 of the device range (bounds +-1)."""
+
+REMAP_EVERY = 50
+"""Optimizer steps between two re-mappings in the ``remap`` configuration. The digital scale
+weight scaling sets at the start caps every effective weight at ``max |W_init| / omega``;
+re-mapping reads the weights and programs them again with a new scale, so that they can grow
+past it."""
 
 # --- configurations -------------------------------------------------------------------------
 
@@ -84,6 +93,9 @@ class Configuration:
     """For the table and the legend."""
     measures: frozenset[str] | None
     """Which of NM, BM, UM (with UBLM), WS are on; ``None``: float arithmetic."""
+    remap_every: int | None = None
+    """Re-map the weights (:class:`rpusim.compensation.WeightRemapper`) every N optimizer
+    steps."""
 
 
 CONFIGURATIONS = {
@@ -97,6 +109,12 @@ CONFIGURATIONS = {
         Configuration("ws", "+WS", frozenset({"WS"})),
         Configuration("preset", "NM+BM+UM (preset)", frozenset({"NM", "BM", "UM"})),
         Configuration("all", "all (NM+BM+UM+WS)", frozenset({"NM", "BM", "UM", "WS"})),
+        Configuration(
+            "remap",
+            f"all + re-mapping every {REMAP_EVERY} steps",
+            frozenset({"NM", "BM", "UM", "WS"}),
+            REMAP_EVERY,
+        ),
     )
 }
 
@@ -380,8 +398,12 @@ def train_run(task: Task, index: int, report: Callable[[Progress], None], show: 
     plan = plan_of(net, options)
     problem = net.problem(plan, options)
     torch.manual_seed(options.seed)
-    model = convert_to_analog(problem.digital(), rpu_config(CONFIGURATIONS[task.config].measures))
+    configuration = CONFIGURATIONS[task.config]
+    model = convert_to_analog(problem.digital(), rpu_config(configuration.measures))
     optimizer = AnalogSGD(model.parameters(), lr=net.lr)
+    if configuration.remap_every is not None:
+        remapper = WeightRemapper(model, configuration.remap_every)
+        optimizer.register_step_post_hook(lambda *_: remapper.step())
     result = RunResult(task.net, task.config)
 
     def evaluate(epoch: float) -> None:

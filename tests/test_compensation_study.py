@@ -55,7 +55,7 @@ def test_tiny_study_writes_table_plot_and_results(tmp_path: Path) -> None:
         load_war_and_peace()
     except DatasetNotFoundError as e:
         pytest.skip(str(e))
-    configs = ("float", "baseline", "all")
+    configs = ("float", "baseline", "remap")
     options = study.StudyOptions(
         configs=configs,
         epochs=1,
