@@ -14,20 +14,31 @@ so it is measured for two error sizes:
   on average;
 * "update x10": d uniform in [-1, 1]: 10 pulses for the largest pair (BL = 10), 2.5 per device
   and sample.
+With aihwkit 1.1 in the bench environment (bench/.venv: `python3 -m venv bench/.venv &&
+bench/.venv/bin/pip install torch==2.10.0 aihwkit==1.1.0`; --aihwkit-python names another),
+the same operations on an aihwkit AnalogTile with the same configuration (SingleRPUConfig with
+ConstantStepDevice() and aihwkit's default IOParameters and UpdateParameters, which are
+rpusim's defaults; backward bound management off, as rpusim's default) and the same arrays are
+timed in a subprocess of that environment, and the table adds aihwkit's medians and the ratio
+aihwkit / rpusim. aihwkit is imported only there: it is no dependency of rpusim.
+
 No assertions: the numbers are for reading. Run `python bench/tile_bench.py --help`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
 import os
 import platform
 import statistics
+import subprocess
 import time
+from pathlib import Path
 
 BATCH = 100
 LR = 0.01
+BENCH_DIR = Path(__file__).resolve().parent
 
 
 def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
@@ -41,6 +52,15 @@ def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
     return statistics.median(times)
 
 
+def arrays(np, n: int) -> tuple:
+    """x, d and W of size ``n``, the same in every process (see the module docstring)."""
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-1, 1, (BATCH, n)).astype(np.float32)
+    d = rng.uniform(-0.1, 0.1, (BATCH, n)).astype(np.float32)
+    w = (rng.uniform(-1, 1, (n, n)) / np.sqrt(n)).astype(np.float32)
+    return x, d, w
+
+
 def operations(tile, x, d, w) -> list:
     """(name, analog call, float32 numpy call of the same shape, what the numpy call computes)."""
     d_dense = 10 * d
@@ -50,6 +70,67 @@ def operations(tile, x, d, w) -> list:
         ("update", lambda: tile.update(x, d, LR), lambda: d.T @ x, "d.T @ x"),
         ("update x10", lambda: tile.update(x, d_dense, LR), lambda: d_dense.T @ x, "d.T @ x"),
     ]
+
+
+class AihwkitTile:
+    """An aihwkit tile with rpusim's call signatures, for :func:`operations`."""
+
+    def __init__(self, tile) -> None:
+        self.tile = tile
+
+    def forward(self, x):
+        return self.tile.forward(x)
+
+    def backward(self, d):
+        return self.tile.backward(d)
+
+    def update(self, x, d, lr: float) -> None:
+        self.tile.set_learning_rate(lr)
+        self.tile.update(x, d)
+
+
+def aihwkit_medians(sizes: list[int], repeats: int, threads: int) -> dict[str, dict[str, float]]:
+    """Inside the bench environment: the medians (s) of every operation on aihwkit tiles,
+    ``{size: {operation: seconds}}``."""
+    import numpy as np
+    import torch
+    from aihwkit.simulator.configs import ConstantStepDevice, SingleRPUConfig
+    from aihwkit.simulator.parameters import IOParameters
+    from aihwkit.simulator.parameters.enums import BoundManagementType
+    from aihwkit.simulator.tiles import AnalogTile
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    config = SingleRPUConfig(
+        device=ConstantStepDevice(),
+        backward=IOParameters(bound_management=BoundManagementType.NONE),
+    )
+    medians: dict[str, dict[str, float]] = {}
+    for n in sizes:
+        x, d, w = (torch.from_numpy(a) for a in arrays(np, n))
+        tile = AihwkitTile(AnalogTile(n, n, config))
+        tile.tile.set_weights(w)
+        medians[str(n)] = {
+            name: median_seconds(call, repeats) for name, call, _, _ in operations(tile, x, d, w)
+        }
+    return medians
+
+
+def run_aihwkit(python: Path, args: argparse.Namespace) -> dict[str, dict[str, float]] | None:
+    """Runs this script as the aihwkit worker under ``python``; None (with a message) if that
+    environment is missing or the worker fails."""
+    if not python.exists():
+        print(f"aihwkit: no comparison, {python} is missing (see this script's docstring)")
+        return None
+    command = [str(python), __file__, "--aihwkit-worker", "--repeats", str(args.repeats)]
+    command += ["--threads", str(args.threads), "--sizes", *map(str, args.sizes)]
+    result = subprocess.run(
+        command, env=os.environ.copy(), stdout=subprocess.PIPE, text=True, check=False
+    )
+    if result.returncode != 0:
+        print(f"aihwkit: no comparison, the worker under {python} failed ({result.returncode})")
+        return None
+    return json.loads(result.stdout.splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def busy_cpu_seconds() -> float | None:
@@ -97,11 +178,21 @@ def main() -> None:
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=[256, 512, 1024], help="square tile sizes"
     )
+    parser.add_argument(
+        "--aihwkit-python",
+        type=Path,
+        default=BENCH_DIR / ".venv" / "bin" / "python",
+        help="the Python of the environment with aihwkit ('' for no comparison)",
+    )
+    parser.add_argument("--aihwkit-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads > 0:
         # BLAS reads these when it loads, so before numpy is imported.
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(args.threads)
+    if args.aihwkit_worker:  # inside the bench environment: time aihwkit only
+        print(json.dumps(aihwkit_medians(args.sizes, args.repeats, args.threads)))
+        return
 
     import numpy as np
     import rpusim
@@ -115,34 +206,36 @@ def main() -> None:
     )
     print(f"engine threads: {rpusim.get_num_threads()}")
     print(f"numpy {np.__version__}, BLAS: {blas_line(np)}")
-    if importlib.util.find_spec("aihwkit") is not None:
-        print("aihwkit: installed, but the comparison with it is not implemented yet; skipped")
-    else:
-        print("aihwkit: not installed; no comparison")
+    busy0, own0, wall0 = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    aihwkit = None
+    if str(args.aihwkit_python) not in ("", "."):
+        print("aihwkit: timing in a subprocess ...", flush=True)
+        aihwkit = run_aihwkit(args.aihwkit_python, args)
     print()
 
     header = (
         f"{'size':>6}  {'operation':<10} {'rpusim ms':>10} {'numpy ms':>10} "
-        f"{'rpusim/numpy':>13}  numpy op"
+        f"{'rpusim/numpy':>13}  {'numpy op':<8}"
     )
+    if aihwkit is not None:
+        header += f"  {'aihwkit ms':>10} {'aihwkit/rpusim':>15}"
     print(header)
     print("-" * len(header))
-    busy0, own0, wall0 = busy_cpu_seconds(), time.process_time(), time.perf_counter()
-    rng = np.random.default_rng(0)
     for n in args.sizes:
-        x = rng.uniform(-1, 1, (BATCH, n)).astype(np.float32)
-        d = rng.uniform(-0.1, 0.1, (BATCH, n)).astype(np.float32)
-        w = (rng.uniform(-1, 1, (n, n)) / np.sqrt(n)).astype(np.float32)
+        x, d, w = arrays(np, n)
         tile = rpusim.AnalogTile(n, n, rpusim.RPUConfig(), seed=0)
         tile.set_weights(w)
         for name, analog, gemm, gemm_name in operations(tile, x, d, w):
             t_analog = median_seconds(analog, args.repeats)
             t_gemm = median_seconds(gemm, args.repeats)
-            print(
+            line = (
                 f"{n:>6}  {name:<10} {1e3 * t_analog:10.3f} {1e3 * t_gemm:10.3f} "
-                f"{t_analog / t_gemm:13.1f}  {gemm_name}",
-                flush=True,
+                f"{t_analog / t_gemm:13.1f}  {gemm_name:<8}"
             )
+            if aihwkit is not None:
+                t_aihwkit = aihwkit[str(n)][name]
+                line += f"  {1e3 * t_aihwkit:10.3f} {t_aihwkit / t_analog:15.1f}"
+            print(line, flush=True)
 
     # Other processes compete for the cores (and BLAS threads wait for each other): say how
     # much CPU they took while this script ran.
