@@ -144,6 +144,12 @@ def busy_cpu_seconds() -> float | None:
     return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the aihwkit worker)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def blas_line(np) -> str:
     """numpy's BLAS as numpy reports it, plus the runtime thread count when threadpoolctl is
     installed (it comes with scikit-learn)."""
@@ -206,7 +212,7 @@ def main() -> None:
     )
     print(f"engine threads: {rpusim.get_num_threads()}")
     print(f"numpy {np.__version__}, BLAS: {blas_line(np)}")
-    busy0, own0, wall0 = busy_cpu_seconds(), time.process_time(), time.perf_counter()
+    busy0, own0, wall0 = busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
     aihwkit = None
     if str(args.aihwkit_python) not in ("", "."):
         print("aihwkit: timing in a subprocess ...", flush=True)
@@ -238,10 +244,10 @@ def main() -> None:
             print(line, flush=True)
 
     # Other processes compete for the cores (and BLAS threads wait for each other): say how
-    # much CPU they took while this script ran.
+    # much CPU they took while this script and its aihwkit worker ran.
     busy1 = busy_cpu_seconds()
     if busy0 is not None and busy1 is not None:
-        others = max(0.0, (busy1 - busy0) - (time.process_time() - own0))
+        others = max(0.0, (busy1 - busy0) - (own_cpu_seconds() - own0))
         share = others / ((time.perf_counter() - wall0) * (os.cpu_count() or 1))
         note = " -- the machine was busy, these timings are unreliable" if share > 0.1 else ""
         print(f"\nother processes used {share:.0%} of the CPUs during the run{note}")
