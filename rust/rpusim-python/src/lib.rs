@@ -33,9 +33,23 @@ fn matrix<'a>(name: &str, a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<(&'a [f3
 #[pyclass(frozen, module = "rpusim._native", name = "Tile")]
 struct PyTile {
     tile: Mutex<Tile>,
+    // A tile's sizes and seed never change: kept here, the getters (read on every call from
+    // Python) need neither the lock nor a GIL round trip.
+    out_size: usize,
+    in_size: usize,
+    seed: u64,
 }
 
 impl PyTile {
+    fn wrap(tile: Tile) -> Self {
+        PyTile {
+            out_size: tile.out_size(),
+            in_size: tile.in_size(),
+            seed: tile.seed(),
+            tile: Mutex::new(tile),
+        }
+    }
+
     /// Runs `f` on the tile with the GIL released.
     fn run<R: Send>(
         &self,
@@ -75,24 +89,22 @@ impl PyTile {
         let tile = py
             .detach(|| Tile::new(out_size, in_size, config, seed))
             .map_err(to_py)?;
-        Ok(PyTile {
-            tile: Mutex::new(tile),
-        })
+        Ok(PyTile::wrap(tile))
     }
 
     #[getter]
-    fn out_size(&self, py: Python<'_>) -> PyResult<usize> {
-        self.run(py, |t| Ok(t.out_size()))
+    fn out_size(&self) -> usize {
+        self.out_size
     }
 
     #[getter]
-    fn in_size(&self, py: Python<'_>) -> PyResult<usize> {
-        self.run(py, |t| Ok(t.in_size()))
+    fn in_size(&self) -> usize {
+        self.in_size
     }
 
     #[getter]
-    fn seed(&self, py: Python<'_>) -> PyResult<u64> {
-        self.run(py, |t| Ok(t.seed()))
+    fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// `(forward, backward, update)` call counters.
@@ -206,9 +218,7 @@ impl PyTile {
     #[staticmethod]
     fn from_bytes(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
         let tile = py.detach(|| Tile::from_bytes(state)).map_err(to_py)?;
-        Ok(PyTile {
-            tile: Mutex::new(tile),
-        })
+        Ok(PyTile::wrap(tile))
     }
 }
 

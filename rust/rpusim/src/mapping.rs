@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::pulse::abs_max;
 
 /// How weights are mapped onto the devices, and the digital factors of the update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,14 +73,11 @@ impl MappingParameters {
                 1.0
             }
         };
-        let row_max: Vec<f32> = w
-            .chunks(in_size.max(1))
-            .map(|row| row.iter().fold(0.0f32, |m, v| m.max(v.abs())))
-            .collect();
+        let row_max: Vec<f32> = w.chunks(in_size.max(1)).map(abs_max).collect();
         if self.weight_scaling_columnwise {
             row_max.into_iter().map(scale).collect()
         } else {
-            vec![scale(row_max.iter().fold(0.0f32, |m, &v| m.max(v))); out_size]
+            vec![scale(abs_max(&row_max)); out_size]
         }
     }
 }

@@ -75,37 +75,14 @@ pub fn abs_max(v: &[f32]) -> f32 {
 /// when draw `k` of the sequence at `address` falls below probability `p`.
 pub fn train(stream: &Stream, address: [u32; 3], p: f32, bl: u32, mask: &mut [u64]) {
     mask.fill(0);
-    if p <= 0.0 {
-        return;
-    }
-    if p >= 1.0 {
-        for k in 0..bl as usize {
-            mask[k / 64] |= 1 << (k % 64);
-        }
-        return;
-    }
     let threshold = bernoulli_threshold(p);
     let bl = bl as usize;
-    let mut set = |k: usize, word: u32| {
-        if k < bl && u64::from(word) < threshold {
-            mask[k / 64] |= 1 << (k % 64);
-        }
-    };
-    // Draw k is word k % 4 of block k / 4. Short trains take single blocks, long ones eight
-    // blocks (32 draws) at a time.
-    if bl <= 8 {
-        for block in 0..bl.div_ceil(4) {
-            for (w, &word) in stream.block(address, block as u32).iter().enumerate() {
-                set(4 * block + w, word);
-            }
-        }
-    } else {
-        for group in 0..bl.div_ceil(32) {
-            let words = stream.blocks8(address, (group * 8) as u32);
-            for (w, lanes) in words.iter().enumerate() {
-                for (l, &word) in lanes.iter().enumerate() {
-                    set(group * 32 + 4 * l + w, word);
-                }
+    // Draw k is word k % 4 of block k / 4.
+    for block in 0..bl.div_ceil(4) {
+        for (w, &word) in stream.block(address, block as u32).iter().enumerate() {
+            let k = 4 * block + w;
+            if k < bl && u64::from(word) < threshold {
+                mask[k / 64] |= 1 << (k % 64);
             }
         }
     }

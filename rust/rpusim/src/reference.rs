@@ -26,7 +26,7 @@ pub fn forward(tile: &mut Tile, x: &[f32], n: usize, is_test: bool) -> Result<Ve
 /// [`Tile::backward`], sample by sample.
 pub fn backward(tile: &mut Tile, d: &[f32], n: usize) -> Result<Vec<f32>> {
     tile.check_input(Direction::Backward, d, n)?;
-    let d = tile.backward_input(d).into_owned();
+    let d = tile.backward_input(d);
     pass(tile, Direction::Backward, &d, n, true)
 }
 
@@ -145,7 +145,7 @@ struct Call<'a> {
 pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
     tile.check_update(x, d, n, lr)?;
     let (d, lr) = tile.update_input(d, lr);
-    let d = &d.into_owned();
+    let d: &[f32] = &d;
     let call = Call {
         config: &tile.config,
         seed: tile.seed,

@@ -58,7 +58,7 @@ fn wanted_threads() -> usize {
 /// pool.
 #[inline]
 fn goes_parallel(work_ns: usize, chunks: usize) -> bool {
-    work_ns >= PARALLEL_MIN_NS && chunks >= 2 && wanted_threads() >= 2
+    chunks >= 2 && planned_threads(work_ns) >= 2
 }
 
 fn build(threads: usize) -> Result<Pool> {

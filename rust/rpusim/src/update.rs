@@ -279,8 +279,7 @@ fn float_update(
     bounds: Option<&DeviceArrays>,
     call: &UpdateCall,
 ) {
-    // About 8 K weights per block, so that a block stays in L2 while all samples pass over it.
-    let rows = (8192 / in_size.max(1)).clamp(1, 64);
+    let rows = fire::rows_per_block(out_size, in_size, 1);
     for_each_chunk(w, rows * in_size, call.n * w.len(), |c, block| {
         for b in 0..call.n {
             let x = &call.x[b * in_size..(b + 1) * in_size];

@@ -7,6 +7,8 @@
 //! into per-device constants. Relative error below `4e-7` for [`exp2`] and below `5e-7` per unit
 //! of `|e log2 base|` for [`pow`] (tested against `f64`).
 
+use crate::rng::log_reduce;
+
 /// `1.5 * 2^23`: adding and subtracting it rounds a float below `2^22` to an integer (ties to
 /// even), with plain float operations.
 const ROUND: f32 = 12_582_912.0;
@@ -48,17 +50,9 @@ pub(crate) fn exp2(t: f32) -> f32 {
 /// `log2 x` for a positive normal `x` (others: see [`pow`], the only caller that needs them).
 #[inline(always)]
 fn log2(x: f32) -> f32 {
-    let bits = x.to_bits();
-    let exponent = ((bits >> 23) & 0xff) as i32 - 127;
-    let mantissa = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
-    // Centre the mantissa on 1: [sqrt(1/2), sqrt(2)).
-    let high = mantissa > std::f32::consts::SQRT_2;
-    let m = if high { mantissa * 0.5 } else { mantissa };
-    let e = if high { exponent + 1 } else { exponent } as f32;
-    // ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172: 2 s (1 + z/3 + z^2/5 + z^3/7 +
-    // z^4/9) with z = s^2 (truncation error below 1e-9), Estrin's scheme.
-    let f = m - 1.0;
-    let s = f / (2.0 + f);
+    // ln m = 2 atanh(s): 2 s (1 + z/3 + z^2/5 + z^3/7 + z^4/9) with z = s^2 (truncation error
+    // below 1e-9), Estrin's scheme.
+    let (e, s) = log_reduce(x);
     let z = s * s;
     let z2 = z * z;
     let series = (1.0 + z * (1.0 / 3.0)) + z2 * ((1.0 / 5.0 + z * (1.0 / 7.0)) + z2 * (1.0 / 9.0));
@@ -66,8 +60,8 @@ fn log2(x: f32) -> f32 {
     e + (TWO_LOG2_E * s) * series
 }
 
-/// `base^e` for `base >= 0` and `e >= 0`, as `2^(e log2 base)`; `0^e` is 0, and 1 for `e = 0`.
-/// A base below the smallest normal float counts as 0.
+/// `base^e` for `e >= 0`, as `2^(e log2 base)`; `0^e` is 0, and 1 for `e = 0`. A base below
+/// the smallest normal float (negative ones and NaN included) counts as 0.
 #[inline(always)]
 pub(crate) fn pow(base: f32, e: f32) -> f32 {
     // Also taken for a NaN base.

@@ -155,12 +155,12 @@ impl PulsedDevice for PowStep {
     #[inline(always)]
     fn step(&self, k: usize, w: f32, up: bool) -> f32 {
         let a = &self.arrays;
-        // Clamped at 0: a weight loaded from outside the bounds must not give NaN.
+        // A weight outside the bounds gives a negative (or NaN) base: `pow` counts it as 0.
         if up {
-            let omega = ((a.b_max[k] - w) * self.inv_range[k]).max(0.0);
+            let omega = (a.b_max[k] - w) * self.inv_range[k];
             a.dw_up[k] * math::pow(omega, self.gamma_up[k])
         } else {
-            let omega = ((w - a.b_min[k]) * self.inv_range[k]).max(0.0);
+            let omega = (w - a.b_min[k]) * self.inv_range[k];
             a.dw_down[k] * math::pow(omega, self.gamma_down[k])
         }
     }

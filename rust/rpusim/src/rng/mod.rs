@@ -14,6 +14,7 @@ mod transform;
 use philox::counters_x8;
 
 pub use philox::{philox4x32_10, philox4x32_10_lanes, philox4x32_10_x8};
+pub(crate) use transform::log_reduce;
 pub use transform::{bernoulli_threshold, box_muller, normals_of_block, unit_uniform};
 
 /// The operation a draw belongs to; each has its own call counter in the tile.
@@ -73,20 +74,6 @@ impl Stream {
     #[inline(always)]
     pub fn block(&self, address: [u32; 3], block: u32) -> [u32; 4] {
         philox4x32_10([block, address[0], address[1], address[2]], self.key)
-    }
-
-    /// Raw blocks `first .. first + 8` at `address`, as [`philox4x32_10_x8`] lays them out;
-    /// with AVX2 when the CPU has it.
-    #[inline]
-    pub fn blocks8(&self, address: [u32; 3], first: u32) -> [[u32; 8]; 4] {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe {
-                philox::avx2::philox4x32_10_lanes(counters_x8(first, address), self.key)
-            };
-        }
-        philox4x32_10_x8(first, address, self.key)
     }
 
     /// Eight blocks of eight sequences at once: lane `l` is block `block[l]` of the sequence

@@ -28,19 +28,26 @@ pub fn bernoulli_threshold(p: f32) -> u64 {
     }
 }
 
-/// `ln(u)` for `u` in `(0, 1]`: exponent and mantissa split, then `2 atanh(s)` as an odd
-/// polynomial in `s = (m - 1) / (m + 1)`, `|s| < 0.172` (truncation error below 1e-9).
+/// The argument reduction of a logarithm of a positive normal `x = 2^e m`: `(e, s)` with the
+/// mantissa `m` centred on 1 (`[sqrt(1/2), sqrt(2))`) and `s = (m - 1) / (m + 1)`, `|s| <
+/// 0.172`, so that `ln x = e ln 2 + 2 atanh(s)` and `atanh` is a short odd polynomial.
 #[inline(always)]
-fn ln_unit(u: f32) -> f32 {
-    let bits = u.to_bits();
+pub(crate) fn log_reduce(x: f32) -> (f32, f32) {
+    let bits = x.to_bits();
     let exponent = ((bits >> 23) & 0xff) as i32 - 127;
     let mantissa = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
-    // Centre the mantissa on 1: [sqrt(1/2), sqrt(2)).
     let high = mantissa > std::f32::consts::SQRT_2;
     let m = if high { mantissa * 0.5 } else { mantissa };
     let e = if high { exponent + 1 } else { exponent } as f32;
     let f = m - 1.0;
-    let s = f / (2.0 + f);
+    (e, f / (2.0 + f))
+}
+
+/// `ln(u)` for `u` in `(0, 1]`: [`log_reduce`], then `2 atanh(s)` (truncation error below
+/// 1e-9).
+#[inline(always)]
+fn ln_unit(u: f32) -> f32 {
+    let (e, s) = log_reduce(u);
     let z = s * s;
     let series = 1.0 + z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0))));
     e * std::f32::consts::LN_2 + 2.0 * s * series

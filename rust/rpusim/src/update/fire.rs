@@ -48,7 +48,7 @@ struct Scratch {
 /// Rows per block: about 8 K weights, so that a block's weights and device arrays stay in L2
 /// while all samples pass over it; with several threads at least four blocks per thread, so
 /// that few rows (a convolution's output channels) still share out evenly.
-fn rows_per_block(out_size: usize, in_size: usize, threads: usize) -> usize {
+pub(super) fn rows_per_block(out_size: usize, in_size: usize, threads: usize) -> usize {
     let cached = (8192 / in_size.max(1)).clamp(1, 64);
     if threads > 1 {
         cached.min(out_size.div_ceil(4 * threads)).max(1)
