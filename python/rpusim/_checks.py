@@ -37,12 +37,15 @@ def check_real(
     return v
 
 
-def check_int(owner: str, name: str, value: object, *, ge: int, le: int) -> int:
-    """``value`` as an int in ``[ge, le]``, or TypeError/ValueError naming ``owner.name``."""
+def check_int(owner: str, name: str, value: object, *, ge: int, le: int | None = None) -> int:
+    """``value`` as an int in ``[ge, le]`` (``le`` None: no upper bound), or
+    TypeError/ValueError naming ``owner.name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{owner}.{name} must be an int, got {type(value).__name__}")
     v = int(value)
-    if not ge <= v <= le:
+    if le is None and v < ge:
+        raise ValueError(f"{owner}.{name} must be >= {ge}, got {v}")
+    if le is not None and not ge <= v <= le:
         raise ValueError(f"{owner}.{name} must be in [{ge}, {le}], got {v}")
     return v
 

@@ -15,15 +15,15 @@ variation, bounds, write noise.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from rpusim import _native
+from rpusim._checks import check_int
 from rpusim.config import RPUConfig
 from rpusim.devices import Device, PulsedDevice, VectorUnitCell
+from rpusim.tile import AnalogTile
 
 __all__ = ["DeviceResponse", "characterize"]
 
@@ -97,15 +97,7 @@ def _traversal_pulses(device: Device) -> float:
     raise ValueError(f"{type(device).__name__} takes no pulses: there is nothing to characterise")
 
 
-def _check_count(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if int(value) < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-def _run(tile: _native.Tile, up: bool, n: int, out: FloatArray) -> None:
+def _run(tile: AnalogTile, up: bool, n: int, out: FloatArray) -> None:
     """``n`` pulses in direction ``up``; the weights after each into the rows of ``out``."""
     for k in range(n):
         tile.pulse(up)
@@ -171,13 +163,13 @@ def characterize(
     traversal = _traversal_pulses(config.device)
     if n_pulses is None:
         n_pulses = max(10, math.ceil(3 * traversal))
-    n_pulses = _check_count("n_pulses", n_pulses, 2)
-    n_devices = _check_count("n_devices", n_devices, 1)
-    n_cycles = _check_count("n_cycles", n_cycles, 1)
+    n_pulses = check_int("characterize", "n_pulses", n_pulses, ge=2)
+    n_devices = check_int("characterize", "n_devices", n_devices, ge=1)
+    n_cycles = check_int("characterize", "n_cycles", n_cycles, ge=1)
     n_alternating = 2 * n_pulses if n_alternating is None else n_alternating
-    n_alternating = _check_count("n_alternating", n_alternating, 2)
+    n_alternating = check_int("characterize", "n_alternating", n_alternating, ge=2)
 
-    tile = _native.Tile(n_devices, 1, config.to_json(), seed)
+    tile = AnalogTile(n_devices, 1, config, seed)
     tile.set_weights(np.full((n_devices, 1), -_FAR_AWAY, dtype=np.float32), False)
     steps = 2 * n_pulses * n_cycles
     directions = np.tile(np.repeat(np.array([1, -1], dtype=np.int8), n_pulses), n_cycles)

@@ -35,6 +35,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
+from rpusim._checks import check_int
 from rpusim.config import RPUConfig
 from rpusim.tile import AnalogTile
 
@@ -381,9 +382,7 @@ class WeightRemapper(CompensationScheduler):
         layers: Layers = None,
     ) -> None:
         super().__init__(target, layers=layers)
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an int >= 1, got {every!r}")
-        self.every = every
+        self.every = check_int("WeightRemapper", "every", every, ge=1)
         changes: dict[str, Any] = {}
         if omega is not None:
             changes["mapping.weight_scaling_omega"] = omega
@@ -391,18 +390,19 @@ class WeightRemapper(CompensationScheduler):
             changes["mapping.weight_scaling_columnwise"] = columnwise
         if changes:
             _configure(target, changes, layers)
-        self.remaps = 0
+
+    @property
+    def remaps(self) -> int:
         """How many re-mappings were done."""
+        return self.last_step // self.every
 
     def _on_step(self, step: int) -> None:
         if step % self.every == 0:
             remap_weights(self.target, layers=self.layers)
-            self.remaps += 1
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "every": self.every, "remaps": self.remaps}
+        return {**super().state_dict(), "every": self.every}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.every = int(state["every"])
-        self.remaps = int(state["remaps"])

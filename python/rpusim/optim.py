@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, Callable, Union
+from collections.abc import Iterator
+from typing import Any, Callable
 
 import torch
 from torch.optim import SGD
@@ -11,8 +11,6 @@ from torch.optim import SGD
 from rpusim.nn._context import AnalogContext
 
 __all__ = ["AnalogSGD"]
-
-Params = Union[Iterable[torch.Tensor], Iterable[dict[str, Any]]]
 
 
 class AnalogSGD(SGD):
@@ -36,24 +34,6 @@ class AnalogSGD(SGD):
         weight_decay: L2 penalty of the digital parameters.
         nesterov: Nesterov momentum for the digital parameters.
     """
-
-    def __init__(
-        self,
-        params: Params,
-        lr: float = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-        )
 
     def _analog_contexts(self) -> Iterator[tuple[AnalogContext, dict[str, Any]]]:
         for group in self.param_groups:

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rpusim import _native
+from rpusim._checks import check_bool
 from rpusim.config import RPUConfig
 
 if TYPE_CHECKING:
@@ -100,12 +101,6 @@ def _result(y: FloatArray, is_tensor: bool, one_d: bool) -> Any:
 
         return torch.from_numpy(y)
     return y
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return bool(value)
 
 
 def _check_size(name: str, value: object) -> int:
@@ -238,7 +233,7 @@ class AnalogTile:
         Returns:
             ``(batch, out_size)`` or ``(out_size,)``, of the kind of ``x``.
         """
-        flag = _check_flag("is_test", is_test)
+        flag = check_bool("AnalogTile.forward", "is_test", is_test)
         array, is_tensor, one_d = _as_batch("x", x, self.in_size)
         y = self._tile.forward(array, flag)
         return _result(y, is_tensor, one_d)  # type: ignore[no-any-return]
@@ -283,7 +278,8 @@ class AnalogTile:
             apply_weight_scaling: the weights the tile computes with, ``diag(out_scales) W_a``
                 (default), or the analog weights ``W_a`` the devices hold.
         """
-        return self._tile.get_weights(_check_flag("apply_weight_scaling", apply_weight_scaling))
+        flag = check_bool("AnalogTile.get_weights", "apply_weight_scaling", apply_weight_scaling)
+        return self._tile.get_weights(flag)
 
     def set_weights(self, weights: Float32Input, apply_weight_scaling: bool = True) -> None:
         """Programs the weights, each analog value clipped to its device's bounds.
@@ -294,7 +290,7 @@ class AnalogTile:
                 scaling (``rpu_config.mapping``: new :attr:`out_scales`) (default), or program
                 them as analog weights, keeping the scales.
         """
-        flag = _check_flag("apply_weight_scaling", apply_weight_scaling)
+        flag = check_bool("AnalogTile.set_weights", "apply_weight_scaling", apply_weight_scaling)
         array, _ = _as_matrix("weights", weights)
         shape = (self.out_size, self.in_size)
         if array.shape != shape:
@@ -306,6 +302,12 @@ class AnalogTile:
         """The digital scale of every output row (weight scaling), float32 ``(out_size,)``;
         all 1 without weight scaling."""
         return self._tile.get_out_scales()
+
+    def pulse(self, up: bool) -> None:
+        """One pulse, up (the weight grows) or down, to every device, with its cycle-to-cycle
+        noise (the classic response-curve measurement); counts as an update call. ValueError
+        for the ideal device, which takes no pulses."""
+        self._tile.pulse(check_bool("AnalogTile.pulse", "up", up))
 
     def remap(self) -> None:
         """Maps the current effective weights anew with ``rpu_config.mapping`` and programs

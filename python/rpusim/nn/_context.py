@@ -55,8 +55,11 @@ class AnalogContext(torch.nn.Parameter):
         clears them. Does nothing when no pair is stored."""
         if not self.stored:
             return
-        x = torch.cat([pair[0] for pair in self.stored])
-        d = torch.cat([pair[1] for pair in self.stored])
+        if len(self.stored) == 1:  # a Linear or Conv layer used once: no copy
+            x, d = self.stored[0]
+        else:
+            x = torch.cat([pair[0] for pair in self.stored])
+            d = torch.cat([pair[1] for pair in self.stored])
         self.stored.clear()
         self.analog_tile.update(x, d, lr)
 

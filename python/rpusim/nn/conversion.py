@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Callable, cast
+from typing import Any, Callable, cast
 
 from torch import nn
 
@@ -36,32 +36,29 @@ class AnalogSequential(nn.Sequential):
         return analog_layers(self)
 
 
+_ANALOG_OF: dict[type[nn.Module], Any] = {
+    nn.Linear: AnalogLinear,
+    nn.Conv1d: AnalogConv1d,
+    nn.Conv2d: AnalogConv2d,
+    nn.LSTM: AnalogLSTM,
+}
+"""The torch layer classes convert_to_analog replaces, with their analog classes."""
+
+
 def _analog(module: nn.Module, rpu_config: RPUConfig | None, analog_bias: bool) -> nn.Module | None:
     """The analog replacement of one torch layer, or ``None`` for any other module. Only the
     exact classes are replaced: a subclass may use its weights in its own way (as
     ``nn.MultiheadAttention`` does with its output ``Linear``)."""
-    kind = type(module)
-    if kind is nn.Linear:
-        return AnalogLinear.from_digital(
-            cast(nn.Linear, module), rpu_config, analog_bias=analog_bias
-        )
-    if kind is nn.Conv1d:
-        return AnalogConv1d.from_digital(
-            cast(nn.Conv1d, module), rpu_config, analog_bias=analog_bias
-        )
-    if kind is nn.Conv2d:
-        return AnalogConv2d.from_digital(
-            cast(nn.Conv2d, module), rpu_config, analog_bias=analog_bias
-        )
-    if kind is nn.LSTM:
-        return AnalogLSTM.from_digital(cast(nn.LSTM, module), rpu_config, analog_bias=analog_bias)
-    return None
+    analog = _ANALOG_OF.get(type(module))
+    if analog is None:
+        return None
+    return cast(nn.Module, analog.from_digital(module, rpu_config, analog_bias=analog_bias))
 
 
 def _digital(module: nn.Module) -> nn.Module | None:
     """The torch layer of one analog layer, or ``None`` for any other module."""
-    if isinstance(module, (AnalogLinear, AnalogConv1d, AnalogConv2d, AnalogLSTM)):
-        return module.to_digital()
+    if isinstance(module, tuple(_ANALOG_OF.values())):
+        return cast(nn.Module, module.to_digital())
     return None
 
 

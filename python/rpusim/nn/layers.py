@@ -267,7 +267,7 @@ def _padding(
         total = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
         if any(t % 2 for t in total):
             raise NotImplementedError(
-                "padding='same' with an even dilation * (kernel_size - 1) pads asymmetrically, "
+                "padding='same' with an odd dilation * (kernel_size - 1) pads asymmetrically, "
                 "which analog convolutions do not support; give the padding explicitly"
             )
         return tuple(t // 2 for t in total)
