@@ -4,35 +4,19 @@ schedulers change them at the right steps and survive save and load."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
-import rpusim
+from helpers import ideal_device
 from rpusim import AnalogTile, IOParameters, RPUConfig, UpdateParameters
 from rpusim import compensation as comp
-from rpusim.devices import ConstantStep
 
 torch = pytest.importorskip("torch")
 
 from rpusim.nn import AnalogLinear  # noqa: E402
 from rpusim.optim import AnalogSGD  # noqa: E402
-
-
-def exact_devices(**kw: float) -> ConstantStep:
-    """Devices without variation, bounds +-1."""
-    return ConstantStep(
-        **{
-            "dw_min": 0.001,
-            "dw_min_dtod": 0.0,
-            "dw_min_std": 0.0,
-            "up_down_dtod": 0.0,
-            "w_max": 1.0,
-            "w_min": -1.0,
-            "w_max_dtod": 0.0,
-            "w_min_dtod": 0.0,
-            **kw,
-        }
-    )
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -41,7 +25,7 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_noise_management_keeps_small_backward_errors_above_the_noise() -> None:
     rng = np.random.default_rng(0)
-    tile = AnalogTile(64, 64, RPUConfig(device=exact_devices()), seed=1)
+    tile = AnalogTile(64, 64, RPUConfig(device=ideal_device()), seed=1)
     w = rng.uniform(-0.2, 0.2, (64, 64)).astype(np.float32)
     tile.set_weights(w)
     d = rng.uniform(-1e-3, 1e-3, (200, 64)).astype(np.float32)  # back-propagated errors
@@ -57,7 +41,7 @@ def test_noise_management_keeps_small_backward_errors_above_the_noise() -> None:
 
 
 def test_bound_management_rescues_saturated_outputs() -> None:
-    config = RPUConfig(device=exact_devices(), forward=IOParameters(out_noise=0.0))
+    config = RPUConfig(device=ideal_device(), forward=IOParameters(out_noise=0.0))
     tile = AnalogTile(1, 64, config, seed=2)
     tile.set_weights(np.full((1, 64), 0.5, dtype=np.float32))
     x = np.ones((1, 64), dtype=np.float32)  # W x = 32, beyond the ADC bound 12
@@ -69,7 +53,7 @@ def test_bound_management_rescues_saturated_outputs() -> None:
 @pytest.mark.parametrize("columnwise", [False, True])
 def test_weight_scaling_maps_onto_the_configured_range(columnwise: bool) -> None:
     rng = np.random.default_rng(3)
-    config = RPUConfig(device=exact_devices(), forward=IOParameters.perfect())
+    config = RPUConfig(device=ideal_device(), forward=IOParameters.perfect())
     tile = AnalogTile(8, 16, config, seed=3)
     w = (rng.uniform(-1, 1, (8, 16)) * np.linspace(0.01, 0.08, 8)[:, None]).astype(np.float32)
     tile.set_weights(w)
@@ -97,7 +81,7 @@ def update_correlation(update_management: bool) -> tuple[float, float]:
     update = UpdateParameters(
         update_management=update_management, update_bl_management=False, desired_bl=31
     )
-    tile = AnalogTile(1, 2, RPUConfig(device=exact_devices(), update=update), seed=4)
+    tile = AnalogTile(1, 2, RPUConfig(device=ideal_device(), update=update), seed=4)
     x = np.ones((1, 2), dtype=np.float32)
     d = np.full((1, 1), 0.01, dtype=np.float32)
     changes = []
@@ -189,7 +173,7 @@ def test_multistep_parameter_changes_at_its_milestones() -> None:
 
 def test_weight_remapper_remaps_every_n_steps() -> None:
     rng = np.random.default_rng(7)
-    config = RPUConfig(device=exact_devices(), update=UpdateParameters(pulse_type="none"))
+    config = RPUConfig(device=ideal_device(), update=UpdateParameters(pulse_type="none"))
     tile = AnalogTile(4, 5, config, seed=7)
     tile.set_weights(rng.uniform(-0.05, 0.05, (4, 5)).astype(np.float32))
     remapper = comp.WeightRemapper(tile, every=3, omega=0.5)
@@ -264,4 +248,10 @@ def test_schedulers_resume_from_a_checkpoint() -> None:
 
 
 def test_compensation_is_importable_lazily() -> None:
-    assert rpusim.compensation is comp
+    script = (
+        "import sys, rpusim; assert 'rpusim.compensation' not in sys.modules; "
+        "rpusim.compensation.set_noise_management; print('rpusim.compensation' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"

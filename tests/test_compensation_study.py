@@ -76,8 +76,10 @@ def test_tiny_study_writes_table_plot_and_results(tmp_path: Path) -> None:
         assert all(math.isfinite(m) and m > 0 for m in r.metric)
     final = {(r.net, r.config): r.metric[-1] for r in output.results}
     assert final["lenet", "float"] < 70  # chance is 90 % error
-    assert all(0 <= final[net, c] <= 100 for net in ("mlp", "lenet") for c in configs)
-    assert final["lstm", "float"] < 60  # a uniform guess has perplexity 83 (the vocabulary)
+    # Without the measures LeNet stays at chance; with all of them and re-mapping it learns.
+    assert final["lenet", "baseline"] > 80
+    assert final["lenet", "remap"] < 70
+    assert final["lstm", "float"] < 60  # a uniform guess has perplexity 82 (the vocabulary)
 
     table = (tmp_path / "table.md").read_text()
     assert output.table in table

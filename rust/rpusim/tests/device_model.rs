@@ -284,9 +284,13 @@ fn piecewise_step_interpolates_its_nodes() {
             );
         }
     }
-    // Update management plans with dw_min times the middle up node (aihwkit's granularity).
-    let config = DeviceConfig::PiecewiseStep(p);
-    assert_eq!(config.granularity(), Some(0.002 * 1.0));
+    // Update management plans with dw_min times the middle up node (aihwkit's granularity),
+    // here 0.5 so that plain dw_min would fail.
+    let config = DeviceConfig::PiecewiseStep(PiecewiseStepParameters {
+        piecewise_up: vec![2.0, 1.5, 0.5, 0.2, 0.1],
+        ..p
+    });
+    assert_eq!(config.granularity(), Some(0.002 * 0.5));
 }
 
 /// The drawn model of a single-device tile.
