@@ -36,7 +36,7 @@ to --out-dir (default examples/out/compensation/), and prints the table.
 
 The full run (the default) trains LeNet 2 epochs and the MLP 3 epochs on all of MNIST, and
 the LSTM 2 epochs on 300 000 characters of the book (tested on 50 000); on 2 cores with
---jobs 2 it takes about 1.5 hours. --quick trains 1 epoch on subsets (LeNet 4000, MLP 12 000
+--jobs 2 it takes about 40 minutes. --quick trains 1 epoch on subsets (LeNet 4000, MLP 12 000
 training and 2000 test images; 50 000 / 10 000 characters) in a few minutes. With --jobs N the
 runs go to N processes with one engine thread and one torch thread each (results do not depend
 on it: the engine is bit-reproducible).

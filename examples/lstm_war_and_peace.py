@@ -26,12 +26,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mnist_mlp
 import numpy as np
-import rpusim
 import torch
-from rpusim import RPUConfig, presets
 from rpusim.data import load_war_and_peace
-from rpusim.nn import convert_to_analog
 from rpusim.optim import AnalogSGD
 from torch import Tensor, nn
 from tqdm import tqdm
@@ -135,9 +133,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="weights and devices")
     parser.add_argument("--threads", type=int, default=1, help="engine threads")
     args = parser.parse_args()
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(1)  # see mnist_mlp.setup
-    rpusim.set_num_threads(args.threads)
+    mnist_mlp.setup(args)
 
     corpus = load_war_and_peace(args.data_dir)
     train_text = corpus.train[: args.train_chars or None]
@@ -149,13 +145,7 @@ def main() -> None:
         f"{args.epochs} epochs"
     )
     digital = CharLSTM(len(corpus.vocabulary), args.hidden, args.layers)
-    runs = []
-    for name, config in (
-        ("float", RPUConfig.floating_point()),
-        ("analog", presets.paper_baseline()),
-    ):
-        model = convert_to_analog(digital, config)  # the same initial weights for both
-        runs.append(Run(name, model, AnalogSGD(model.parameters(), lr=args.lr)))
+    runs = [Run(*run) for run in mnist_mlp.float_and_analog(digital, args.lr)]
     train_data = streams(train_text, args.batch_size)
     test_data = streams(test_text, args.batch_size)
     for epoch in range(1, args.epochs + 1):

@@ -91,18 +91,25 @@ def test_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000
     return correct / len(x)
 
 
-def train_and_compare(
-    digital: nn.Module, data: ImageDataset, args: argparse.Namespace, flatten: bool
-) -> list[Run]:
-    """Trains ``digital`` converted for floating point and for the paper's tiles, epoch by
-    epoch on the same batches, printing the test accuracies."""
+def float_and_analog(digital: nn.Module, lr: float) -> list[tuple[str, nn.Module, AnalogSGD]]:
+    """``digital`` converted for floating point and for the paper's tiles (the same initial
+    weights for both), each with its optimizer: ``(name, model, optimizer)``."""
     runs = []
     for name, config in (
         ("float", RPUConfig.floating_point()),
         ("analog", presets.paper_baseline()),
     ):
-        model = convert_to_analog(digital, config)  # the same initial weights for both
-        runs.append(Run(name, model, AnalogSGD(model.parameters(), lr=args.lr)))
+        model = convert_to_analog(digital, config)
+        runs.append((name, model, AnalogSGD(model.parameters(), lr=lr)))
+    return runs
+
+
+def train_and_compare(
+    digital: nn.Module, data: ImageDataset, args: argparse.Namespace, flatten: bool
+) -> list[Run]:
+    """Trains ``digital`` converted for floating point and for the paper's tiles, epoch by
+    epoch on the same batches, printing the test accuracies."""
+    runs = [Run(*run) for run in float_and_analog(digital, args.lr)]
     x_train, y_train = as_tensors(data.train_images, data.train_labels, flatten)
     x_test, y_test = as_tensors(data.test_images, data.test_labels, flatten)
     generator = torch.Generator().manual_seed(args.seed)

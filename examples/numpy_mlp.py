@@ -1,4 +1,4 @@
-"""Main job: an MLP made of rpusim tiles, trained with numpy only (no torch).
+"""An MLP made of rpusim tiles, trained with numpy only (no torch).
 
 Trains a tanh MLP on scikit-learn's bundled handwritten digits (8x8 images, 64 inputs scaled
 to [0, 1], 10 classes, a fixed stratified split of 1347 training and 450 test images) with the
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import rpusim
 from rpusim import AnalogTile, IOParameters, RPUConfig, UpdateParameters
+from rpusim.data import load_digits
 from rpusim.devices import ConstantStep
 
 
@@ -73,18 +74,6 @@ def rpu_config(m: Measures, device: ConstantStep) -> RPUConfig:
         backward=IOParameters(noise_management=nm, bound_management="none"),
         update=UpdateParameters(update_management=m.um, update_bl_management=m.ublm),
     )
-
-
-def load_digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """scikit-learn's bundled digits (offline), inputs in [0, 1], a fixed 1347/450 split."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float32)
-    y = digits.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=450, random_state=0, stratify=y)
-    return x_tr, y_tr, x_te, y_te
 
 
 class FloatLayer:
@@ -222,7 +211,9 @@ def main() -> None:
     if args.threads > 0:
         rpusim.set_num_threads(args.threads)
 
-    x_tr, y_tr, x_te, y_te = load_digits_split()
+    digits = load_digits()
+    x_tr, y_tr = digits.train_images.reshape(-1, 64), digits.train_labels
+    x_te, y_te = digits.test_images.reshape(-1, 64), digits.test_labels
     sizes = [x_tr.shape[1], *args.hidden, 10]
     seeds = list(range(args.seed, args.seed + args.seeds))
     device = ConstantStep(dw_min=0.001, w_max=0.6, w_min=-0.6)
