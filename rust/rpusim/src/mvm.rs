@@ -515,9 +515,9 @@ mod avx2 {
         }
         // Pack the 16 columns into one contiguous panel: the rows of W are in_size apart, and
         // walking down a column block with that stride thrashes the caches.
-        let mut panel = Vec::with_capacity(out_size * BACKWARD_COLS);
-        for i in 0..out_size {
-            panel.extend_from_slice(&w[i * in_size + c0..i * in_size + c0 + BACKWARD_COLS]);
+        let mut panel = vec![0.0f32; out_size * BACKWARD_COLS];
+        for (i, p) in panel.chunks_exact_mut(BACKWARD_COLS).enumerate() {
+            p.copy_from_slice(&w[i * in_size + c0..i * in_size + c0 + BACKWARD_COLS]);
         }
         assert!(d.len() >= n_samples * out_size);
         let mut store = |acc: &[[__m256; 2]], s: usize| {
