@@ -19,6 +19,7 @@
 //! ```
 
 pub mod config;
+pub mod cpu;
 pub mod device;
 mod error;
 pub mod io;
@@ -35,6 +36,7 @@ mod update;
 pub use config::{
     BoundManagement, IoParameters, NoiseManagement, PulseType, TileConfig, UpdateParameters,
 };
+pub use cpu::{set_max_isa, Isa};
 pub use device::DeviceConfig;
 pub use error::{Error, Result};
 pub use mapping::MappingParameters;

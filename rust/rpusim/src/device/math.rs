@@ -7,8 +7,6 @@
 //! into per-device constants. Relative error below `4e-7` for [`exp2`] and below `5e-7` per unit
 //! of `|e log2 base|` for [`pow`] (tested against `f64`).
 
-use crate::rng::log_reduce;
-
 /// `1.5 * 2^23`: adding and subtracting it rounds a float below `2^22` to an integer (ties to
 /// even), with plain float operations.
 const ROUND: f32 = 12_582_912.0;
@@ -45,6 +43,21 @@ pub(crate) fn exp2(t: f32) -> f32 {
         return 2.0 * p * f32::from_bits(254 << 23);
     }
     p * f32::from_bits(((n + 127) as u32) << 23)
+}
+
+/// The argument reduction of a logarithm of a positive normal `x = 2^e m`: `(e, s)` with the
+/// mantissa `m` centred on 1 (`[sqrt(1/2), sqrt(2))`) and `s = (m - 1) / (m + 1)`, `|s| <
+/// 0.172`, so that `ln x = e ln 2 + 2 atanh(s)` and `atanh` is a short odd polynomial.
+#[inline(always)]
+fn log_reduce(x: f32) -> (f32, f32) {
+    let bits = x.to_bits();
+    let exponent = ((bits >> 23) & 0xff) as i32 - 127;
+    let mantissa = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let high = mantissa > std::f32::consts::SQRT_2;
+    let m = if high { mantissa * 0.5 } else { mantissa };
+    let e = if high { exponent + 1 } else { exponent } as f32;
+    let f = m - 1.0;
+    (e, f / (2.0 + f))
 }
 
 /// `log2 x` for a positive normal `x` (others: see [`pow`], the only caller that needs them).

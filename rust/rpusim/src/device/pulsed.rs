@@ -236,7 +236,7 @@ impl Shape {
 
 /// Draws `N` values for every device, in parallel over rows: `f(common, extra)` gets the
 /// device's normals 0..4 (`xi1 .. xi4` of MODEL.md §5) and, with `extra`, normals 4..8 for the
-/// parameters of a particular model (else zeros). Device `(i, j)` of unit-cell device `sub`
+/// parameters of a particular model (else zeros), all from block 0. Device `(i, j)` of unit-cell device `sub`
 /// reads address `[i, j, sub]` of the device-to-device stream, so the result does not depend
 /// on the thread count. Returns the values column by column.
 pub(crate) fn draw_devices<const N: usize>(
@@ -250,9 +250,10 @@ pub(crate) fn draw_devices<const N: usize>(
     crate::threads::for_each_chunk(&mut drawn, shape.in_size, work, |i, row| {
         for (j, d) in row.iter_mut().enumerate() {
             let address = [i as u32, j as u32, shape.sub];
-            let common = normals_of_block(stream.block(address, 0));
+            let xi = normals_of_block(stream.block(address, 0));
+            let common = [xi[0], xi[1], xi[2], xi[3]];
             let more = if extra {
-                normals_of_block(stream.block(address, 1))
+                [xi[4], xi[5], xi[6], xi[7]]
             } else {
                 [0.0; 4]
             };
