@@ -32,6 +32,7 @@ mod state;
 mod threads;
 mod tile;
 mod update;
+mod workspace;
 
 pub use config::{
     BoundManagement, IoParameters, NoiseManagement, PulseType, TileConfig, UpdateParameters,

@@ -71,9 +71,9 @@ pub fn abs_max(v: &[f32]) -> f32 {
     v.iter().fold(0.0f32, |m, x| m.max(x.abs()))
 }
 
-/// Sampled pulse train of one row or column: bit `k < bl` of `mask` (little-endian words) is set
-/// when draw `k` of the sequence at `address` falls below probability `p`.
-pub fn train(stream: &Stream, address: [u32; 3], p: f32, bl: u32, mask: &mut [u64]) {
+/// Sampled pulse train of one row or column: bit `k < bl` of `mask` (little-endian 32-bit
+/// words) is set when draw `k` of the sequence at `address` falls below probability `p`.
+pub fn train(stream: &Stream, address: [u32; 3], p: f32, bl: u32, mask: &mut [u32]) {
     mask.fill(0);
     let threshold = bernoulli_threshold(p);
     let bl = bl as usize;
@@ -82,7 +82,7 @@ pub fn train(stream: &Stream, address: [u32; 3], p: f32, bl: u32, mask: &mut [u6
         for (w, &word) in stream.block(address, block as u32).iter().enumerate() {
             let k = 4 * block + w;
             if k < bl && u64::from(word) < threshold {
-                mask[k / 64] |= 1 << (k % 64);
+                mask[k / 32] |= 1 << (k % 32);
             }
         }
     }
@@ -93,9 +93,9 @@ pub const TRAIN_LANES: usize = 8;
 
 /// The pulse trains of up to [`TRAIN_LANES`] lines of one sample at once, bit for bit those
 /// [`train`] gives one by one: line `l` has address `[sample, index[l], 0]` and probability
-/// `p[l]`, its train goes to `masks[l]` (`index`, `p` and `masks` are equally long). Draw `k`
-/// of every line comes from one Philox call over the lines (block `k / 4`, word `k % 4`), so a
-/// short train costs an eighth of a block instead of a whole one.
+/// `p[l]`, its train goes to `masks[l]` (`index`, `p` and `masks` are equally long; words past
+/// the train are zero). Draw `k` of every line comes from one Philox call over the lines (block
+/// `k / 4`, word `k % 4`), so a short train costs an eighth of a block instead of a whole one.
 #[inline(always)]
 pub fn trains<const W: usize>(
     stream: &Stream,
@@ -103,7 +103,7 @@ pub fn trains<const W: usize>(
     index: &[u32],
     p: &[f32],
     bl: u32,
-    masks: &mut [[u64; W]],
+    masks: &mut [[u32; W]],
 ) {
     let lines = masks.len();
     debug_assert!(lines <= TRAIN_LANES && index.len() == lines && p.len() == lines);
@@ -123,16 +123,17 @@ pub fn trains<const W: usize>(
                 break;
             }
             for (mask, (&word, &t)) in masks.iter_mut().zip(lanes.iter().zip(&threshold)) {
-                mask[k / 64] |= u64::from(u64::from(word) < t) << (k % 64);
+                mask[k / 32] |= u32::from(u64::from(word) < t) << (k % 32);
             }
         }
     }
 }
 
-/// Pulses of the `deterministic_implicit` type: `round(BL p_d p_x)`.
+/// Pulses of the `deterministic_implicit` type, `round(BL p_d p_x)`, from `s = BL p_d` (an f32
+/// product) and `p_x`.
 #[inline(always)]
-pub fn implicit_pulses(bl: u32, p_row: f32, p_col: f32) -> u32 {
-    (bl as f32 * p_row * p_col).round_ties_even() as u32
+pub fn implicit_pulses(s: f32, p_col: f32) -> u32 {
+    (s * p_col).round_ties_even() as u32
 }
 
 /// Weight after the exact float update of pulse type `none`: `w - lr d x`, clipped.
@@ -204,7 +205,7 @@ mod tests {
         let index = [3u32, 0, 17, 5, 6, 1000, 8, 9];
         for bl in [1u32, 2, 3, 4, 5, 31, 64, 65, 200, 256] {
             for lines in [1usize, 3, 8] {
-                let mut masks = [[7u64; 4]; 8];
+                let mut masks = [[7u32; 8]; 8];
                 trains(
                     &s,
                     11,
@@ -214,7 +215,7 @@ mod tests {
                     &mut masks[..lines],
                 );
                 for l in 0..lines {
-                    let mut one = [0u64; 4];
+                    let mut one = [0u32; 8];
                     train(&s, [11, index[l], 0], p[l], bl, &mut one);
                     assert_eq!(masks[l], one, "bl {bl} line {l}");
                 }
@@ -226,14 +227,14 @@ mod tests {
     fn trains_have_the_right_length_and_rate() {
         use crate::rng::{Op, Purpose};
         let s = Stream::new(11, Op::Update, Purpose::PulseTrainX, 0);
-        let mut m = [0u64; 4];
+        let mut m = [0u32; 8];
         train(&s, [0, 0, 0], 1.0, 200, &mut m);
         assert_eq!(m.iter().map(|w| w.count_ones()).sum::<u32>(), 200);
         train(&s, [0, 0, 0], 0.0, 200, &mut m);
-        assert_eq!(m, [0; 4]);
+        assert_eq!(m, [0; 8]);
         let mut ones = 0u32;
         for a in 0..2000 {
-            let mut m = [0u64; 1];
+            let mut m = [0u32; 1];
             train(&s, [a, 1, 0], 0.25, 31, &mut m);
             assert_eq!(m[0] >> 31, 0);
             ones += m[0].count_ones();

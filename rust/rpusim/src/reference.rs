@@ -158,6 +158,7 @@ pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Resul
         lr,
     };
     let w = &mut tile.weights;
+    let mut pulses = 0;
     match &mut tile.devices.cell {
         // The ideal device: the exact float step, without bounds.
         UnitCell::Ideal => {
@@ -171,28 +172,29 @@ pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Resul
                 }
             }
         }
-        UnitCell::Single(layer) => pulsed_update(layer, w, 0, &call),
+        UnitCell::Single(layer) => pulses = pulsed_update(layer, w, 0, &call),
         UnitCell::Vector(cell) => {
             for s in cell.select(call.seed, call.call) {
-                pulsed_update(&mut cell.layers[s], &mut cell.weights[s], s as u32, &call);
+                pulses += pulsed_update(&mut cell.layers[s], &mut cell.weights[s], s as u32, &call);
             }
             cell.reduce(w);
         }
     }
     tile.counters.update += 1;
+    tile.pulses += pulses;
     Ok(())
 }
 
 /// The update on one pulsed model whose weights read are `w`; `sub` is its index in the unit
-/// cell.
-fn pulsed_update(layer: &mut DeviceLayer, w: &mut [f32], sub: u32, call: &Call) {
+/// cell. Returns the number of pulses.
+fn pulsed_update(layer: &mut DeviceLayer, w: &mut [f32], sub: u32, call: &Call) -> u64 {
     let DeviceLayer {
         model,
         write_noise,
         persistent,
         ..
     } = layer;
-    with_model!(&*model, dev => pulsed_model(dev, w, persistent.as_deref_mut(), *write_noise, sub, call));
+    with_model!(&*model, dev => pulsed_model(dev, w, persistent.as_deref_mut(), *write_noise, sub, call))
 }
 
 fn pulsed_model<D: PulsedDevice>(
@@ -202,8 +204,9 @@ fn pulsed_model<D: PulsedDevice>(
     write_noise: f32,
     sub: u32,
     call: &Call,
-) {
+) -> u64 {
     let (out_size, in_size) = (call.out_size, call.in_size);
+    let mut applied = 0;
     let up = &call.config.update;
     let stream = |p| Stream::new(call.seed, Op::Update, p, call.call);
     let (sx, sd, noise) = (
@@ -211,7 +214,7 @@ fn pulsed_model<D: PulsedDevice>(
         stream(Purpose::PulseTrainD),
         stream(Purpose::PulseNoise),
     );
-    let words = up.desired_bl.div_ceil(64) as usize;
+    let words = up.desired_bl.div_ceil(32) as usize;
     for b in 0..call.n {
         let xb = &call.x[b * in_size..(b + 1) * in_size];
         let db = &call.d[b * out_size..(b + 1) * out_size];
@@ -241,8 +244,8 @@ fn pulsed_model<D: PulsedDevice>(
         let Some(p) = plan(up, dw_min, call.lr, abs_max(xb), abs_max(db)) else {
             continue;
         };
-        let mut mask_x = vec![vec![0u64; words]; in_size];
-        let mut mask_d = vec![vec![0u64; words]; out_size];
+        let mut mask_x = vec![vec![0u32; words]; in_size];
+        let mut mask_d = vec![vec![0u32; words]; out_size];
         if up.pulse_type == PulseType::StochasticCompressed {
             for j in 0..in_size {
                 train(
@@ -270,7 +273,7 @@ fn pulsed_model<D: PulsedDevice>(
             for j in 0..in_size {
                 let pulses = match up.pulse_type {
                     PulseType::DeterministicImplicit => {
-                        implicit_pulses(p.bl, p.p_row(db[i]), p.p_col(xb[j]))
+                        implicit_pulses(p.bl as f32 * p.p_row(db[i]), p.p_col(xb[j]))
                     }
                     _ => mask_d[i]
                         .iter()
@@ -283,6 +286,7 @@ fn pulsed_model<D: PulsedDevice>(
                 }
                 let k = i * in_size + j;
                 let increase = (db[i] < 0.0) != (xb[j] < 0.0);
+                applied += u64::from(pulses);
                 fire(
                     dev,
                     w,
@@ -296,6 +300,7 @@ fn pulsed_model<D: PulsedDevice>(
             }
         }
     }
+    applied
 }
 
 /// `pulses` pulses on device `k`; with write noise on its persistent weight, the weight read
@@ -349,10 +354,14 @@ pub fn pulse(tile: &mut Tile, up: bool) -> Result<()> {
     match &mut tile.devices.cell {
         // The engine's error for the ideal device.
         UnitCell::Ideal => return tile.pulse(up),
-        UnitCell::Single(layer) => one(layer, &mut tile.weights, 0),
+        UnitCell::Single(layer) => {
+            one(layer, &mut tile.weights, 0);
+            tile.pulses += (out_size * in_size) as u64;
+        }
         UnitCell::Vector(cell) => {
             for s in cell.select(tile.seed, tile.counters.update) {
                 one(&mut cell.layers[s], &mut cell.weights[s], s as u32);
+                tile.pulses += (out_size * in_size) as u64;
             }
             cell.reduce(&mut tile.weights);
         }

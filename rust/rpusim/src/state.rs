@@ -25,6 +25,9 @@ struct Header {
     seed: u64,
     config: TileConfig,
     counters: [u64; 3],
+    /// Pulses applied so far (absent in states written before it was counted).
+    #[serde(default)]
+    pulses: u64,
     nm_running: [Option<f32>; 2],
     /// Programming counter and unit-cell index; absent while both are at their start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +47,7 @@ impl Tile {
                 self.counters.backward,
                 self.counters.update,
             ],
+            pulses: self.pulses,
             nm_running: self.nm_running,
             device_counters: Some(self.devices.counters())
                 .filter(|c| *c != DeviceState::fresh_counters(&self.config.device)),
@@ -159,7 +163,9 @@ impl Tile {
                 backward,
                 update,
             },
+            pulses: header.pulses,
             nm_running: header.nm_running,
+            workspace: Default::default(),
         })
     }
 }

@@ -163,6 +163,53 @@ where
     }
 }
 
+/// The sum of `f(chunk_index, chunk, other_chunk)` over the `chunk_len`-sized chunks of `data`
+/// and, when there is one, of `other` (as long as `data`), split alike: on the pool when
+/// `work_ns` is large enough, else in order on this thread. Allocates nothing.
+pub(crate) fn sum_chunks<T, U, F>(
+    data: &mut [T],
+    other: Option<&mut [U]>,
+    chunk_len: usize,
+    work_ns: usize,
+    f: F,
+) -> u64
+where
+    T: Send,
+    U: Send,
+    F: Fn(usize, &mut [T], Option<&mut [U]>) -> u64 + Send + Sync,
+{
+    let chunk_len = chunk_len.max(1);
+    let chunks = data.len().div_ceil(chunk_len);
+    if !goes_parallel(work_ns, chunks) {
+        return match other {
+            None => data
+                .chunks_mut(chunk_len)
+                .enumerate()
+                .map(|(c, a)| f(c, a, None))
+                .sum(),
+            Some(other) => data
+                .chunks_mut(chunk_len)
+                .zip(other.chunks_mut(chunk_len))
+                .enumerate()
+                .map(|(c, (a, b))| f(c, a, Some(b)))
+                .sum(),
+        };
+    }
+    install(|| match other {
+        None => data
+            .par_chunks_mut(chunk_len)
+            .enumerate()
+            .map(|(c, a)| f(c, a, None))
+            .sum(),
+        Some(other) => data
+            .par_chunks_mut(chunk_len)
+            .zip(other.par_chunks_mut(chunk_len))
+            .enumerate()
+            .map(|(c, (a, b))| f(c, a, Some(b)))
+            .sum(),
+    })
+}
+
 /// [`map_chunks`] for work that returns nothing.
 pub(crate) fn for_each_chunk<T, F>(data: &mut [T], chunk_len: usize, work_ns: usize, f: F)
 where
@@ -170,17 +217,4 @@ where
     F: Fn(usize, &mut [T]) + Send + Sync,
 {
     map_chunks(data, chunk_len, work_ns, f);
-}
-
-/// `f(0), f(1), ..., f(n - 1)` in order, on the pool when `work_ns` is large enough.
-pub(crate) fn map_range<R, F>(n: usize, work_ns: usize, f: F) -> Vec<R>
-where
-    R: Send,
-    F: Fn(usize) -> R + Send + Sync,
-{
-    if !goes_parallel(work_ns, n) {
-        (0..n).map(f).collect()
-    } else {
-        install(|| (0..n).into_par_iter().map(f).collect())
-    }
 }

@@ -10,6 +10,7 @@ use std::ops::{Div, Mul};
 
 use crate::mapping::{scale_batch, scale_weights};
 use crate::update::{pulse_all, update, UpdateCall};
+use crate::workspace::Workspace;
 
 /// How many calls of each operation a tile has made: the position of its random streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,8 +41,12 @@ pub struct Tile {
     pub(crate) out_scales: Vec<f32>,
     pub(crate) devices: DeviceState,
     pub(crate) counters: Counters,
+    /// Pulses applied to the devices since the tile was made (saved with its state).
+    pub(crate) pulses: u64,
     /// Running averages of `average_abs_max` noise management: forward, backward.
     pub(crate) nm_running: [Option<f32>; 2],
+    /// Buffers kept from call to call (not part of the state).
+    pub(crate) workspace: Workspace,
 }
 
 impl Tile {
@@ -78,7 +83,9 @@ impl Tile {
             devices,
             config,
             counters: Counters::default(),
+            pulses: 0,
             nm_running: [None, None],
+            workspace: Workspace::default(),
         })
     }
 
@@ -100,6 +107,13 @@ impl Tile {
 
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// How many single pulses the updates (and [`Tile::pulse`]) have applied to the devices
+    /// since the tile was made, counting every device of a unit cell; the exact float updates
+    /// of the ideal device and of pulse type `none` apply none.
+    pub fn pulses(&self) -> u64 {
+        self.pulses
     }
 
     /// The drawn devices.
@@ -283,12 +297,13 @@ impl Tile {
             seed: self.seed,
             call: self.counters.update,
         };
-        update(
+        self.pulses += update(
             &mut self.weights,
             self.out_size,
             self.in_size,
             &mut self.devices,
             &call,
+            &mut self.workspace.lines,
         );
         self.counters.update += 1;
         Ok(())
@@ -302,7 +317,7 @@ impl Tile {
         if let UnitCell::Ideal = self.devices.cell {
             return Err(Error::invalid("device", "the ideal device takes no pulses"));
         }
-        pulse_all(
+        self.pulses += pulse_all(
             &mut self.weights,
             self.out_size,
             self.in_size,

@@ -3,26 +3,27 @@
 //! The samples go in chunks (all of them in one, unless a very large batch's lines would
 //! exceed [`LINES_BUDGET`]), each in two steps: in parallel over samples, the plan (UM, UBLM)
 //! and the firing lines of every sample ([`lines`]); then, in parallel over blocks of rows,
-//! the coincidences, sample after sample ([`fire`]). Each row's pulses draw their
-//! cycle-to-cycle noise from the row's own sequence (address `[sample, row, device of the unit
-//! cell]`), so the result is that of `reference.rs` at any split. The devices of a unit cell
-//! share the lines and are updated one after the other, each on its own weights; the tile's
-//! weights are then their weighted sum.
+//! the coincidences, row by row and sample after sample ([`fire`]). Each row's pulses draw
+//! their cycle-to-cycle noise from the row's own sequence (address `[sample, row, device of the
+//! unit cell]`), so the result is that of `reference.rs` at any split. The devices of a unit
+//! cell share the lines and are updated one after the other, each on its own weights; the
+//! tile's weights are then their weighted sum.
 
-mod cpu;
 mod fire;
+#[cfg(target_arch = "x86_64")]
+mod fire_avx512;
 mod lines;
 
 use crate::config::{PulseType, UpdateParameters};
+use crate::cpu::{isa, with_avx2, Isa};
 use crate::device::{with_model, DeviceArrays, DeviceConfig, DeviceLayer, DeviceState, UnitCell};
 use crate::pulse::float_step;
 use crate::rng::{Op, Purpose, Stream};
-use crate::threads::{for_each_chunk, map_range};
+use crate::threads::for_each_chunk;
 
 use fire::{apply, Store};
-use lines::{
-    Firing, Implicit, Line, Maker, One, Payload, Probabilities, Ranked, TaskLines, Trains, Uniform,
-};
+pub(crate) use lines::Lines;
+use lines::{padded, Implicit, Payload, Samples, TrainStreams, Trains};
 
 /// Everything one update call reads besides the weights.
 pub(crate) struct UpdateCall<'a> {
@@ -51,10 +52,10 @@ fn for_targets(
     cell: &mut UnitCell,
     seed: u64,
     call: u64,
-    f: impl FnOnce(&mut [Target<'_>]),
-) {
+    f: impl FnOnce(&mut [Target<'_>]) -> u64,
+) -> u64 {
     match cell {
-        UnitCell::Ideal => {}
+        UnitCell::Ideal => 0,
         UnitCell::Single(layer) => f(&mut [Target {
             weights: w,
             layer,
@@ -74,35 +75,39 @@ fn for_targets(
                     sub: s as u32,
                 })
                 .collect();
-            f(&mut targets);
+            let pulses = f(&mut targets);
             v.reduce(w);
+            pulses
         }
     }
 }
 
-/// Applies one update call to `w` (`out_size x in_size`) on the devices `devices`.
+/// Applies one update call to `w` (`out_size x in_size`) on the devices `devices`, with the
+/// lines in the buffers `lines` (kept from call to call); returns the number of pulses
+/// applied.
 pub(crate) fn update(
     w: &mut [f32],
     out_size: usize,
     in_size: usize,
     devices: &mut DeviceState,
     call: &UpdateCall,
-) {
+    lines: &mut Vec<Lines>,
+) -> u64 {
     if let UnitCell::Ideal = devices.cell {
         // The ideal device takes the exact float step, unbounded, whatever the pulse type.
         if call.n > 0 && !w.is_empty() {
             float_update(w, out_size, in_size, None, call);
         }
-        return;
+        return 0;
     }
     for_targets(w, &mut devices.cell, call.seed, call.call, |targets| {
-        pulsed(out_size, in_size, targets, call)
-    });
+        pulsed(out_size, in_size, targets, call, lines)
+    })
 }
 
 /// One pulse in direction `up` for every device the unit cell's policy picks (all devices of a
 /// single-device tile), each with its cycle-to-cycle noise from address `[0, row, device]` of
-/// the pulse-noise stream of update call `call`.
+/// the pulse-noise stream of update call `call`; returns the number of pulses.
 pub(crate) fn pulse_all(
     w: &mut [f32],
     out_size: usize,
@@ -111,50 +116,38 @@ pub(crate) fn pulse_all(
     seed: u64,
     call: u64,
     up: bool,
-) {
-    let line = |index: usize, negative: bool| Line {
-        index: index as u32,
-        negative,
-        payload: One,
-    };
-    // A device's pulse goes up when its row and column signs differ.
-    let cols: Vec<Line<One>> = (0..in_size).map(|j| line(j, false)).collect();
-    let rows: Vec<Line<One>> = (0..out_size).map(|i| line(i, up)).collect();
-    let positive: Vec<Ranked> = (0..in_size as u32)
-        .map(|j| Ranked { col: j, rank: j })
-        .collect();
-    let samples = [Firing {
-        sample: 0,
-        cols: &cols,
-        rows: &rows,
-        uniform: Some(Uniform {
-            positive: &positive,
-            negative: &[],
-        }),
-    }];
+) -> u64 {
+    let mut lines = Lines::default();
+    lines.add_all_firing(out_size, in_size, up);
     let noise = Stream::new(seed, Op::Update, Purpose::PulseNoise, call);
+    let samples = Samples {
+        lines: std::slice::from_ref(&lines),
+        words: 1,
+        out_size,
+        in_size,
+    };
+    let isa = isa();
     for_targets(w, &mut devices.cell, seed, call, |targets| {
-        fire_all(
-            out_size,
-            in_size,
-            targets,
-            &samples,
-            out_size * in_size,
-            &noise,
-        )
-    });
+        fire_all::<Trains<1>>(targets, &samples, &noise, isa)
+    })
 }
 
 /// The pulsed update of one call on the devices `targets`.
-fn pulsed(out_size: usize, in_size: usize, targets: &mut [Target<'_>], call: &UpdateCall) {
+fn pulsed(
+    out_size: usize,
+    in_size: usize,
+    targets: &mut [Target<'_>],
+    call: &UpdateCall,
+    lines: &mut Vec<Lines>,
+) -> u64 {
     if call.n == 0 || out_size * in_size == 0 {
-        return;
+        return 0;
     }
     if call.update.pulse_type == PulseType::None {
         for t in targets {
             float_target(out_size, in_size, t, call);
         }
-        return;
+        return 0;
     }
     let stream = |p| Stream::new(call.seed, Op::Update, p, call.call);
     let run = Run {
@@ -163,20 +156,21 @@ fn pulsed(out_size: usize, in_size: usize, targets: &mut [Target<'_>], call: &Up
         call,
         dw_min: call.device.granularity().unwrap_or(1.0),
         noise: stream(Purpose::PulseNoise),
+        streams: TrainStreams {
+            rows: stream(Purpose::PulseTrainD),
+            cols: stream(Purpose::PulseTrainX),
+        },
+        isa: isa(),
     };
     if call.update.pulse_type == PulseType::DeterministicImplicit {
-        return run.samples::<Implicit>(&Probabilities, targets);
+        return run.samples::<Implicit>(targets, lines);
     }
-    let trains = Trains {
-        rows: stream(Purpose::PulseTrainD),
-        cols: stream(Purpose::PulseTrainX),
-    };
-    // Pulse trains as bit masks of 64-bit words.
-    match call.update.desired_bl.div_ceil(64) {
-        1 => run.samples::<[u64; 1]>(&trains, targets),
-        2 => run.samples::<[u64; 2]>(&trains, targets),
-        3 => run.samples::<[u64; 3]>(&trains, targets),
-        _ => run.samples::<[u64; 4]>(&trains, targets),
+    // Pulse trains as bit masks of 32-bit words.
+    match call.update.desired_bl.div_ceil(32) {
+        1 => run.samples::<Trains<1>>(targets, lines),
+        2 => run.samples::<Trains<2>>(targets, lines),
+        3 | 4 => run.samples::<Trains<4>>(targets, lines),
+        _ => run.samples::<Trains<8>>(targets, lines),
     }
 }
 
@@ -198,45 +192,66 @@ struct Run<'a> {
     call: &'a UpdateCall<'a>,
     dw_min: f64,
     noise: Stream,
+    streams: TrainStreams,
+    isa: Isa,
 }
 
 impl Run<'_> {
-    /// Makes the lines of the samples, a chunk at a time, and fires each chunk on `targets`.
-    fn samples<P: Payload>(&self, maker: &impl Maker<P>, targets: &mut [Target<'_>]) {
+    /// Makes the lines of the samples, a chunk at a time, into the buffers `lines` (one per
+    /// task), and fires each chunk on `targets`.
+    fn samples<P: Payload>(&self, targets: &mut [Target<'_>], lines: &mut Vec<Lines>) -> u64 {
         let (out_size, in_size, n) = (self.out_size, self.in_size, self.call.n);
-        let per_sample = (out_size + in_size) * std::mem::size_of::<Line<P>>();
+        let per_sample = 4 * ((out_size + padded(in_size)) * (P::WORDS + 1));
         let chunk = (LINES_BUDGET / per_sample).clamp(1, n);
+        let tasks = chunk.div_ceil(SAMPLES_PER_TASK);
+        if lines.len() < tasks {
+            lines.resize_with(tasks, Lines::default);
+        }
+        let mut pulses = 0;
         for first in (0..n).step_by(chunk) {
             let count = chunk.min(n - first);
             let tasks = count.div_ceil(SAMPLES_PER_TASK);
             let work = count * (out_size + in_size) * LINE_NS;
-            let lines = map_range(tasks, work, |t| {
+            for_each_chunk(&mut lines[..tasks], 1, work, |t, task| {
                 let start = first + t * SAMPLES_PER_TASK;
                 let end = (start + SAMPLES_PER_TASK).min(first + count);
-                cpu::native(
+                let task = &mut task[0];
+                task.clear();
+                with_avx2(
+                    self.isa,
                     #[inline(always)]
-                    || TaskLines::new(maker, self.call, self.dw_min, out_size, in_size, start..end),
-                )
+                    || {
+                        task.add::<P>(
+                            &self.streams,
+                            self.call,
+                            self.dw_min,
+                            (out_size, in_size),
+                            start..end,
+                        )
+                    },
+                );
             });
-            let samples: Vec<Firing<'_, P>> =
-                lines.iter().flat_map(|t| t.firing(out_size)).collect();
-            let pairs = lines.iter().map(|t| t.pairs).sum();
-            if !samples.is_empty() {
-                fire_all(out_size, in_size, targets, &samples, pairs, &self.noise);
-            }
+            let samples = Samples {
+                lines: &lines[..tasks],
+                words: P::WORDS,
+                out_size,
+                in_size,
+            };
+            pulses += fire_all::<P>(targets, &samples, &self.noise, self.isa);
         }
+        pulses
     }
 }
 
 /// Fires the coincidences of `samples` on every target, each with the kernel of its model.
 fn fire_all<P: Payload>(
-    out_size: usize,
-    in_size: usize,
     targets: &mut [Target<'_>],
-    samples: &[Firing<'_, P>],
-    pairs: usize,
+    samples: &Samples<'_>,
     noise: &Stream,
-) {
+    isa: Isa,
+) -> u64 {
+    let (out_size, in_size) = (samples.out_size, samples.in_size);
+    let mut pulses = 0;
     for t in targets {
         let DeviceLayer {
             model,
@@ -250,8 +265,9 @@ fn fire_all<P: Payload>(
             write_noise: *write_noise,
             sub: t.sub,
         };
-        with_model!(&*model, dev => apply(store, out_size, in_size, dev, samples, pairs, noise));
+        pulses += with_model!(&*model, dev => apply::<P, _>(store, out_size, in_size, dev, samples, noise, isa));
     }
+    pulses
 }
 
 /// The exact float update of pulse type `none` on one model: its stored weights (the
@@ -279,7 +295,8 @@ fn float_update(
     bounds: Option<&DeviceArrays>,
     call: &UpdateCall,
 ) {
-    let rows = fire::rows_per_block(out_size, in_size, 1);
+    // About 8 K weights per block, so that a block stays in L2 while all samples pass over it.
+    let rows = (8192 / in_size.max(1)).clamp(1, 64);
     for_each_chunk(w, rows * in_size, call.n * w.len(), |c, block| {
         for b in 0..call.n {
             let x = &call.x[b * in_size..(b + 1) * in_size];

@@ -710,7 +710,7 @@ fn every_model_saves_and_continues_bit_identically() {
             if t.devices().layers().is_empty() {
                 return;
             }
-            t.pulse(call % 2 == 0).unwrap();
+            t.pulse(call.is_multiple_of(2)).unwrap();
         };
         let mut a = Tile::new(6, 7, config, 3).unwrap();
         a.set_weights(&uniform(42, -0.3, 0.3, 5)).unwrap();

@@ -47,6 +47,33 @@ impl PulsedDevice for ConstantStep {
         self.dw_min_std
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pulse16(
+        &self,
+        k0: usize,
+        w: std::arch::x86_64::__m512,
+        up: u16,
+        xi: std::arch::x86_64::__m512,
+        lanes: u16,
+    ) -> std::arch::x86_64::__m512 {
+        use std::arch::x86_64::*;
+        let a = &self.arrays;
+        // SAFETY: masked loads of the devices in `lanes`, AVX-512 F (the caller's contract).
+        unsafe {
+            let step = _mm512_mask_blend_ps(
+                up,
+                _mm512_maskz_loadu_ps(lanes, a.dw_down[k0..].as_ptr()),
+                _mm512_maskz_loadu_ps(lanes, a.dw_up[k0..].as_ptr()),
+            );
+            let factor = _mm512_add_ps(
+                _mm512_set1_ps(1.0),
+                _mm512_mul_ps(_mm512_set1_ps(self.dw_min_std), xi),
+            );
+            super::move_by16(w, _mm512_mul_ps(step, factor), up)
+        }
+    }
+
     #[inline(always)]
     fn step(&self, k: usize, _w: f32, up: bool) -> f32 {
         if up {

@@ -205,6 +205,42 @@ impl PulsedDevice for LinearStep {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pulse16(
+        &self,
+        k0: usize,
+        w: std::arch::x86_64::__m512,
+        up: u16,
+        xi: std::arch::x86_64::__m512,
+        lanes: u16,
+    ) -> std::arch::x86_64::__m512 {
+        use std::arch::x86_64::*;
+        let a = &self.arrays;
+        // SAFETY: masked loads of the devices in `lanes`, AVX-512 F (the caller's contract).
+        unsafe {
+            let pick = |down: &[f32], up_: &[f32]| {
+                _mm512_mask_blend_ps(
+                    up,
+                    _mm512_maskz_loadu_ps(lanes, down[k0..].as_ptr()),
+                    _mm512_maskz_loadu_ps(lanes, up_[k0..].as_ptr()),
+                )
+            };
+            let dw = pick(&a.dw_down, &a.dw_up);
+            let slope = pick(&self.slope_down, &self.slope_up);
+            let factor = _mm512_add_ps(
+                _mm512_set1_ps(1.0),
+                _mm512_mul_ps(_mm512_set1_ps(self.dw_min_std), xi),
+            );
+            let change = if self.mult_noise {
+                _mm512_mul_ps(_mm512_add_ps(dw, _mm512_mul_ps(slope, w)), factor)
+            } else {
+                _mm512_add_ps(_mm512_mul_ps(slope, w), _mm512_mul_ps(dw, factor))
+            };
+            super::move_by16(w, change, up)
+        }
+    }
+
     #[inline(always)]
     fn pulse(&self, k: usize, w: f32, up: bool, xi: f32) -> f32 {
         let factor = 1.0 + self.dw_min_std * xi;

@@ -59,6 +59,39 @@ pub trait PulsedDevice: Sync {
         move_by(w, self.step(k, w, up) * (1.0 + self.c2c_std() * xi), up)
     }
 
+    /// [`PulsedDevice::pulse`] of the sixteen devices `k0 .. k0 + 16` with AVX-512, on the
+    /// lanes set in `lanes` (the others may hold anything): lane `l` has weight `w[l]`,
+    /// direction up when bit `l` of `up` is set, and normal `xi[l]`. The default goes lane by
+    /// lane; models override it with vector arithmetic that gives the same bits.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F; devices `k0 + l` exist for the lanes in `lanes`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn pulse16(
+        &self,
+        k0: usize,
+        w: std::arch::x86_64::__m512,
+        up: u16,
+        xi: std::arch::x86_64::__m512,
+        lanes: u16,
+    ) -> std::arch::x86_64::__m512 {
+        use std::arch::x86_64::*;
+        let (mut wl, mut xl) = ([0.0f32; 16], [0.0f32; 16]);
+        // SAFETY: 16-lane stores into and a load from arrays of 16; AVX-512 by the contract.
+        unsafe {
+            _mm512_storeu_ps(wl.as_mut_ptr(), w);
+            _mm512_storeu_ps(xl.as_mut_ptr(), xi);
+        }
+        for l in 0..16 {
+            if lanes >> l & 1 == 1 {
+                wl[l] = self.pulse(k0 + l, wl[l], up >> l & 1 == 1, xl[l]);
+            }
+        }
+        // SAFETY: as above.
+        unsafe { _mm512_loadu_ps(wl.as_ptr()) }
+    }
+
     /// Applies `n` pulses in direction `up` to weight `w` of device `k`, one after the other:
     /// each draws its normal from `noise` (the sequence of the device's row in this sample)
     /// when the model has cycle-to-cycle noise, moves the weight ([`PulsedDevice::pulse`]),
@@ -84,6 +117,19 @@ pub trait PulsedDevice: Sync {
         }
         w
     }
+}
+
+/// `w + change` for the lanes of `up`, `w - change` for the others (as [`move_by`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn move_by16(
+    w: std::arch::x86_64::__m512,
+    change: std::arch::x86_64::__m512,
+    up: u16,
+) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    // SAFETY: AVX-512 F, which the callers (`pulse16`) require.
+    unsafe { _mm512_mask_add_ps(_mm512_sub_ps(w, change), up, w, change) }
 }
 
 /// `w + change` when `up`, else `w - change`.

@@ -1,20 +1,24 @@
 //! Applying the coincidences of the firing lines to the devices, in parallel over blocks of
-//! rows: each block walks the samples in order, and each of its firing rows lists the devices
-//! with coincidences (split by direction, each with the position of its first normal in the
-//! row's sequence, address `[sample, row, device of the unit cell]`), computes those normals
-//! at once, and applies the pulses. When all of a sample's firing columns carry the same train
-//! (always so with trains of one pulse), the lists are the sample's columns by sign and need
-//! no comparing. A row belongs to one block, so any split gives the bits of `reference.rs`.
+//! rows. A block takes its rows one after the other and, for each row, walks the samples in
+//! order, so that the row's weights and device arrays stay in the first-level cache while the
+//! samples' columns pass over them. For each (row, sample) the kernel counts the pulses of every
+//! device of the sample's firing column groups, computes the normals of the row's sequence
+//! (address `[sample, row, device of the unit cell]`) that they need at once, and applies the
+//! pulses, a device's normals starting where those of the devices before it in column order
+//! end. A row belongs to one block, so any split gives the bits of `reference.rs`.
 
+use std::cell::RefCell;
+
+use crate::cpu::{with_avx2, Isa};
 use crate::device::PulsedDevice;
 use crate::rng::{Drawn, NormalSource, Stream};
-use crate::threads::{for_each_chunk, planned_threads};
+use crate::threads::{planned_threads, sum_chunks};
 
-use super::lines::{Firing, Line, Payload, Ranked, Uniform};
+use super::lines::{padded, Firing, Payload, Samples, GROUP};
 
-/// Estimated nanoseconds of one thread per pair of a firing row and a firing column: the
-/// coincidence count and, mostly, a pulse (its normal and the device's step).
-const PAIR_NS: usize = 3;
+/// Estimated nanoseconds of one thread per visited pair of a firing row and a column of a
+/// firing group: the coincidence count and, for about half of them, a pulse.
+const VISIT_NS: usize = 1;
 
 /// Where one model's pulses go: the weights read and, with write noise, the persistent weights
 /// the pulses act on.
@@ -27,7 +31,7 @@ pub(super) struct Store<'a> {
     pub sub: u32,
 }
 
-/// A device with coincidences in one row of one sample.
+/// A device with pulses in one row of one sample.
 #[derive(Debug, Clone, Copy, Default)]
 struct Hit {
     col: u32,
@@ -36,143 +40,134 @@ struct Hit {
     first: u32,
 }
 
-/// A block's reusable buffers: the devices of a row whose weight grows and shrinks, and the
+/// A thread's reusable buffers: the devices of a row whose weight grows and shrinks, and the
 /// row's normals.
 #[derive(Debug, Default)]
-struct Scratch {
+pub(super) struct Scratch {
     up: Vec<Hit>,
     down: Vec<Hit>,
-    normals: Vec<f32>,
+    pub normals: Vec<f32>,
 }
 
-/// Rows per block: about 8 K weights, so that a block's weights and device arrays stay in L2
-/// while all samples pass over it; with several threads at least four blocks per thread, so
-/// that few rows (a convolution's output channels) still share out evenly.
-pub(super) fn rows_per_block(out_size: usize, in_size: usize, threads: usize) -> usize {
-    let cached = (8192 / in_size.max(1)).clamp(1, 64);
-    if threads > 1 {
-        cached.min(out_size.div_ceil(4 * threads)).max(1)
-    } else {
-        cached
-    }
+thread_local! {
+    /// Kept from call to call: no allocation once the buffers are large enough.
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// One row of one model's weights, and where it is in the tile.
+pub(super) struct RowTarget<'a> {
+    pub weights: &'a mut [f32],
+    pub persistent: Option<&'a mut [f32]>,
+    pub write_noise: f32,
+    /// The index of the row's first device in the tile.
+    pub k0: usize,
 }
 
 /// Fires every coincidence of `samples` (in order) on the devices `dev` whose weights are in
-/// `store` (`out_size x in_size`); `pairs` is the number of firing row and column pairs.
-/// With write noise, a device's weight read becomes its persistent weight plus one normal of
-/// the row's sequence, drawn after the device's pulses.
+/// `store` (`out_size x in_size`). Returns the number of pulses applied. With write noise, a device's weight read becomes its persistent
+/// weight plus one normal of the row's sequence, drawn after the device's pulses.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn apply<P: Payload, D: PulsedDevice>(
     store: Store<'_>,
     out_size: usize,
     in_size: usize,
     dev: &D,
-    samples: &[Firing<'_, P>],
-    pairs: usize,
+    samples: &Samples<'_>,
     noise: &Stream,
-) {
-    let work = pairs * PAIR_NS;
-    let rows = rows_per_block(out_size, in_size, planned_threads(work));
-    let chunk = rows * in_size;
-    let (write_noise, sub) = (store.write_noise, store.sub);
-    let mut blocks: Vec<(&mut [f32], Option<&mut [f32]>)> = match store.persistent {
-        None => store.weights.chunks_mut(chunk).map(|b| (b, None)).collect(),
-        Some(p) => store
-            .weights
-            .chunks_mut(chunk)
-            .zip(p.chunks_mut(chunk))
-            .map(|(b, h)| (b, Some(h)))
-            .collect(),
+    isa: Isa,
+) -> u64 {
+    let work = samples.visits() * VISIT_NS;
+    let threads = planned_threads(work);
+    // Several blocks per thread, so that rows that fire more often still share out evenly.
+    let rows = if threads > 1 {
+        out_size.div_ceil(8 * threads)
+    } else {
+        out_size
     };
-    for_each_chunk(&mut blocks, 1, work, |c, blk| {
-        let (block, hidden) = &mut blk[0];
-        let rows = RowBlock {
-            first: c * rows,
-            weights: block,
-            persistent: hidden.as_deref_mut(),
-            in_size,
-            write_noise,
-            sub,
-        };
-        super::cpu::native(
-            #[inline(always)]
-            || fire_block(dev, rows, samples, noise),
-        );
-    });
-}
-
-/// A block of rows of one model's weights.
-struct RowBlock<'a> {
-    /// The index of the block's first row.
-    first: usize,
-    weights: &'a mut [f32],
-    persistent: Option<&'a mut [f32]>,
-    in_size: usize,
-    write_noise: f32,
-    sub: u32,
-}
-
-/// Fires the coincidences of every sample, in order, in one block of rows.
-#[inline(always)]
-fn fire_block<P: Payload, D: PulsedDevice>(
-    dev: &D,
-    mut b: RowBlock<'_>,
-    samples: &[Firing<'_, P>],
-    noise: &Stream,
-) {
-    let in_size = b.in_size;
-    let mut scratch = Scratch::default();
-    for sample in samples {
-        for (r, w_row) in b.weights.chunks_mut(in_size).enumerate() {
-            let row = &sample.rows[b.first + r];
-            if !row.payload.active() {
-                continue;
-            }
-            let target = RowTarget {
-                weights: w_row,
-                persistent: b
-                    .persistent
-                    .as_deref_mut()
-                    .map(|h| &mut h[r * in_size..(r + 1) * in_size]),
-                write_noise: b.write_noise,
-                k0: (b.first + r) * in_size,
-            };
-            let address = [sample.sample, row.index, b.sub];
-            match sample.uniform {
-                Some(u) => {
-                    let pulses = P::pulses(&row.payload, &sample.cols[0].payload);
-                    fire_uniform(dev, row, u, pulses, target, noise, address, &mut scratch);
+    let (write_noise, sub) = (store.write_noise, store.sub);
+    sum_chunks(
+        store.weights,
+        store.persistent,
+        rows * in_size,
+        work,
+        |c, block, mut hidden| {
+            SCRATCH.with_borrow_mut(|scratch| {
+                let mut pulses = 0;
+                for (r, w_row) in block.chunks_mut(in_size).enumerate() {
+                    let i = c * rows + r;
+                    let mut target = RowTarget {
+                        weights: w_row,
+                        persistent: hidden
+                            .as_deref_mut()
+                            .map(|h| &mut h[r * in_size..(r + 1) * in_size]),
+                        write_noise,
+                        k0: i * in_size,
+                    };
+                    pulses +=
+                        fire_row::<P, D>(dev, i, samples, &mut target, noise, sub, isa, scratch);
                 }
-                None => fire_row(dev, row, sample.cols, target, noise, address, &mut scratch),
-            }
-        }
-    }
+                pulses
+            })
+        },
+    )
 }
 
-/// One row of one model's weights.
-struct RowTarget<'a> {
-    weights: &'a mut [f32],
-    persistent: Option<&'a mut [f32]>,
-    write_noise: f32,
-    /// The index of the row's first device in the tile.
-    k0: usize,
-}
-
-/// Fires the coincidences of `row` with `cols` in one sample. Lists the devices with pulses,
-/// split by direction, each with the position of its first normal in the row's sequence (the
-/// normals of the devices before it in column order, as the sequential definition draws
-/// them); computes those normals at `address` in one go; then applies the pulses of either
-/// direction with the direction known at compile time. Devices are independent once each
-/// knows its normals, so the order of this pass changes nothing.
+/// Fires row `i` in every sample, in order, with the kernel of `isa`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn fire_row<P: Payload, D: PulsedDevice>(
     dev: &D,
-    row: &Line<P>,
-    cols: &[Line<P>],
-    mut t: RowTarget<'_>,
+    i: usize,
+    samples: &Samples<'_>,
+    t: &mut RowTarget<'_>,
+    noise: &Stream,
+    sub: u32,
+    isa: Isa,
+    scratch: &mut Scratch,
+) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if isa >= Isa::Avx512 {
+        // SAFETY: `isa` never exceeds what the CPU has.
+        return unsafe {
+            super::fire_avx512::fire_row::<P, D>(dev, i, samples, t, noise, sub, scratch)
+        };
+    }
+    with_avx2(
+        isa,
+        #[inline(always)]
+        || {
+            let mut pulses = 0;
+            for sample in samples.iter() {
+                let words = &sample.rows[i * P::WORDS..(i + 1) * P::WORDS];
+                if words.iter().any(|&w| w != 0) {
+                    let address = [sample.sample, i as u32, sub];
+                    pulses += fire_sample::<P, D>(dev, words, &sample, t, noise, address, scratch);
+                }
+            }
+            pulses
+        },
+    )
+}
+
+/// Fires the row whose words are `row` in one sample, device by device. Lists the devices with
+/// pulses, split by direction, each with the position of its first normal in the row's
+/// sequence (the normals of the devices before it in column order, as the sequential
+/// definition draws them); computes those normals at `address` in one go; then applies the
+/// pulses of either direction with the direction known at compile time. Devices are
+/// independent once each knows its normals, so the order of this pass changes nothing.
+#[inline(always)]
+fn fire_sample<P: Payload, D: PulsedDevice>(
+    dev: &D,
+    row: &[u32],
+    s: &Firing<'_>,
+    t: &mut RowTarget<'_>,
     noise: &Stream,
     address: [u32; 3],
     scratch: &mut Scratch,
-) {
+) -> u64 {
+    let in_size = t.weights.len();
+    let in_pad = padded(in_size);
+    let row_neg = s.row_neg[address[1] as usize];
     // Normals per pulse and per device (write noise, drawn after the device's pulses).
     let per_pulse = usize::from(dev.c2c_std() > 0.0);
     let per_device = usize::from(t.persistent.is_some());
@@ -180,89 +175,60 @@ fn fire_row<P: Payload, D: PulsedDevice>(
     // CPU cannot predict. Each column is written at the end of both lists, and kept in one of
     // them by advancing its end.
     let Scratch { up, down, normals } = scratch;
+    let most = s.groups.len() * GROUP;
     for list in [&mut *up, &mut *down] {
-        if list.len() < cols.len() {
-            list.resize(cols.len(), Hit::default());
+        if list.len() < most {
+            list.resize(most, Hit::default());
         }
     }
-    let (mut n_up, mut n_down, mut draws) = (0, 0, 0);
-    for col in cols {
-        let n = P::pulses(&row.payload, &col.payload);
-        let hit = Hit {
-            col: col.index,
-            pulses: n,
-            first: draws as u32,
-        };
-        up[n_up] = hit;
-        down[n_down] = hit;
-        let fires = n > 0;
-        // W grows when d_i x_j < 0 (gradient descent on W - lr d x^T).
-        let grows = row.negative != col.negative;
-        n_up += usize::from(fires && grows);
-        n_down += usize::from(fires && !grows);
-        draws += n as usize * per_pulse + usize::from(fires) * per_device;
+    let (mut n_up, mut n_down, mut draws, mut pulses) = (0, 0, 0, 0u64);
+    for &g in s.groups {
+        let j0 = g as usize * GROUP;
+        let neg = s.col_neg[g as usize];
+        for j in j0..(j0 + GROUP).min(in_size) {
+            let n = P::pulses(row, |w| s.cols[w * in_pad + j]);
+            let hit = Hit {
+                col: j as u32,
+                pulses: n,
+                first: draws as u32,
+            };
+            up[n_up] = hit;
+            down[n_down] = hit;
+            let fires = n > 0;
+            // W grows when d_i x_j < 0 (gradient descent on W - lr d x^T).
+            let grows = row_neg != ((neg >> (j - j0)) & 1 != 0);
+            n_up += usize::from(fires && grows);
+            n_down += usize::from(fires && !grows);
+            draws += n as usize * per_pulse + usize::from(fires) * per_device;
+            pulses += u64::from(n);
+        }
     }
     if n_up + n_down == 0 {
-        return;
+        return 0;
     }
     let normals = fill(normals, draws, noise, address);
-    apply_hits::<true, D>(dev, up[..n_up].iter().copied(), normals, &mut t);
-    apply_hits::<false, D>(dev, down[..n_down].iter().copied(), normals, &mut t);
+    apply_hits::<true, D>(dev, &up[..n_up], normals, t);
+    apply_hits::<false, D>(dev, &down[..n_down], normals, t);
+    pulses
 }
 
-/// Fires `row` in a sample whose columns all carry the same payload: every column meets the
-/// row with `pulses` pulses, so device `rank` (in column order) draws its normals from
-/// `rank * stride` on, and the devices of either direction are the columns of either sign.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn fire_uniform<P: Payload, D: PulsedDevice>(
-    dev: &D,
-    row: &Line<P>,
-    cols: Uniform<'_>,
-    pulses: u32,
-    mut t: RowTarget<'_>,
-    noise: &Stream,
-    address: [u32; 3],
-    scratch: &mut Scratch,
-) {
-    if pulses == 0 {
-        return;
-    }
-    let per_pulse = usize::from(dev.c2c_std() > 0.0);
-    let per_device = usize::from(t.persistent.is_some());
-    let stride = pulses as usize * per_pulse + per_device;
-    let n_cols = cols.positive.len() + cols.negative.len();
-    let normals = fill(&mut scratch.normals, n_cols * stride, noise, address);
-    // W grows when d_i x_j < 0: a negative row with the positive columns, and vice versa.
-    let (grow, shrink) = if row.negative {
-        (cols.positive, cols.negative)
-    } else {
-        (cols.negative, cols.positive)
-    };
-    let stride32 = stride as u32;
-    let hit = move |r: &Ranked| Hit {
-        col: r.col,
-        pulses,
-        first: r.rank * stride32,
-    };
-    apply_hits::<true, D>(dev, grow.iter().map(hit), normals, &mut t);
-    apply_hits::<false, D>(dev, shrink.iter().map(hit), normals, &mut t);
-}
+/// Numbers the kernels may read past a row's normals: whole registers, up to four at once.
+const PAD: usize = 64;
 
-/// The first `draws` normals of the row's sequence at `address`, in `buffer`.
+/// The first `draws` normals of the row's sequence at `address`, in `buffer`, followed by
+/// [`PAD`] more numbers (of no meaning) for the SIMD kernels' whole-register loads.
 #[inline(always)]
-fn fill<'a>(
+pub(super) fn fill<'a>(
     buffer: &'a mut Vec<f32>,
     draws: usize,
     noise: &Stream,
     address: [u32; 3],
 ) -> &'a [f32] {
-    if buffer.len() < draws {
-        buffer.resize(draws, 0.0);
+    if buffer.len() < draws + PAD {
+        buffer.resize(draws + PAD, 0.0);
     }
-    let normals = &mut buffer[..draws];
-    noise.fill_normals(address, normals);
-    normals
+    noise.fill_normals(address, &mut buffer[..draws]);
+    &buffer[..draws + PAD]
 }
 
 /// Applies the pulses of `hits`, all in direction `UP`, each device drawing its normals from
@@ -270,7 +236,7 @@ fn fill<'a>(
 #[inline(always)]
 fn apply_hits<const UP: bool, D: PulsedDevice>(
     dev: &D,
-    hits: impl Iterator<Item = Hit>,
+    hits: &[Hit],
     normals: &[f32],
     t: &mut RowTarget<'_>,
 ) {

@@ -1,396 +1,452 @@
-//! The firing lines of the samples of an update call: which rows and columns carry pulses,
-//! and what they carry.
+//! The firing lines of the samples of an update call: what every row and every column of a
+//! sample carries into coincidence counting, laid out densely for the kernels of `fire.rs`.
 //!
-//! A line fires when its pulse train has a pulse (for `deterministic_implicit`, when its
-//! probability is above zero). Trains are sampled only for lines with a probability above
-//! zero, eight lines per Philox call ([`trains`]), the rows first and the columns only when a
-//! row fires. Each side is then cut to the pulses the other side can meet, which changes no
-//! coincidence but drops the lines without a partner.
+//! A line carries `WORDS` 32-bit words: its pulse train (bit `k` is pulse `k`), or for
+//! `deterministic_implicit` its firing probability. All zero means it does not fire. Trains
+//! are sampled only for lines with a probability above zero, eight lines per Philox call, the
+//! rows first and the columns only when a row fires. The columns of a sample are kept as
+//! `WORDS` planes of `in_size` rounded up to 16 (a SIMD group), the signs of their inputs as one
+//! 16-bit mask per group, and the groups that hold a firing column are listed, so that a
+//! kernel visits only those.
 
-use crate::pulse::{abs_max, plan, trains, TRAIN_LANES};
+use crate::pulse::{abs_max, implicit_pulses, plan, trains, SamplePlan, TRAIN_LANES};
 use crate::rng::Stream;
 
 use super::UpdateCall;
 
-/// What a row or column carries into coincidence counting.
-pub(super) trait Payload: Copy + PartialEq + Send + Sync {
-    /// A line that does not fire.
-    const SILENT: Self;
+/// Columns per group: the lanes of an AVX-512 register.
+pub(super) const GROUP: usize = 16;
 
-    fn active(&self) -> bool;
+/// What a line carries, and the pulses a row and a column make together.
+pub(super) trait Payload: Send + Sync + 'static {
+    /// 32-bit words per line.
+    const WORDS: usize;
 
-    /// Pulses a device gets from its row and its column.
-    fn pulses(row: &Self, col: &Self) -> u32;
+    /// Pulses of a device whose row carries `row` and whose column carries `col(w)` in word `w`.
+    fn pulses(row: &[u32], col: impl Fn(usize) -> u32) -> u32;
 
-    /// Adds the pulses of `other` (a union of trains; nothing for other payloads).
-    fn merge(&mut self, other: &Self);
+    /// [`Payload::pulses`] of columns `j0 .. j0 + 16` with AVX-512, from `WORDS` planes of
+    /// `in_pad` columns.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 with VPOPCNTDQ; `j0 + 16 <= in_pad`, `cols.len() >= WORDS * in_pad`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn counts16(
+        row: &[u32],
+        cols: &[u32],
+        in_pad: usize,
+        j0: usize,
+    ) -> std::arch::x86_64::__m512i;
 
-    /// Keeps only the pulses that can meet one of `union` (the merged lines of the other
-    /// side): no coincidence changes.
-    fn restrict(&mut self, union: &Self);
-}
-
-/// A sampled pulse train of up to `64 W` bits.
-impl<const W: usize> Payload for [u64; W] {
-    const SILENT: Self = [0; W];
-
-    #[inline(always)]
-    fn active(&self) -> bool {
-        self.iter().any(|&m| m != 0)
-    }
-
-    #[inline(always)]
-    fn pulses(row: &Self, col: &Self) -> u32 {
-        row.iter().zip(col).map(|(r, c)| (r & c).count_ones()).sum()
-    }
-
-    #[inline(always)]
-    fn merge(&mut self, other: &Self) {
-        for (a, b) in self.iter_mut().zip(other) {
-            *a |= b;
-        }
-    }
-
-    #[inline(always)]
-    fn restrict(&mut self, union: &Self) {
-        for (a, b) in self.iter_mut().zip(union) {
-            *a &= b;
-        }
-    }
-}
-
-/// A firing probability with the sample's train length, for `deterministic_implicit`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Implicit {
-    p: f32,
-    bl: u32,
-}
-
-impl Payload for Implicit {
-    const SILENT: Self = Implicit { p: 0.0, bl: 0 };
-
-    #[inline(always)]
-    fn active(&self) -> bool {
-        self.p > 0.0
-    }
-
-    #[inline(always)]
-    fn pulses(row: &Self, col: &Self) -> u32 {
-        crate::pulse::implicit_pulses(row.bl, row.p, col.p)
-    }
-
-    fn merge(&mut self, _other: &Self) {}
-
-    fn restrict(&mut self, _union: &Self) {}
-}
-
-/// Exactly one pulse for every device (`Tile::pulse`); every line fires.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct One;
-
-impl Payload for One {
-    const SILENT: Self = One;
-
-    #[inline(always)]
-    fn active(&self) -> bool {
-        true
-    }
-
-    #[inline(always)]
-    fn pulses(_row: &Self, _col: &Self) -> u32 {
-        1
-    }
-
-    fn merge(&mut self, _other: &Self) {}
-
-    fn restrict(&mut self, _union: &Self) {}
-}
-
-/// A row or column of one sample.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Line<P> {
-    pub index: u32,
-    pub negative: bool,
-    pub payload: P,
-}
-
-impl<P: Payload> Line<P> {
-    const SILENT: Self = Line {
-        index: 0,
-        negative: false,
-        payload: P::SILENT,
-    };
-}
-
-/// How the payloads of lines with a firing probability are made.
-pub(super) trait Maker<P>: Sync {
-    /// Payloads of at most [`TRAIN_LANES`] lines `index` of sample `sample` with
-    /// probabilities `p` (all above zero) and train length `bl`: rows when `row`, else columns.
-    fn make(&self, row: bool, sample: u32, index: &[u32], p: &[f32], bl: u32, out: &mut [P]);
-}
-
-/// Sampled pulse trains: rows from the d stream, columns from the x stream.
-#[derive(Debug)]
-pub(super) struct Trains {
-    pub rows: Stream,
-    pub cols: Stream,
-}
-
-impl<const W: usize> Maker<[u64; W]> for Trains {
-    #[inline(always)]
+    /// The words of up to [`TRAIN_LANES`] lines `index` of sample `sample` with probabilities `p`
+    /// (all above zero) and train length `bl`, `WORDS` per line into `out`: rows when `row`,
+    /// else columns.
     fn make(
-        &self,
+        lines: &TrainStreams,
         row: bool,
         sample: u32,
         index: &[u32],
         p: &[f32],
         bl: u32,
-        out: &mut [[u64; W]],
+        out: &mut [u32],
+    );
+}
+
+/// Sampled pulse trains of up to `32 W` pulses.
+#[derive(Debug)]
+pub(super) struct Trains<const W: usize>;
+
+impl<const W: usize> Payload for Trains<W> {
+    const WORDS: usize = W;
+
+    #[inline(always)]
+    fn pulses(row: &[u32], col: impl Fn(usize) -> u32) -> u32 {
+        (0..W).map(|w| (row[w] & col(w)).count_ones()).sum()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn counts16(
+        row: &[u32],
+        cols: &[u32],
+        in_pad: usize,
+        j0: usize,
+    ) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::*;
+        // SAFETY: AVX-512 with VPOPCNTDQ, and 16 columns of each plane inside `cols`, by the
+        // contract.
+        unsafe {
+            let mut c = _mm512_setzero_si512();
+            for (w, &r) in row.iter().enumerate().take(W) {
+                let plane = _mm512_loadu_si512(cols.as_ptr().add(w * in_pad + j0).cast());
+                let both = _mm512_and_si512(_mm512_set1_epi32(r as i32), plane);
+                c = _mm512_add_epi32(c, _mm512_popcnt_epi32(both));
+            }
+            c
+        }
+    }
+
+    #[inline(always)]
+    fn make(
+        lines: &TrainStreams,
+        row: bool,
+        sample: u32,
+        index: &[u32],
+        p: &[f32],
+        bl: u32,
+        out: &mut [u32],
     ) {
-        let stream = if row { &self.rows } else { &self.cols };
-        trains(stream, sample, index, p, bl, out);
+        let mut masks = [[0u32; W]; TRAIN_LANES];
+        let n = index.len();
+        let stream = if row { &lines.rows } else { &lines.cols };
+        trains(stream, sample, index, p, bl, &mut masks[..n]);
+        for (o, m) in out.chunks_exact_mut(W).zip(&masks[..n]) {
+            o.copy_from_slice(m);
+        }
     }
 }
 
-/// The probabilities themselves (`deterministic_implicit`).
+/// `deterministic_implicit`: a row carries `BL p_d` and a column `p_x` (as float bits), and a
+/// device gets `round(BL p_d p_x)` pulses.
 #[derive(Debug)]
-pub(super) struct Probabilities;
+pub(super) struct Implicit;
 
-impl Maker<Implicit> for Probabilities {
-    #[inline]
+impl Payload for Implicit {
+    const WORDS: usize = 1;
+
+    #[inline(always)]
+    fn pulses(row: &[u32], col: impl Fn(usize) -> u32) -> u32 {
+        implicit_pulses(f32::from_bits(row[0]), f32::from_bits(col(0)))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn counts16(
+        row: &[u32],
+        cols: &[u32],
+        _in_pad: usize,
+        j0: usize,
+    ) -> std::arch::x86_64::__m512i {
+        use std::arch::x86_64::*;
+        // SAFETY: AVX-512, and 16 columns of the plane inside `cols`, by the contract.
+        unsafe {
+            let p = _mm512_loadu_ps(cols.as_ptr().add(j0).cast());
+            // Rounding to nearest, ties to even, as `implicit_pulses`; the products are in
+            // [0, 256].
+            _mm512_cvtps_epu32(_mm512_mul_ps(_mm512_set1_ps(f32::from_bits(row[0])), p))
+        }
+    }
+
+    #[inline(always)]
     fn make(
-        &self,
-        _row: bool,
+        _lines: &TrainStreams,
+        row: bool,
         _sample: u32,
         _index: &[u32],
         p: &[f32],
         bl: u32,
-        out: &mut [Implicit],
+        out: &mut [u32],
     ) {
         for (o, &p) in out.iter_mut().zip(p) {
-            *o = Implicit { p, bl };
+            *o = if row {
+                (bl as f32 * p).to_bits()
+            } else {
+                p.to_bits()
+            };
         }
     }
 }
 
-/// A firing column with its position among the sample's firing columns.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Ranked {
-    pub col: u32,
-    pub rank: u32,
+/// The streams the sampled trains are drawn from: rows from the d stream, columns from the x
+/// stream.
+#[derive(Debug)]
+pub(super) struct TrainStreams {
+    pub rows: Stream,
+    pub cols: Stream,
 }
 
-/// The firing columns of a sample whose columns all carry the same payload, by the sign of
-/// their input: each row then meets every one of them with the same number of pulses, and
-/// the devices of either direction are known without comparing lines.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Uniform<'a> {
-    pub positive: &'a [Ranked],
-    pub negative: &'a [Ranked],
-}
-
-/// Where one firing sample's lines are in the buffers of [`TaskLines`].
+/// Where one firing sample's lines are in the buffers of [`Lines`].
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     sample: u32,
-    col0: usize,
-    n_cols: usize,
-    row0: usize,
-    /// With uniform columns: where they start in `ranked`, and how many are positive.
-    uniform: Option<(usize, usize)>,
+    /// Offsets into the buffers of [`Lines`].
+    rows: usize,
+    row_neg: usize,
+    cols: usize,
+    col_neg: usize,
+    groups: (usize, usize),
+    uniform: Option<usize>,
+    fire: u32,
 }
 
-/// The lines of the samples of one task, kept in growing buffers.
-#[derive(Debug)]
-pub(super) struct TaskLines<P> {
+/// The lines of a range of samples, in growing buffers that a call keeps for the next.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
     entries: Vec<Entry>,
-    /// The firing columns of each sample, in increasing order.
-    cols: Vec<Line<P>>,
-    /// Every row of each firing sample, by index.
-    rows: Vec<Line<P>>,
-    /// The uniform samples' columns by sign ([`Uniform`]).
-    ranked: Vec<Ranked>,
-    /// Pairs of a firing row and a firing column, summed over the samples: the work of
-    /// applying them.
-    pub pairs: usize,
+    /// Every row's words, row after row, per firing sample.
+    rows: Vec<u32>,
+    /// Whether each row's error is negative, per firing sample.
+    row_neg: Vec<bool>,
+    /// The column planes of each firing sample: word `w` of column `j` at `w * in_pad + j`.
+    cols: Vec<u32>,
+    /// Per firing sample and group of columns, bit `l` set when column `16 g + l` has a
+    /// negative input.
+    col_neg: Vec<u16>,
+    /// Per firing sample, the groups that hold a firing column, increasing.
+    groups: Vec<u32>,
+    /// The words every firing column carries, for samples where they are all the same.
+    uniform: Vec<u32>,
+    /// Pairs of a firing row and a visited column (16 per group), summed over the samples:
+    /// the work of applying them.
+    pub visits: usize,
 }
 
 /// The lines of one sample that fires.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Firing<'a, P> {
+pub(super) struct Firing<'a> {
     pub sample: u32,
-    pub cols: &'a [Line<P>],
-    /// All `out_size` rows, by index.
-    pub rows: &'a [Line<P>],
-    /// The columns by sign when they all carry the same payload.
-    pub uniform: Option<Uniform<'a>>,
+    /// All `out_size` rows' words, row after row (`WORDS` each).
+    pub rows: &'a [u32],
+    pub row_neg: &'a [bool],
+    /// `WORDS` planes of `in_pad` columns.
+    pub cols: &'a [u32],
+    /// One sign mask per group of columns.
+    pub col_neg: &'a [u16],
+    /// The groups with a firing column.
+    pub groups: &'a [u32],
+    /// The words all firing columns carry, when they carry the same.
+    pub uniform: Option<&'a [u32]>,
+    /// How many columns fire.
+    pub fire: u32,
 }
 
-impl<P: Payload> TaskLines<P> {
-    /// The lines of samples `samples` of `call` (`x`: `n x in_size`, `d`: `n x out_size`) with
-    /// the planning step `dw_min`.
+/// The firing samples of a call's tasks, in order.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Samples<'a> {
+    pub lines: &'a [Lines],
+    /// Words per line, and the tile's size.
+    pub words: usize,
+    pub out_size: usize,
+    pub in_size: usize,
+}
+
+impl<'a> Samples<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = Firing<'a>> + 'a {
+        let (words, out_size, in_size) = (self.words, self.out_size, self.in_size);
+        self.lines
+            .iter()
+            .flat_map(move |l| l.firing(words, out_size, in_size))
+    }
+
+    /// The work of applying the samples' coincidences ([`Lines::visits`]).
+    pub fn visits(&self) -> usize {
+        self.lines.iter().map(|l| l.visits).sum()
+    }
+}
+
+/// `in_size` rounded up to a whole number of groups.
+pub(super) fn padded(in_size: usize) -> usize {
+    in_size.div_ceil(GROUP) * GROUP
+}
+
+impl Lines {
+    /// Forgets the lines, keeping the buffers.
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+        self.rows.clear();
+        self.row_neg.clear();
+        self.cols.clear();
+        self.col_neg.clear();
+        self.groups.clear();
+        self.uniform.clear();
+        self.visits = 0;
+    }
+
+    /// Adds the lines of samples `samples` of `call` (`x`: `n x in_size`, `d`: `n x
+    /// out_size`) with the planning step `dw_min`.
     #[inline(always)]
-    pub fn new(
-        maker: &impl Maker<P>,
+    pub(super) fn add<P: Payload>(
+        &mut self,
+        makers: &TrainStreams,
         call: &UpdateCall,
         dw_min: f64,
-        out_size: usize,
-        in_size: usize,
+        (out_size, in_size): (usize, usize),
         samples: std::ops::Range<usize>,
-    ) -> Self {
-        let count = samples.len();
-        let mut t = TaskLines {
-            entries: Vec::new(),
-            cols: Vec::with_capacity(count * in_size),
-            rows: Vec::with_capacity(count * out_size),
-            ranked: Vec::new(),
-            pairs: 0,
-        };
+    ) {
         for b in samples {
-            t.add_sample(maker, call, dw_min, b, out_size, in_size);
+            let x = &call.x[b * in_size..(b + 1) * in_size];
+            let d = &call.d[b * out_size..(b + 1) * out_size];
+            if let Some(plan) = plan(call.update, dw_min, call.lr, abs_max(x), abs_max(d)) {
+                self.add_sample::<P>(makers, b as u32, plan, x, d);
+            }
         }
-        t
+    }
+
+    /// One sample whose every row and column fires once (a train of one pulse), the rows in
+    /// direction `up`: the lines of `Tile::pulse`.
+    pub(super) fn add_all_firing(&mut self, out_size: usize, in_size: usize, up: bool) {
+        let in_pad = padded(in_size);
+        let mut entry = self.begin(0);
+        self.rows.resize(entry.rows + out_size, 1);
+        // A device's weight grows when its row's and its column's signs differ.
+        self.row_neg.resize(entry.row_neg + out_size, up);
+        self.cols.resize(entry.cols + in_pad, 0);
+        self.cols[entry.cols..entry.cols + in_size].fill(1);
+        self.col_neg.resize(entry.col_neg + in_pad / GROUP, 0);
+        self.groups.extend(0..(in_pad / GROUP) as u32);
+        entry.uniform = Some(self.uniform.len());
+        self.uniform.push(1);
+        self.finish(entry, out_size, in_size as u32);
+    }
+
+    fn begin(&self, sample: u32) -> Entry {
+        Entry {
+            sample,
+            rows: self.rows.len(),
+            row_neg: self.row_neg.len(),
+            cols: self.cols.len(),
+            col_neg: self.col_neg.len(),
+            groups: (self.groups.len(), 0),
+            uniform: None,
+            fire: 0,
+        }
+    }
+
+    fn finish(&mut self, mut entry: Entry, firing_rows: usize, fire: u32) {
+        entry.groups.1 = self.groups.len();
+        entry.fire = fire;
+        self.visits += firing_rows * GROUP * (entry.groups.1 - entry.groups.0);
+        self.entries.push(entry);
+    }
+
+    /// Drops what a sample that turned out silent added.
+    fn undo(&mut self, entry: &Entry) {
+        self.rows.truncate(entry.rows);
+        self.row_neg.truncate(entry.row_neg);
+        self.cols.truncate(entry.cols);
+        self.col_neg.truncate(entry.col_neg);
+        self.groups.truncate(entry.groups.0);
     }
 
     #[inline(always)]
-    fn add_sample(
+    fn add_sample<P: Payload>(
         &mut self,
-        maker: &impl Maker<P>,
-        call: &UpdateCall,
-        dw_min: f64,
-        b: usize,
-        out_size: usize,
-        in_size: usize,
+        makers: &TrainStreams,
+        sample: u32,
+        plan: SamplePlan,
+        x: &[f32],
+        d: &[f32],
     ) {
-        let x = &call.x[b * in_size..(b + 1) * in_size];
-        let d = &call.d[b * out_size..(b + 1) * out_size];
-        let Some(plan) = plan(call.update, dw_min, call.lr, abs_max(x), abs_max(d)) else {
-            return;
-        };
-        let sample = b as u32;
+        let (out_size, in_size, words) = (d.len(), x.len(), P::WORDS);
+        let in_pad = padded(in_size);
+        let mut entry = self.begin(sample);
         // Rows: every row at its index, silent or not.
-        let row0 = self.rows.len();
-        self.rows.extend(d.iter().enumerate().map(|(i, &v)| Line {
-            index: i as u32,
-            negative: v < 0.0,
-            payload: P::SILENT,
-        }));
-        let rows = &mut self.rows[row0..];
-        let mut row_union = P::SILENT;
-        let mut fired = 0;
-        // Branch-free: whether a line fires is a coin toss the CPU cannot predict.
-        side(
-            maker,
+        self.rows.resize(entry.rows + out_size * words, 0);
+        self.row_neg.extend(d.iter().map(|&v| v < 0.0));
+        let rows = &mut self.rows[entry.rows..];
+        let mut firing_rows = 0;
+        side::<P>(
+            makers,
             true,
             sample,
             d,
             |v| plan.p_row(v),
             plan.bl,
-            |i, p| {
-                rows[i].payload = p;
-                row_union.merge(&p);
-                fired += usize::from(p.active());
+            |i, w| {
+                rows[i * words..(i + 1) * words].copy_from_slice(w);
+                firing_rows += usize::from(w.iter().any(|&v| v != 0));
             },
         );
-        if fired == 0 {
-            self.rows.truncate(row0);
-            return;
+        if firing_rows == 0 {
+            return self.undo(&entry);
         }
-        // Columns: the firing ones, packed, cut to the rows' pulses (each written at the end,
-        // and kept by advancing the end when it fires).
-        let col0 = self.cols.len();
-        self.cols.resize(col0 + in_size, Line::SILENT);
-        let cols = &mut self.cols[col0..];
-        let mut n_cols = 0;
-        side(
-            maker,
+        // Columns: dense planes, a sign mask per group, the groups that fire, and whether all
+        // firing columns carry the same words (then those of the first are kept).
+        self.cols.resize(entry.cols + words * in_pad, 0);
+        self.col_neg.resize(entry.col_neg + in_pad / GROUP, 0);
+        for (j, &v) in x.iter().enumerate() {
+            self.col_neg[entry.col_neg + j / GROUP] |= u16::from(v < 0.0) << (j % GROUP);
+        }
+        let cols = &mut self.cols[entry.cols..];
+        let groups = &mut self.groups;
+        let mut first = None;
+        let mut uniform = true;
+        let mut fire = 0u32;
+        side::<P>(
+            makers,
             false,
             sample,
             x,
             |v| plan.p_col(v),
             plan.bl,
-            |j, mut p| {
-                p.restrict(&row_union);
-                cols[n_cols] = Line {
-                    index: j as u32,
-                    negative: x[j] < 0.0,
-                    payload: p,
-                };
-                n_cols += usize::from(p.active());
+            |j, w| {
+                if w.iter().all(|&v| v == 0) {
+                    return;
+                }
+                for (k, &v) in w.iter().enumerate() {
+                    cols[k * in_pad + j] = v;
+                }
+                fire += 1;
+                let group = (j / GROUP) as u32;
+                if groups.len() == entry.groups.0 || groups.last() != Some(&group) {
+                    groups.push(group);
+                }
+                match first {
+                    None => first = Some(j),
+                    Some(j0) => uniform &= (0..words).all(|k| cols[k * in_pad + j0] == w[k]),
+                }
             },
         );
-        self.cols.truncate(col0 + n_cols);
-        if n_cols == 0 {
-            self.rows.truncate(row0);
-            return;
+        let Some(j0) = first else {
+            return self.undo(&entry);
+        };
+        if uniform {
+            entry.uniform = Some(self.uniform.len());
+            let cols = &self.cols[entry.cols..];
+            self.uniform
+                .extend((0..words).map(|k| cols[k * in_pad + j0]));
         }
-        let mut col_union = P::SILENT;
-        for c in &self.cols[col0..] {
-            col_union.merge(&c.payload);
-        }
-        let mut n_rows = 0;
-        for r in &mut self.rows[row0..] {
-            r.payload.restrict(&col_union);
-            n_rows += usize::from(r.payload.active());
-        }
-        let cols = &self.cols[col0..];
-        let uniform = cols.iter().all(|c| c.payload == cols[0].payload).then(|| {
-            let start = self.ranked.len();
-            for negative in [false, true] {
-                let ranked = cols
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.negative == negative);
-                self.ranked.extend(ranked.map(|(rank, c)| Ranked {
-                    col: c.index,
-                    rank: rank as u32,
-                }));
-            }
-            (start, cols.iter().filter(|c| !c.negative).count())
-        });
-        self.entries.push(Entry {
-            sample,
-            col0,
-            n_cols,
-            row0,
-            uniform,
-        });
-        self.pairs += n_rows * n_cols;
+        self.finish(entry, firing_rows, fire);
     }
 
-    /// The firing samples, in order.
-    pub fn firing(&self, out_size: usize) -> impl Iterator<Item = Firing<'_, P>> {
+    /// The firing samples, in order; `words` per line, `in_size` columns.
+    pub(super) fn firing(
+        &self,
+        words: usize,
+        out_size: usize,
+        in_size: usize,
+    ) -> impl Iterator<Item = Firing<'_>> {
+        let in_pad = padded(in_size);
         self.entries.iter().map(move |e| Firing {
             sample: e.sample,
-            cols: &self.cols[e.col0..e.col0 + e.n_cols],
-            rows: &self.rows[e.row0..e.row0 + out_size],
-            uniform: e.uniform.map(|(start, positive)| {
-                let ranked = &self.ranked[start..start + e.n_cols];
-                Uniform {
-                    positive: &ranked[..positive],
-                    negative: &ranked[positive..],
-                }
-            }),
+            rows: &self.rows[e.rows..e.rows + out_size * words],
+            row_neg: &self.row_neg[e.row_neg..e.row_neg + out_size],
+            cols: &self.cols[e.cols..e.cols + words * in_pad],
+            col_neg: &self.col_neg[e.col_neg..e.col_neg + in_pad / GROUP],
+            groups: &self.groups[e.groups.0..e.groups.1],
+            uniform: e.uniform.map(|u| &self.uniform[u..u + words]),
+            fire: e.fire,
         })
     }
 }
 
-/// Calls `emit(i, payload)`, in increasing `i`, for every line `i` of one side of a sample
+/// Calls `emit(i, words)`, in increasing `i`, for every line `i` of one side of a sample
 /// (values `v`: `d` for rows, `x` for columns) with a firing probability `prob(v_i) > 0`;
-/// the payloads are made up to [`TRAIN_LANES`] at once. A payload may still be silent.
+/// the words are made up to [`TRAIN_LANES`] lines at once and may all be zero.
 #[inline(always)]
 fn side<P: Payload>(
-    maker: &impl Maker<P>,
+    makers: &TrainStreams,
     row: bool,
     sample: u32,
     v: &[f32],
     prob: impl Fn(f32) -> f32,
     bl: u32,
-    mut emit: impl FnMut(usize, P),
+    mut emit: impl FnMut(usize, &[u32]),
 ) {
+    let words = P::WORDS;
     let mut index = [0u32; TRAIN_LANES];
     let mut p = [0.0f32; TRAIN_LANES];
-    let mut payload = [P::SILENT; TRAIN_LANES];
+    let mut out = [0u32; TRAIN_LANES * 8];
     let mut i = 0;
     while i < v.len() {
         // Gather the next lines with a probability, without branching on it.
@@ -404,16 +460,17 @@ fn side<P: Payload>(
         if count == 0 {
             break;
         }
-        maker.make(
+        P::make(
+            makers,
             row,
             sample,
             &index[..count],
             &p[..count],
             bl,
-            &mut payload[..count],
+            &mut out[..count * words],
         );
         for l in 0..count {
-            emit(index[l] as usize, payload[l]);
+            emit(index[l] as usize, &out[l * words..(l + 1) * words]);
         }
     }
 }

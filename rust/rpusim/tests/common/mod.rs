@@ -3,6 +3,8 @@
 
 use rpusim::{Tile, TileConfig};
 
+pub mod reference_check;
+
 /// Deterministic test inputs (SplitMix64): uniform in `[lo, hi)`.
 pub fn uniform(n: usize, lo: f32, hi: f32, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -1,0 +1,29 @@
+//! Buffers a tile keeps from call to call, so that its operations allocate nothing once they
+//! have seen their sizes. They are not part of the tile's state: a clone or a restored tile
+//! starts with empty ones, and two tiles compare equal whatever their buffers hold.
+
+use crate::update::Lines;
+
+#[derive(Default)]
+pub(crate) struct Workspace {
+    /// The firing lines of the update, one buffer per task of samples.
+    pub lines: Vec<Lines>,
+}
+
+impl Clone for Workspace {
+    fn clone(&self) -> Self {
+        Workspace::default()
+    }
+}
+
+impl PartialEq for Workspace {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Workspace")
+    }
+}

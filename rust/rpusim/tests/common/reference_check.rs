@@ -1,0 +1,279 @@
+//! The property-test strategies and the check that the fast kernels give the bits of the plain
+//! reference implementation, shared by `fast_equals_reference.rs` and `isa_paths.rs`.
+
+use super::{bits, tile_with_weights, uniform};
+use proptest::prelude::*;
+use rpusim::device::{
+    ExpStepParameters, IdealParameters, LinearStepParameters, PiecewiseStepParameters,
+    PowStepParameters, PulsedParameters, SoftBoundsParameters, UpdatePolicy,
+    VectorUnitCellParameters, WriteNoiseParameters,
+};
+use rpusim::{
+    reference, BoundManagement, DeviceConfig, IoParameters, MappingParameters, NoiseManagement,
+    PulseType, TileConfig, UpdateParameters,
+};
+
+fn io_strategy() -> impl Strategy<Value = IoParameters> {
+    (
+        prop_oneof![
+            Just(NoiseManagement::None),
+            Just(NoiseManagement::AbsMax),
+            Just(NoiseManagement::Max),
+            Just(NoiseManagement::Constant),
+            Just(NoiseManagement::AverageAbsMax),
+        ],
+        prop_oneof![
+            Just(BoundManagement::None),
+            Just(BoundManagement::Iterative)
+        ],
+        any::<bool>(),
+        any::<bool>(),
+        (0.0f64..0.1, 0.0f64..0.1, 0.0f64..0.2),
+        prop_oneof![Just(12.0f64), Just(1.0), Just(0.2)],
+        prop_oneof![Just(0.0f64), Just(0.7)],
+        (any::<u8>(), prop_oneof![Just(1.0f64), Just(0.7)]),
+    )
+        .prop_map(
+            |(
+                nm,
+                bm,
+                inp_sto,
+                out_sto,
+                (inp_noise, w_noise, out_noise),
+                out_bound,
+                nm_thres,
+                (p, out_scale),
+            )| {
+                IoParameters {
+                    noise_management: nm,
+                    bound_management: bm,
+                    inp_sto_round: inp_sto,
+                    out_sto_round: out_sto,
+                    inp_noise,
+                    w_noise,
+                    out_noise,
+                    out_bound,
+                    nm_thres,
+                    nm_decay: 0.1,
+                    out_scale,
+                    is_perfect: p < 20,
+                    ..IoParameters::default()
+                }
+            },
+        )
+}
+
+fn update_strategy() -> impl Strategy<Value = UpdateParameters> {
+    (
+        prop_oneof![
+            Just(PulseType::StochasticCompressed),
+            Just(PulseType::StochasticCompressed),
+            Just(PulseType::DeterministicImplicit),
+            Just(PulseType::None),
+        ],
+        prop_oneof![Just(1u32), Just(7), Just(31), Just(64), Just(65), Just(200)],
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(pulse_type, desired_bl, um, ublm)| UpdateParameters {
+            pulse_type,
+            desired_bl,
+            update_management: um,
+            update_bl_management: ublm,
+        })
+}
+
+/// Every single pulsed model, with and without cycle-to-cycle noise, write noise, asymmetry,
+/// and each model's noise variants.
+fn pulsed_device_strategy() -> impl Strategy<Value = DeviceConfig> {
+    (
+        0usize..6,
+        prop_oneof![Just(0.0f64), 0.0f64..0.5],
+        0.0001f64..0.05,
+        prop_oneof![Just(0.0f64), -0.3f64..0.3],
+        (prop_oneof![Just(0.0f64), Just(3.0)], any::<bool>()),
+        any::<bool>(),
+    )
+        .prop_map(|(kind, std, dw_min, up_down, (wn, on_set), flag)| {
+            let pulsed = PulsedParameters {
+                dw_min_std: std,
+                dw_min,
+                up_down,
+                ..PulsedParameters::default()
+            };
+            let write_noise = WriteNoiseParameters {
+                write_noise_std: wn,
+                apply_write_noise_on_set: on_set,
+            };
+            match kind {
+                0 => DeviceConfig::ConstantStep(pulsed),
+                1 => DeviceConfig::LinearStep(LinearStepParameters {
+                    pulsed,
+                    write_noise,
+                    gamma_up: 0.4,
+                    gamma_down: 0.7,
+                    gamma_up_dtod: 0.1,
+                    mult_noise: flag,
+                    allow_increasing: flag,
+                    mean_bound_reference: !flag,
+                    ..LinearStepParameters::default()
+                }),
+                2 => DeviceConfig::SoftBounds(SoftBoundsParameters {
+                    pulsed,
+                    write_noise,
+                    mult_noise: true,
+                    reverse_up: flag,
+                    ..SoftBoundsParameters::default()
+                }),
+                3 => DeviceConfig::ExpStep(ExpStepParameters {
+                    pulsed,
+                    write_noise,
+                    dw_min_std_add: if flag { 0.002 } else { 0.0 },
+                    dw_min_std_slope: if flag { 0.01 } else { 0.0 },
+                    ..ExpStepParameters::default()
+                }),
+                4 => DeviceConfig::PowStep(PowStepParameters {
+                    pulsed,
+                    write_noise,
+                    pow_gamma: 1.7,
+                    pow_up_down: if flag { 0.2 } else { 0.0 },
+                    pow_up_down_dtod: 0.05,
+                    ..PowStepParameters::default()
+                }),
+                _ => DeviceConfig::PiecewiseStep(PiecewiseStepParameters {
+                    pulsed,
+                    write_noise,
+                    piecewise_up: vec![1.4, 1.1, 0.9, 0.2],
+                    piecewise_down: vec![0.3, 0.8, 1.0, 1.5],
+                }),
+            }
+        })
+}
+
+/// Unit cells of one to three pulsed devices, every policy, default or given weights.
+fn vector_strategy() -> impl Strategy<Value = DeviceConfig> {
+    (
+        prop::collection::vec(pulsed_device_strategy(), 1..4),
+        prop_oneof![
+            Just(UpdatePolicy::All),
+            Just(UpdatePolicy::SingleFixed),
+            Just(UpdatePolicy::SingleSequential),
+            Just(UpdatePolicy::SingleRandom),
+        ],
+        any::<bool>(),
+        any::<u32>(),
+    )
+        .prop_map(|(devices, update_policy, weighted, first)| {
+            let n = devices.len();
+            DeviceConfig::VectorUnitCell(VectorUnitCellParameters {
+                gamma: if weighted {
+                    (0..n).map(|k| 0.5 + k as f64).collect()
+                } else {
+                    Vec::new()
+                },
+                first_update_idx: first % n as u32,
+                devices,
+                update_policy,
+            })
+        })
+}
+
+fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
+    prop_oneof![
+        1 => Just(DeviceConfig::Ideal(IdealParameters::default())),
+        6 => pulsed_device_strategy(),
+        3 => vector_strategy(),
+    ]
+}
+
+fn mapping_strategy() -> impl Strategy<Value = MappingParameters> {
+    (
+        prop_oneof![Just(0.0f64), Just(0.6)],
+        any::<bool>(),
+        any::<bool>(),
+        prop_oneof![Just(1.0f64), Just(0.5)],
+    )
+        .prop_map(
+            |(omega, columnwise, compensation, lr_scale)| MappingParameters {
+                weight_scaling_omega: omega,
+                weight_scaling_columnwise: columnwise,
+                weight_scaling_lr_compensation: compensation,
+                lr_scale,
+            },
+        )
+}
+
+pub fn config_strategy() -> impl Strategy<Value = TileConfig> {
+    (
+        io_strategy(),
+        io_strategy(),
+        update_strategy(),
+        device_strategy(),
+        mapping_strategy(),
+    )
+        .prop_map(|(forward, backward, update, device, mapping)| TileConfig {
+            device,
+            forward,
+            backward,
+            update,
+            mapping,
+        })
+}
+
+/// Runs `calls` rounds of forward, backward and update on a tile and on its clone through the
+/// reference, comparing every output and the final state.
+pub fn check(
+    out: usize,
+    inp: usize,
+    n: usize,
+    config: TileConfig,
+    seed: u64,
+    lr: f32,
+    calls: usize,
+) {
+    let mut fast = tile_with_weights(out, inp, config, seed, 0.5);
+    let mut slow = fast.clone();
+    for call in 0..calls {
+        let s = seed.wrapping_mul(31).wrapping_add(call as u64);
+        // Include exact zeros and a zero sample: they take their own paths.
+        let mut x = uniform(n * inp, -1.5, 1.5, s);
+        let mut d = uniform(n * out, -0.3, 0.3, s ^ 1);
+        if n > 1 {
+            x[..inp].fill(0.0);
+            d[out..2 * out].fill(0.0);
+        }
+        if !x.is_empty() {
+            let mid = x.len() / 2;
+            x[mid] = 0.0;
+        }
+        let is_test = call % 3 == 2;
+        let y_fast = fast.forward(&x, n, is_test).unwrap();
+        let y_slow = reference::forward(&mut slow, &x, n, is_test).unwrap();
+        assert_eq!(bits(&y_fast), bits(&y_slow), "forward, call {call}");
+        let z_fast = fast.backward(&d, n).unwrap();
+        let z_slow = reference::backward(&mut slow, &d, n).unwrap();
+        assert_eq!(bits(&z_fast), bits(&z_slow), "backward, call {call}");
+        fast.update(&x, &d, n, lr).unwrap();
+        reference::update(&mut slow, &x, &d, n, lr).unwrap();
+        assert_eq!(
+            bits(fast.weights()),
+            bits(slow.weights()),
+            "update, call {call}"
+        );
+        // One pulse on every device, as characterisation applies it.
+        let up = call % 2 == 0;
+        let pulsed = fast.pulse(up);
+        assert_eq!(
+            pulsed,
+            reference::pulse(&mut slow, up),
+            "pulse, call {call}"
+        );
+        assert_eq!(
+            bits(fast.weights()),
+            bits(slow.weights()),
+            "pulse, call {call}"
+        );
+    }
+    assert_eq!(fast, slow);
+    assert_eq!(fast.to_bytes(), slow.to_bytes());
+}
