@@ -150,6 +150,24 @@ def own_cpu_seconds() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def cpu_marks() -> tuple[float | None, float, float]:
+    """The machine's busy CPU time, this process's and the wall clock, now: the start of a run
+    for :func:`print_other_load`."""
+    return busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
+
+
+def print_other_load(start: tuple[float | None, float, float]) -> None:
+    """Other processes compete for the cores (and BLAS threads wait for each other): prints how
+    much of the CPUs they took since ``start`` (:func:`cpu_marks`), on Linux."""
+    busy0, own0, wall0 = start
+    busy1 = busy_cpu_seconds()
+    if busy0 is not None and busy1 is not None:
+        others = max(0.0, (busy1 - busy0) - (own_cpu_seconds() - own0))
+        share = others / ((time.perf_counter() - wall0) * (os.cpu_count() or 1))
+        note = " -- the machine was busy, these timings are unreliable" if share > 0.1 else ""
+        print(f"\nother processes used {share:.0%} of the CPUs during the run{note}")
+
+
 def blas_line(np) -> str:
     """numpy's BLAS as numpy reports it, plus the runtime thread count when threadpoolctl is
     installed (it comes with scikit-learn)."""
@@ -212,7 +230,7 @@ def main() -> None:
     )
     print(f"engine threads: {rpusim.get_num_threads()}")
     print(f"numpy {np.__version__}, BLAS: {blas_line(np)}")
-    busy0, own0, wall0 = busy_cpu_seconds(), own_cpu_seconds(), time.perf_counter()
+    start = cpu_marks()
     aihwkit = None
     if str(args.aihwkit_python) not in ("", "."):
         print("aihwkit: timing in a subprocess ...", flush=True)
@@ -250,14 +268,7 @@ def main() -> None:
                 line += f"  {1e3 * t_aihwkit:10.3f} {t_aihwkit / t_analog:15.1f}"
             print(line, flush=True)
 
-    # Other processes compete for the cores (and BLAS threads wait for each other): say how
-    # much CPU they took while this script and its aihwkit worker ran.
-    busy1 = busy_cpu_seconds()
-    if busy0 is not None and busy1 is not None:
-        others = max(0.0, (busy1 - busy0) - (own_cpu_seconds() - own0))
-        share = others / ((time.perf_counter() - wall0) * (os.cpu_count() or 1))
-        note = " -- the machine was busy, these timings are unreliable" if share > 0.1 else ""
-        print(f"\nother processes used {share:.0%} of the CPUs during the run{note}")
+    print_other_load(start)
 
 
 if __name__ == "__main__":
