@@ -114,3 +114,37 @@ def test_zero_learning_rate_or_input_changes_nothing(rng: np.random.Generator) -
     tile.update(uniform(rng, -1, 1, (4, 12)), np.zeros((4, 10), F32), 0.1)
     np.testing.assert_array_equal(tile.get_weights(), w)
     assert tile.counters.update == 3
+
+
+def test_the_engine_counts_the_pulses_it_applies(rng: np.random.Generator) -> None:
+    """`AnalogTile.pulses` counts every pulse: one per device for `pulse`, none for a zero
+    learning rate, and on average BL p_x p_d per device and sample for an update (MODEL.md
+    3.3), with the binomial spread of the coincidences."""
+    tile = AnalogTile(20, 30, RPUConfig(device=ConstantStep(dw_min_std=0.0)), seed=3)
+    assert tile.pulses == 0
+    tile.pulse(True)
+    assert tile.pulses == 20 * 30
+    x = uniform(rng, -1, 1, (400, 30))
+    d = uniform(rng, -0.2, 0.2, (400, 20))
+    tile.update(x, d, 0.0)
+    assert tile.pulses == 20 * 30
+    lr, dw_min, bl_max = 0.01, 0.001, 31
+    tile.update(x, d, lr)
+    counted = tile.pulses - 20 * 30
+    expected, variance = 0.0, 0.0
+    for xb, db in zip(x.astype(np.float64), d.astype(np.float64)):
+        x_max, d_max = np.abs(xb).max(), np.abs(db).max()
+        k = lr * x_max * d_max / dw_min
+        bl = min(math.ceil(k), bl_max)
+        scale = np.sqrt(lr / (dw_min * bl))
+        d_val = d_max * (bl_max / k if k > bl_max else 1.0)
+        p_x = np.minimum(1, scale * np.sqrt(d_val / x_max) * np.abs(xb))
+        p_d = np.minimum(1, scale * np.sqrt(x_max / d_val) * np.abs(db))
+        q = np.outer(p_d, p_x)  # the chance of a coincidence in one of the BL slots
+        expected += bl * q.sum()
+        variance += (bl * q * (1 - q)).sum()
+    # A row's coincidences share its train, so the counts are correlated and spread more than
+    # binomially: allow ten binomial standard errors (about 3 % of the count here).
+    assert abs(counted - expected) < 10 * np.sqrt(variance), (counted, expected)
+    # Saved with the state.
+    assert AnalogTile.from_bytes(tile.to_bytes()).pulses == tile.pulses

@@ -30,6 +30,9 @@ class Tile:
     def seed(self) -> int: ...
     def counters(self) -> tuple[int, int, int]:
         """``(forward, backward, update)`` call counters."""
+    @property
+    def pulses(self) -> int:
+        """Pulses applied to the devices since the tile was made (saved with the state)."""
     def forward(self, x: npt.NDArray[np.float32], is_test: bool) -> npt.NDArray[np.float32]:
         """``x``: C-contiguous ``(n, in_size)``; returns ``(n, out_size)``."""
     def backward(self, d: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

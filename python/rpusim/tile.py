@@ -206,6 +206,13 @@ class AnalogTile:
         return Counters(*self._tile.counters())
 
     @property
+    def pulses(self) -> int:
+        """How many single pulses the updates (and :meth:`pulse`) have applied to the devices
+        since the tile was made, every device of a unit cell counted; saved with the state.
+        Exact float updates (the ideal device, pulse type ``none``) apply none."""
+        return self._tile.pulses
+
+    @property
     def rpu_config(self) -> RPUConfig:
         """The configuration, rebuilt from the engine (a copy: assign it back to apply changes).
 

@@ -3,7 +3,9 @@
 
 use std::sync::Mutex;
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -61,6 +63,23 @@ impl PyTile {
             f(&mut tile)
         })
         .map_err(to_py)
+    }
+
+    /// A new `rows x cols` float32 array that `fill` writes whole (the engine's `*_into`
+    /// calls, which check their arguments before they write).
+    fn into_new<'py>(
+        py: Python<'py>,
+        rows: usize,
+        cols: usize,
+        fill: impl FnOnce(&mut [f32]) -> PyResult<()>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        // SAFETY: a new array that nothing else refers to; `fill` writes every element before
+        // it is returned (on an error it is dropped unread).
+        let array = unsafe { PyArray2::<f32>::new(py, [rows, cols], false) };
+        let out =
+            unsafe { array.as_slice_mut() }.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        fill(out)?;
+        Ok(array)
     }
 
     fn output<'py>(
@@ -122,8 +141,9 @@ impl PyTile {
         is_test: bool,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (x, n) = matrix("x", &x)?;
-        let (y, cols) = self.run(py, |t| Ok((t.forward(x, n, is_test)?, t.out_size())))?;
-        Self::output(py, y, n, cols)
+        Self::into_new(py, n, self.out_size, |y| {
+            self.run(py, |t| t.forward_into(x, n, is_test, y))
+        })
     }
 
     fn backward<'py>(
@@ -132,8 +152,15 @@ impl PyTile {
         d: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (d, n) = matrix("d", &d)?;
-        let (z, cols) = self.run(py, |t| Ok((t.backward(d, n)?, t.in_size())))?;
-        Self::output(py, z, n, cols)
+        Self::into_new(py, n, self.in_size, |z| {
+            self.run(py, |t| t.backward_into(d, n, z))
+        })
+    }
+
+    /// Pulses applied to the devices since the tile was made.
+    #[getter]
+    fn pulses(&self, py: Python<'_>) -> PyResult<u64> {
+        self.run(py, |t| Ok(t.pulses()))
     }
 
     fn update(

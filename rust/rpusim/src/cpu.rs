@@ -106,15 +106,19 @@ pub fn isa() -> Isa {
     detected_isa().min(cap)
 }
 
-/// Runs `f` compiled for AVX2 and POPCNT when `isa` allows it: `f` (an `#[inline(always)]`
-/// closure, inlined into a function built with those features) then works on 256-bit vectors
-/// and counts bits in one instruction. The same results either way.
+/// Runs `f` compiled for the instruction set `isa`: `f` (an `#[inline(always)]` closure,
+/// inlined into a function built with those features) then works on 256-bit (AVX2) or 512-bit
+/// (AVX-512) vectors where the compiler vectorises it, and counts bits in one instruction. The
+/// same results either way.
 #[inline(always)]
-pub(crate) fn with_avx2<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
+pub(crate) fn compiled_for<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
-    if isa >= Isa::Avx2 {
+    match isa {
         // SAFETY: `isa` never exceeds what the CPU has.
-        return unsafe { avx2(f) };
+        Isa::Avx512 => return unsafe { avx512(f) },
+        // SAFETY: as above.
+        Isa::Avx2 => return unsafe { avx2(f) },
+        Isa::Portable => {}
     }
     let _ = isa;
     f()
@@ -123,6 +127,12 @@ pub(crate) fn with_avx2<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq")]
+unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 

@@ -8,7 +8,11 @@
 use crate::config::{BoundManagement, IoParameters, NoiseManagement};
 use crate::mvm::{backward_product, forward_product};
 use crate::rng::{Op, Purpose, Stream};
-use crate::threads::map_chunks;
+use std::cell::RefCell;
+
+use crate::cpu::{compiled_for, isa};
+use crate::mvm::product_ns;
+use crate::threads::{for_each_range, planned_threads, Disjoint};
 
 /// Which product a pass computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +39,9 @@ impl Direction {
         }
     }
 
-    /// The exact product of a batch, in the summation order of `mvm.rs`.
+    /// The exact product of a batch into `y`, in the summation order of `mvm.rs`; over the
+    /// engine's threads when `split`, else on this one.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn product(
         self,
         w: &[f32],
@@ -43,10 +49,12 @@ impl Direction {
         in_size: usize,
         x: &[f32],
         n: usize,
-    ) -> Vec<f32> {
+        y: &mut [f32],
+        split: bool,
+    ) {
         match self {
-            Direction::Forward => forward_product(w, out_size, in_size, x, n),
-            Direction::Backward => backward_product(w, out_size, in_size, x, n),
+            Direction::Forward => forward_product(w, out_size, in_size, x, n, y, split),
+            Direction::Backward => backward_product(w, out_size, in_size, x, n, y, split),
         }
     }
 }
@@ -120,10 +128,10 @@ pub fn nm_scale(io: &IoParameters, x: &[f32]) -> f32 {
     }
 }
 
-/// The scales of a batch. For `average_abs_max` all samples share the running average of the
-/// batches' mean abs-max, which `running` carries between calls. When `learn` is set the batch
-/// advances the average first; otherwise the stored average is used as it is (the batch mean
-/// only while there is none yet).
+/// The scales of a batch, into `alphas`. For `average_abs_max` all samples share the running
+/// average of the batches' mean abs-max, which `running` carries between calls. When `learn`
+/// is set the batch advances the average first; otherwise the stored average is used as it is
+/// (the batch mean only while there is none yet).
 pub fn batch_scales(
     io: &IoParameters,
     x: &[f32],
@@ -131,14 +139,15 @@ pub fn batch_scales(
     k: usize,
     running: &mut Option<f32>,
     learn: bool,
-) -> Vec<f32> {
+    alphas: &mut Vec<f32>,
+) {
+    alphas.clear();
     if io.noise_management != NoiseManagement::AverageAbsMax {
-        return (0..n)
-            .map(|b| nm_scale(io, &x[b * k..(b + 1) * k]))
-            .collect();
+        alphas.extend((0..n).map(|b| nm_scale(io, &x[b * k..(b + 1) * k])));
+        return;
     }
     if n == 0 {
-        return Vec::new();
+        return;
     }
     let average = match (*running, learn) {
         (Some(r), false) => r,
@@ -158,7 +167,7 @@ pub fn batch_scales(
             average
         }
     };
-    vec![average; n]
+    alphas.resize(n, average);
 }
 
 /// The periphery of one pass as the f32 numbers the kernels use.
@@ -251,37 +260,47 @@ impl PassStreams {
     }
 }
 
-/// DAC of one sample in pass `pass`: `u = clip(quantize(x / denom)) + inp_noise N`. Returns
-/// `||u||_2` when weight noise needs it (else 0).
-fn dac(
-    per: &Periphery,
-    st: &PassStreams,
-    x: &[f32],
-    denom: f32,
-    address: [u32; 3],
-    u: &mut [f32],
-) -> f32 {
+thread_local! {
+    /// A thread's random numbers of one sample, kept from call to call.
+    static NUMBERS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the first `n` numbers of a thread's buffer (of no meaning on entry).
+#[inline(always)]
+fn with_numbers<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    NUMBERS.with_borrow_mut(|buffer| {
+        if buffer.len() < n {
+            buffer.resize(n, 0.0);
+        }
+        f(&mut buffer[..n])
+    })
+}
+
+/// DAC of one sample in pass `pass`: `u = clip(quantize(x / denom)) + inp_noise N`.
+#[inline(always)]
+fn dac(per: &Periphery, st: &PassStreams, x: &[f32], denom: f32, address: [u32; 3], u: &mut [f32]) {
     for (u, &x) in u.iter_mut().zip(x) {
         *u = x / denom;
     }
     if per.inp_sto_round && per.inp_step > 0.0 {
-        for (u, r) in u.iter_mut().zip(st.input_rounding.uniforms(address)) {
-            *u = clip(quantize(*u, per.inp_step, Some(r)), per.inp_clip);
-        }
+        with_numbers(u.len(), |r| {
+            st.input_rounding.fill_uniforms(address, r);
+            for (u, &r) in u.iter_mut().zip(r.iter()) {
+                *u = clip(quantize(*u, per.inp_step, Some(r)), per.inp_clip);
+            }
+        });
     } else {
         for u in u.iter_mut() {
             *u = clip(quantize(*u, per.inp_step, None), per.inp_clip);
         }
     }
     if per.inp_noise > 0.0 {
-        for (u, n) in u.iter_mut().zip(st.input_noise.normals(address)) {
-            *u += per.inp_noise * n;
-        }
-    }
-    if per.w_noise > 0.0 {
-        l2_norm(u)
-    } else {
-        0.0
+        with_numbers(u.len(), |noise| {
+            st.input_noise.fill_normals(address, noise);
+            for (u, &n) in u.iter_mut().zip(noise.iter()) {
+                *u += per.inp_noise * n;
+            }
+        });
     }
 }
 
@@ -294,24 +313,34 @@ pub fn l2_norm(u: &[f32]) -> f32 {
         .sqrt() as f32
 }
 
-/// ADC of one sample: weight noise, output noise, quantisation, clipping. Returns whether an
-/// output exceeded the bound before clipping.
-fn adc(per: &Periphery, st: &PassStreams, v: &mut [f32], u_norm: f32, address: [u32; 3]) -> bool {
+/// ADC of one sample whose DAC outputs were `u`: weight noise, output noise, quantisation,
+/// clipping. Returns whether an output exceeded the bound before clipping.
+#[inline(always)]
+fn adc(per: &Periphery, st: &PassStreams, v: &mut [f32], u: &[f32], address: [u32; 3]) -> bool {
     if per.w_noise > 0.0 {
-        let sigma = per.w_noise * u_norm;
-        for (v, n) in v.iter_mut().zip(st.weight_noise.normals(address)) {
-            *v += sigma * n;
-        }
+        let sigma = per.w_noise * l2_norm(u);
+        with_numbers(v.len(), |noise| {
+            st.weight_noise.fill_normals(address, noise);
+            for (v, &n) in v.iter_mut().zip(noise.iter()) {
+                *v += sigma * n;
+            }
+        });
     }
     if per.out_noise > 0.0 {
-        for (v, n) in v.iter_mut().zip(st.output_noise.normals(address)) {
-            *v += per.out_noise * n;
-        }
+        with_numbers(v.len(), |noise| {
+            st.output_noise.fill_normals(address, noise);
+            for (v, &n) in v.iter_mut().zip(noise.iter()) {
+                *v += per.out_noise * n;
+            }
+        });
     }
     if per.out_sto_round && per.out_step > 0.0 {
-        for (v, r) in v.iter_mut().zip(st.output_rounding.uniforms(address)) {
-            *v = quantize(*v, per.out_step, Some(r));
-        }
+        with_numbers(v.len(), |r| {
+            st.output_rounding.fill_uniforms(address, r);
+            for (v, &r) in v.iter_mut().zip(r.iter()) {
+                *v = quantize(*v, per.out_step, Some(r));
+            }
+        });
     } else if per.out_step > 0.0 {
         for v in v.iter_mut() {
             *v = quantize(*v, per.out_step, None);
@@ -319,8 +348,9 @@ fn adc(per: &Periphery, st: &PassStreams, v: &mut [f32], u_norm: f32, address: [
     }
     match per.out_clip {
         Some(bound) => {
-            let saturated = v.iter().any(|x| x.abs() > bound);
+            let mut saturated = false;
             for v in v.iter_mut() {
+                saturated |= v.abs() > bound;
                 *v = clip(*v, per.out_clip);
             }
             saturated
@@ -329,10 +359,31 @@ fn adc(per: &Periphery, st: &PassStreams, v: &mut [f32], u_norm: f32, address: [
     }
 }
 
+/// Buffers of the passes of a tile, kept from call to call.
+#[derive(Debug, Default)]
+pub(crate) struct PassBuffers {
+    /// The noise-management scale of every sample.
+    pub alphas: Vec<f32>,
+    /// The errors the backward pass sees (scaled by weight scaling).
+    pub input: Vec<f32>,
+    /// The samples a round of the pass computes, and their bound-management factors.
+    active: Vec<u32>,
+    next: Vec<u32>,
+    r: Vec<f32>,
+    /// The DAC outputs and the products of the active samples.
+    u: Vec<f32>,
+    v: Vec<f32>,
+    /// Whether each active sample goes round again.
+    repeat: Vec<bool>,
+}
+
+/// Samples a thread's group of a pass holds at least: enough for the product's blocks.
+const MIN_GROUP: usize = 16;
+
 /// One analog pass over a batch of `n` samples `x` (row-major `n x k`) with noise-management
-/// scales `alphas`; returns `n x m` outputs. `call` is the pass's call counter.
+/// scales `buf.alphas`, into `y` (`n x m`). `call` is the pass's call counter.
 #[allow(clippy::too_many_arguments)]
-pub fn analog_pass(
+pub(crate) fn analog_pass(
     io: &IoParameters,
     direction: Direction,
     w: &[f32],
@@ -340,61 +391,118 @@ pub fn analog_pass(
     in_size: usize,
     x: &[f32],
     n: usize,
-    alphas: &[f32],
     seed: u64,
     call: u64,
-) -> Vec<f32> {
+    y: &mut [f32],
+    buf: &mut PassBuffers,
+) {
     if io.is_perfect {
-        return direction.product(w, out_size, in_size, x, n);
+        return direction.product(w, out_size, in_size, x, n, y, true);
     }
     let (k, m) = direction.sizes(out_size, in_size);
     let per = Periphery::new(io, direction);
     let streams = PassStreams::new(seed, direction, call);
-    let mut y = vec![0.0f32; n * m];
-    let mut r = vec![1.0f32; n];
+    let isa = isa();
+    let PassBuffers {
+        alphas,
+        active: buf_active,
+        next,
+        r: buf_r,
+        u,
+        v,
+        repeat,
+        ..
+    } = buf;
+    buf_r.clear();
+    buf_r.resize(n, 1.0);
+    buf_active.clear();
     // A zero (or, for `max`, negative) scale means a zero input: the output is exactly zero.
-    let mut active: Vec<usize> = (0..n).filter(|&b| alphas[b] > 0.0).collect();
+    for (b, yb) in y.chunks_mut(m).enumerate() {
+        if alphas[b] > 0.0 {
+            buf_active.push(b as u32);
+        } else {
+            yb.fill(0.0);
+        }
+    }
+    let na = buf_active.len();
+    u.resize(na * k, 0.0);
+    v.resize(na * m, 0.0);
+    repeat.resize(na, false);
+    let (y, u, v, repeat) = (
+        Disjoint::new(y),
+        Disjoint::new(u),
+        Disjoint::new(v),
+        Disjoint::new(repeat),
+    );
     let mut pass = 0u32;
-    while !active.is_empty() {
-        let mut u = vec![0.0f32; active.len() * k];
-        let norms = map_chunks(&mut u, k, active.len() * k * per.dac_ns(), |a, u| {
-            let b = active[a];
-            let address = [b as u32, pass, 0];
-            dac(
-                &per,
-                &streams,
-                &x[b * k..(b + 1) * k],
-                alphas[b] * r[b],
-                address,
-                u,
-            )
+    while !buf_active.is_empty() {
+        let na = buf_active.len();
+        let (active, alphas, r) = (&*buf_active, &*alphas, &*buf_r);
+        let macs = na * out_size * in_size;
+        let work = product_ns(macs) + na * (k * per.dac_ns() + m * per.adc_ns());
+        // Many samples: each thread takes a group of them through DAC, product and ADC, all in
+        // one parallel region. Few samples: one group, whose product splits over the outputs.
+        let threads = planned_threads(work);
+        let group = if na >= MIN_GROUP * threads {
+            na.div_ceil(threads)
+        } else {
+            na
+        };
+        for_each_range(na, group, work, |range| {
+            let (a0, g) = (range.start, range.len());
+            // SAFETY: the groups' samples, and so their rows of u, v, repeat and y, are
+            // disjoint.
+            let (u, v, repeat) = unsafe {
+                (
+                    u.slice(a0 * k, g * k),
+                    v.slice(a0 * m, g * m),
+                    repeat.slice(a0, g),
+                )
+            };
+            compiled_for(
+                isa,
+                #[inline(always)]
+                || {
+                    for (q, u) in u.chunks_mut(k).enumerate() {
+                        let b = active[a0 + q] as usize;
+                        let x = &x[b * k..(b + 1) * k];
+                        dac(&per, &streams, x, alphas[b] * r[b], [b as u32, pass, 0], u);
+                    }
+                },
+            );
+            direction.product(w, out_size, in_size, u, g, v, g == na);
+            compiled_for(
+                isa,
+                #[inline(always)]
+                || {
+                    for (q, (v, again)) in v.chunks_mut(m).zip(repeat.iter_mut()).enumerate() {
+                        let b = active[a0 + q] as usize;
+                        let uq = &u[q * k..(q + 1) * k];
+                        let saturated = adc(&per, &streams, v, uq, [b as u32, pass, 0]);
+                        *again = per.repeats(saturated, r[b]);
+                        if !*again {
+                            let scale = alphas[b] * r[b] * per.out_scale;
+                            // SAFETY: row b of the output, which only sample b writes.
+                            let yb = unsafe { y.slice(b * m, m) };
+                            for (y, v) in yb.iter_mut().zip(v.iter()) {
+                                *y = v * scale;
+                            }
+                        }
+                    }
+                },
+            );
         });
-        let mut v = direction.product(w, out_size, in_size, &u, active.len());
-        let again = map_chunks(&mut v, m, active.len() * m * per.adc_ns(), |a, v| {
-            let b = active[a];
-            let saturated = adc(&per, &streams, v, norms[a], [b as u32, pass, 0]);
-            let repeat = per.repeats(saturated, r[b]);
-            if !repeat {
-                let scale = alphas[b] * r[b] * per.out_scale;
-                for v in v.iter_mut() {
-                    *v *= scale;
-                }
-            }
-            repeat
-        });
-        let mut next = Vec::new();
+        next.clear();
         for (a, &b) in active.iter().enumerate() {
-            if again[a] {
-                r[b] *= 2.0;
+            // SAFETY: no group runs any more.
+            if unsafe { repeat.slice(a, 1)[0] } {
                 next.push(b);
-            } else {
-                y[b * m..(b + 1) * m].copy_from_slice(&v[a * m..(a + 1) * m]);
+                buf_r[b as usize] *= 2.0;
             }
         }
-        active = next;
+        std::mem::swap(buf_active, next);
         pass += 1;
     }
-    y
 }
 
 #[cfg(test)]

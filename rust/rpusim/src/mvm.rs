@@ -6,10 +6,21 @@
 //! - backward `z_j = sum_i W_ij d_i`: one running sum in increasing `i`.
 //!
 //! [`dot`] and [`axpy_order`] state the orders plainly (the reference implementation uses them);
-//! the batched kernels below compute many products at once with SIMD registers, in parallel over
-//! blocks of outputs, and give the same bits because every output is summed in the same order.
+//! the batched kernels below compute many products at once, in parallel over blocks of outputs,
+//! and give the same bits because every output is summed in the same order. They are written
+//! once, over eight float lanes ([`lanes::Lanes`]), and compiled three times: plain, with AVX2,
+//! and with AVX-512 VL (32 vector registers: larger blocks of samples and rows).
 
-use crate::threads::for_each_chunk;
+mod lanes;
+
+use std::cell::RefCell;
+
+use crate::cpu::{isa, Isa};
+use crate::threads::{for_each_range, Disjoint};
+
+/// The output of a product, written by the threads in disjoint blocks.
+type Out = Disjoint<f32>;
+use lanes::Lanes;
 
 const LANES: usize = 8;
 
@@ -40,519 +51,674 @@ pub fn axpy_order(w: &[f32], out_size: usize, in_size: usize, d: &[f32]) -> Vec<
 }
 
 /// Estimated nanoseconds of one thread for `macs` multiply-adds of the batched products (about
-/// 0.045 ns each with AVX2: a 1024 x 1024 forward product of 100 samples takes 4.3 ms).
+/// 0.025 ns each with AVX-512 VL: a 1024 x 1024 forward product of 100 samples takes 2.6 ms).
 pub(crate) fn product_ns(macs: usize) -> usize {
-    macs / 20
+    macs / 40
 }
 
-/// A forward kernel: `MR` samples times `NR` rows at once, each in the order of [`dot`].
-trait Dots {
-    /// # Safety
-    /// The CPU has the features the implementation is compiled for.
-    unsafe fn dots<const MR: usize, const NR: usize>(
-        us: [&[f32]; MR],
-        ws: [&[f32]; NR],
-    ) -> [[f32; NR]; MR];
+/// Where a block of the forward product stands within its dot products: the partial sums of
+/// a block that covers only part of the inputs are kept in memory between the parts.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    /// `MR * NR * 8` partial sums, or null when the block covers all inputs at once.
+    carry: *mut f32,
+    /// Whether the block starts the dot products (else it continues the carried sums) and
+    /// whether it ends them (else it leaves its sums in the carry).
+    first: bool,
+    last: bool,
 }
 
-/// The portable kernel.
-struct Portable;
-
-impl Dots for Portable {
-    #[inline(always)]
-    unsafe fn dots<const MR: usize, const NR: usize>(
-        us: [&[f32]; MR],
-        ws: [&[f32]; NR],
-    ) -> [[f32; NR]; MR] {
-        dots(us, ws)
-    }
+impl Part {
+    #[allow(dead_code)]
+    const WHOLE: Part = Part {
+        carry: std::ptr::null_mut(),
+        first: true,
+        last: true,
+    };
 }
 
-/// `MR` samples times `NR` rows of the forward product at once, each in the order of [`dot`].
+/// `MR` samples times `NR` rows of the forward product over `k` inputs, each in the order of
+/// [`dot`]: `rows` and `samples` point to the block's first input. A whole or last part returns
+/// the dot products; other parts return zeros and leave their sums in `part.carry`.
+///
+/// # Safety
+/// The pointers are valid for `k` floats, the carry for its sums; the CPU has `L`'s features.
 #[inline(always)]
-fn dots<const MR: usize, const NR: usize>(us: [&[f32]; MR], ws: [&[f32]; NR]) -> [[f32; NR]; MR] {
-    let n = ws[0].len();
-    let full = n - n % LANES;
-    let mut acc = [[[0.0f32; LANES]; NR]; MR];
-    let mut j = 0;
-    while j < full {
-        let mut u = [[0.0f32; LANES]; MR];
-        for s in 0..MR {
-            u[s].copy_from_slice(&us[s][j..j + LANES]);
-        }
-        for r in 0..NR {
-            let mut w = [0.0f32; LANES];
-            w.copy_from_slice(&ws[r][j..j + LANES]);
-            for s in 0..MR {
-                for l in 0..LANES {
-                    acc[s][r][l] += w[l] * u[s][l];
-                }
-            }
-        }
-        j += LANES;
-    }
-    for j in full..n {
+unsafe fn forward_block<L: Lanes, const MR: usize, const NR: usize>(
+    rows: [*const f32; NR],
+    samples: [*const f32; MR],
+    k: usize,
+    part: Part,
+) -> [[f32; NR]; MR] {
+    let full = k - k % LANES;
+    let mut acc = [[L::zero(); NR]; MR];
+    let sums = |s: usize, r: usize| part.carry.wrapping_add(8 * (s * NR + r));
+    if !part.first {
         for s in 0..MR {
             for r in 0..NR {
-                acc[s][r][j - full] += ws[r][j] * us[s][j];
+                // SAFETY: the carry holds the block's sums.
+                acc[s][r] = unsafe { L::load(sums(s, r)) };
             }
         }
     }
+    let mut j = 0;
+    while j < full {
+        // SAFETY: j + 8 <= k.
+        unsafe { forward_step(&mut acc, rows, samples, j, LANES) };
+        j += LANES;
+    }
+    // The last elements go to lanes 0.. of the partial sums, zeros add nothing.
+    if full < k {
+        // SAFETY: j + (k - full) = k.
+        unsafe { forward_step(&mut acc, rows, samples, full, k - full) };
+    }
     let mut out = [[0.0f32; NR]; MR];
-    for s in 0..MR {
-        for r in 0..NR {
-            out[s][r] = reduce8(acc[s][r]);
+    if !part.last {
+        for s in 0..MR {
+            for r in 0..NR {
+                // SAFETY: as above.
+                unsafe { acc[s][r].store(sums(s, r)) };
+            }
         }
+        return out;
+    }
+    for s in 0..MR {
+        let mut v = [L::zero(); 8];
+        v[..NR].copy_from_slice(&acc[s]);
+        out[s].copy_from_slice(&L::sums(v)[..NR]);
     }
     out
 }
 
-/// Forward products of rows `r0..r0 + rows` of `w` with all samples of `u`, written row-major
-/// into `vt` (`rows x n_samples`): four samples by two rows at a time, a single sample by eight
-/// or four rows (as many independent accumulator chains), remainders one by one.
+/// `acc[s][r] += w_r u_s` for the `n <= 8` elements from `j` on of rows `rows` and samples
+/// `samples`.
 ///
 /// # Safety
-/// The CPU has the features `K` is compiled for.
+/// The pointers are valid for `j + n` floats; the CPU has `L`'s features.
 #[inline(always)]
-unsafe fn forward_rows<K: Dots>(
-    w: &[f32],
-    in_size: usize,
-    r0: usize,
-    u: &[f32],
-    n_samples: usize,
-    vt: &mut [f32],
+unsafe fn forward_step<L: Lanes, const MR: usize, const NR: usize>(
+    acc: &mut [[L; NR]; MR],
+    rows: [*const f32; NR],
+    samples: [*const f32; MR],
+    j: usize,
+    n: usize,
 ) {
-    let rows = vt.len() / n_samples;
-    let row = |r: usize| &w[(r0 + r) * in_size..(r0 + r + 1) * in_size];
-    let sample = |s: usize| &u[s * in_size..(s + 1) * in_size];
-    let mut s = 0;
-    while s < n_samples {
-        let quad = n_samples - s >= 4;
-        let mut r = 0;
-        while r < rows {
-            let left = rows - r;
-            // SAFETY (the kernel calls): the caller guarantees K's CPU features.
-            r += if quad {
-                let us = [sample(s), sample(s + 1), sample(s + 2), sample(s + 3)];
-                if left >= 2 {
-                    store(vt, n_samples, r, s, unsafe {
-                        K::dots(us, [row(r), row(r + 1)])
-                    })
-                } else {
-                    store(vt, n_samples, r, s, unsafe { K::dots(us, [row(r)]) })
+    // Plain loops rather than `array::from_fn`, whose closures LLVM may leave out of line.
+    let mut u = [L::zero(); MR];
+    for s in 0..MR {
+        // SAFETY: the caller's guarantee.
+        u[s] = unsafe { load_at(samples[s], j, n) };
+    }
+    for r in 0..NR {
+        // SAFETY: the caller's guarantee.
+        let w = unsafe { load_at(rows[r], j, n) };
+        for s in 0..MR {
+            acc[s][r] = acc[s][r].mul_add(w, u[s]);
+        }
+    }
+}
+
+/// The `n <= 8` floats from `p + j` on, zeros after them.
+///
+/// # Safety
+/// `p + j .. p + j + n` is readable; the CPU has `L`'s features.
+#[inline(always)]
+unsafe fn load_at<L: Lanes>(p: *const f32, j: usize, n: usize) -> L {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        if n == LANES {
+            L::load(p.add(j))
+        } else {
+            L::load_first(p.add(j), n)
+        }
+    }
+}
+
+/// Vector `c` (columns `8c .. 8c + 8`) of a row at `p` of which columns `0 .. cols` are valid:
+/// zeros past them.
+///
+/// # Safety
+/// The valid columns are readable; the CPU has `L`'s features.
+#[inline(always)]
+unsafe fn load_cols<L: Lanes>(p: *const f32, c: usize, cols: usize) -> L {
+    if 8 * c < cols {
+        // SAFETY: the caller's guarantee.
+        unsafe { load_at(p, 8 * c, (cols - 8 * c).min(LANES)) }
+    } else {
+        L::zero()
+    }
+}
+
+/// The block kernels of one instruction set: [`forward_block`] and [`backward_block`] over its
+/// lanes, compiled for it. Each call does a whole block (all of a dot product's length, or a
+/// panel's rows), so the drivers call them as functions; what they inline is compiled with the
+/// instruction set's features.
+trait Kernels {
+    /// [`forward_block`].
+    ///
+    /// # Safety
+    /// As [`forward_block`]; the CPU has the instruction set.
+    unsafe fn forward_block<const MR: usize, const NR: usize>(
+        rows: [*const f32; NR],
+        samples: [*const f32; MR],
+        k: usize,
+        part: Part,
+    ) -> [[f32; NR]; MR];
+
+    /// [`backward_block`].
+    ///
+    /// # Safety
+    /// As [`backward_block`]; the CPU has the instruction set.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn backward_block<const MR: usize, const NR: usize>(
+        panel: *const f32,
+        stride: usize,
+        kc: usize,
+        read: usize,
+        cols: usize,
+        d: [*const f32; MR],
+        z: [*mut f32; MR],
+        start: bool,
+    );
+}
+
+/// Plain Rust over arrays of eight floats.
+struct Portable;
+
+impl Kernels for Portable {
+    #[inline(always)]
+    unsafe fn forward_block<const MR: usize, const NR: usize>(
+        rows: [*const f32; NR],
+        samples: [*const f32; MR],
+        k: usize,
+        part: Part,
+    ) -> [[f32; NR]; MR] {
+        // SAFETY: the caller's guarantees.
+        unsafe { forward_block::<[f32; 8], MR, NR>(rows, samples, k, part) }
+    }
+
+    #[inline(always)]
+    unsafe fn backward_block<const MR: usize, const NR: usize>(
+        panel: *const f32,
+        stride: usize,
+        kc: usize,
+        read: usize,
+        cols: usize,
+        d: [*const f32; MR],
+        z: [*mut f32; MR],
+        start: bool,
+    ) {
+        // SAFETY: the caller's guarantees.
+        unsafe { backward_block::<[f32; 8], MR, NR>(panel, stride, kc, read, cols, d, z, start) }
+    }
+}
+
+/// Inputs per part of the forward product's dot products: a block of rows (`NR x 512`) and
+/// of samples then stays in L1 while the block is computed.
+const FORWARD_PART: usize = 512;
+
+thread_local! {
+    /// A thread's partial sums of the forward product, kept from call to call.
+    static CARRY: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The forward products of rows `rows` of `w` with all `n` samples of `u`, into `v` (`n x
+/// out_size`): `NR` rows at a time (the last block repeats its last row); for each, the inputs
+/// in parts of [`FORWARD_PART`], and in each part `MR` samples at a time, then pairs and single
+/// samples.
+///
+/// # Safety
+/// The sizes hold; the CPU has `K`'s instruction set; no other thread writes these rows of `v`.
+#[inline(always)]
+unsafe fn forward_rows<K: Kernels, const MR: usize, const NR: usize>(
+    w: &[f32],
+    (out_size, in_size): (usize, usize),
+    u: &[f32],
+    n: usize,
+    rows: std::ops::Range<usize>,
+    v: Out,
+) {
+    let parts = in_size.div_ceil(FORWARD_PART);
+    CARRY.with_borrow_mut(|carry| {
+        if parts > 1 && carry.len() < n * NR * 8 {
+            carry.resize(n * NR * 8, 0.0);
+        }
+        let carry_base = carry.as_mut_ptr();
+        for r0 in rows.clone().step_by(NR) {
+            let nr = NR.min(rows.end - r0);
+            let row: [*const f32; NR] =
+                std::array::from_fn(|r| w[(r0 + r.min(nr - 1)) * in_size..].as_ptr());
+            for p in 0..parts {
+                let j0 = p * FORWARD_PART;
+                let k = FORWARD_PART.min(in_size - j0);
+                let row = row.map(|r| r.wrapping_add(j0));
+                let sample = |s: usize| u[s * in_size + j0..].as_ptr();
+                let last = p + 1 == parts;
+                let part = |s: usize| Part {
+                    carry: if parts > 1 {
+                        carry_base.wrapping_add(s * NR * 8)
+                    } else {
+                        std::ptr::null_mut()
+                    },
+                    first: p == 0,
+                    last,
+                };
+                let mut s = 0;
+                while s < n {
+                    let m = if n - s >= MR { MR } else { (n - s).min(2) };
+                    // SAFETY (the blocks and stores): rows r0 .. r0 + nr and samples s .. s + m
+                    // exist; the carry holds the sums of n samples.
+                    unsafe {
+                        // Only the last part has the dot products.
+                        let put = |q: usize, values: &[f32]| {
+                            if last {
+                                let at = (s + q) * out_size + r0;
+                                v.slice(at, nr).copy_from_slice(&values[..nr]);
+                            }
+                        };
+                        if m == MR {
+                            let samples = std::array::from_fn(|q| sample(s + q));
+                            let out = K::forward_block::<MR, NR>(row, samples, k, part(s));
+                            out.iter().enumerate().for_each(|(q, o)| put(q, o));
+                        } else if m == 2 {
+                            let samples = [sample(s), sample(s + 1)];
+                            let out = K::forward_block::<2, NR>(row, samples, k, part(s));
+                            out.iter().enumerate().for_each(|(q, o)| put(q, o));
+                        } else {
+                            let out = K::forward_block::<1, NR>(row, [sample(s)], k, part(s));
+                            put(0, &out[0]);
+                        }
+                    }
+                    s += m;
                 }
-            } else if left >= 8 {
-                let ws = std::array::from_fn::<_, 8, _>(|p| row(r + p));
-                store(vt, n_samples, r, s, unsafe { K::dots([sample(s)], ws) })
-            } else if left >= 4 {
-                let ws = std::array::from_fn::<_, 4, _>(|p| row(r + p));
-                store(vt, n_samples, r, s, unsafe { K::dots([sample(s)], ws) })
-            } else {
-                store(vt, n_samples, r, s, unsafe {
-                    K::dots([sample(s)], [row(r)])
-                })
-            };
+            }
         }
-        s += if quad { 4 } else { 1 };
-    }
+    });
 }
 
-/// Writes the products of samples `s..s + MR` and rows `r..r + NR` into `vt`; returns `NR`.
-#[inline(always)]
-fn store<const MR: usize, const NR: usize>(
-    vt: &mut [f32],
-    n_samples: usize,
-    r: usize,
-    s: usize,
-    v: [[f32; NR]; MR],
-) -> usize {
-    for (q, vq) in v.iter().enumerate() {
-        for (p, x) in vq.iter().enumerate() {
-            vt[(r + p) * n_samples + s + q] = *x;
-        }
-    }
-    NR
-}
+/// Rows per parallel chunk of the forward product: a multiple of every kernel's block.
+const FORWARD_ROWS: usize = 48;
 
-fn forward_rows_dispatch(
-    w: &[f32],
-    in_size: usize,
-    r0: usize,
-    u: &[f32],
-    n_samples: usize,
-    vt: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { avx2::forward_rows(w, in_size, r0, u, n_samples, vt) };
-    }
-    // SAFETY: the portable kernel needs no CPU feature.
-    unsafe { forward_rows::<Portable>(w, in_size, r0, u, n_samples, vt) }
-}
-
-/// Rows per parallel chunk: about 64 KiB of weights, so that a chunk stays in L2.
-fn rows_per_chunk(in_size: usize) -> usize {
-    ((64 * 1024 / 4) / in_size.max(1)).clamp(2, 64) & !1
-}
-
-/// `V = U W^T` for `n_samples` inputs `u` (`n_samples x in_size`), row-major `n_samples x
-/// out_size`; every element equal to [`dot`] of its row and sample.
+/// `V = U W^T` for `n` inputs `u` (`n x in_size`), into `v` (`n x out_size`); every element
+/// equal to [`dot`] of its row and sample. Over the engine's threads (blocks of rows) when
+/// `split` and the work is large enough.
 pub fn forward_product(
     w: &[f32],
     out_size: usize,
     in_size: usize,
     u: &[f32],
-    n_samples: usize,
-) -> Vec<f32> {
-    if n_samples == 0 || out_size == 0 {
-        return Vec::new();
-    }
-    let rows = rows_per_chunk(in_size);
-    let mut vt = vec![0.0f32; out_size * n_samples];
-    for_each_chunk(
-        &mut vt,
-        rows * n_samples,
-        product_ns(out_size * in_size * n_samples),
-        |c, chunk| forward_rows_dispatch(w, in_size, c * rows, u, n_samples, chunk),
-    );
-    transposed(vt, out_size, n_samples)
-}
-
-/// Columns per parallel chunk of the backward product: two SIMD registers wide.
-const BACKWARD_COLS: usize = 2 * LANES;
-
-/// Backward products for columns `c0..c0 + cols` and all samples of `d`, written into `zt`
-/// (`cols x n_samples`).
-#[inline(always)]
-fn backward_cols(
-    w: &[f32],
-    out_size: usize,
-    in_size: usize,
-    c0: usize,
-    d: &[f32],
-    n_samples: usize,
-    zt: &mut [f32],
+    n: usize,
+    v: &mut [f32],
+    split: bool,
 ) {
-    let cols = zt.len() / n_samples;
-    if cols == BACKWARD_COLS {
-        let mut s = 0;
-        while s + 4 <= n_samples {
-            let mut acc = [[0.0f32; BACKWARD_COLS]; 4];
-            for i in 0..out_size {
-                let mut wi = [0.0f32; BACKWARD_COLS];
-                wi.copy_from_slice(&w[i * in_size + c0..i * in_size + c0 + BACKWARD_COLS]);
-                for q in 0..4 {
-                    let di = d[(s + q) * out_size + i];
-                    for l in 0..BACKWARD_COLS {
-                        acc[q][l] += wi[l] * di;
-                    }
-                }
-            }
-            for (q, a) in acc.iter().enumerate() {
-                for (l, v) in a.iter().enumerate() {
-                    zt[l * n_samples + s + q] = *v;
-                }
-            }
-            s += 4;
-        }
-        for s in s..n_samples {
-            let mut acc = [0.0f32; BACKWARD_COLS];
-            for i in 0..out_size {
-                let di = d[s * out_size + i];
-                for l in 0..BACKWARD_COLS {
-                    acc[l] += w[i * in_size + c0 + l] * di;
-                }
-            }
-            for (l, v) in acc.iter().enumerate() {
-                zt[l * n_samples + s] = *v;
-            }
-        }
+    assert!(w.len() == out_size * in_size && u.len() == n * in_size && v.len() == n * out_size);
+    if n == 0 || out_size == 0 {
+        return;
+    }
+    if in_size == 0 {
+        return v.fill(0.0);
+    }
+    let isa = isa();
+    let out = Out::new(v);
+    let sizes = (out_size, in_size);
+    let work = if split {
+        product_ns(out_size * in_size * n)
     } else {
-        for s in 0..n_samples {
-            for l in 0..cols {
-                let mut z = 0.0f32;
-                for i in 0..out_size {
-                    z += w[i * in_size + c0 + l] * d[s * out_size + i];
-                }
-                zt[l * n_samples + s] = z;
+        0
+    };
+    for_each_range(out_size, FORWARD_ROWS, work, |rows| {
+        // SAFETY: the sizes were checked; `isa` never exceeds what the CPU has; the chunks of
+        // rows are disjoint.
+        unsafe {
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => x86::forward_rows_avx512(w, sizes, u, n, rows, out),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => x86::forward_rows_avx2(w, sizes, u, n, rows, out),
+                _ => forward_rows::<Portable, 4, 2>(w, sizes, u, n, rows, out),
             }
         }
-    }
+    });
 }
 
-fn backward_cols_dispatch(
-    w: &[f32],
-    out_size: usize,
-    in_size: usize,
-    c0: usize,
-    d: &[f32],
-    n_samples: usize,
-    zt: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { avx2::backward_cols(w, out_size, in_size, c0, d, n_samples, zt) };
-    }
-    backward_cols(w, out_size, in_size, c0, d, n_samples, zt)
-}
-
-/// Up to this many samples the backward product streams the rows of `W` ([`backward_stream`]);
-/// more samples share each loaded column panel ([`backward_cols`]).
-const STREAM_MAX_SAMPLES: usize = 3;
-
-/// Columns per parallel chunk of [`backward_stream`]: a sample's partial sums stay in L1.
-const STREAM_COLS: usize = 256;
-
-/// Backward products of columns `c0..c0 + cols` for all samples, row by row of `w`:
-/// `z[s][l] += W[i][c0 + l] d[s][i]` for `i` in increasing order, the order of
-/// [`axpy_order`]. `z` (`n_samples x cols`) is zero on entry. Every column is its own chain of
-/// adds, so a single sample runs at the throughput of the adds, not at their latency.
+/// `MR` samples times `8 NR` columns of the backward product over `kc` rows of a panel
+/// (`stride` floats from row to row, columns `0 .. read` readable, `0 .. cols` of the output
+/// valid), continuing the sums in
+/// `z` unless `start`; `d[s]` points to the errors of sample `s` at the panel's first row.
+///
+/// # Safety
+/// The pointers are valid for what they are read or written for; the CPU has `L`'s features;
+/// no other thread writes these elements of `z`.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn backward_stream(
-    w: &[f32],
-    out_size: usize,
-    in_size: usize,
-    c0: usize,
-    d: &[f32],
-    n_samples: usize,
-    z: &mut [f32],
+unsafe fn backward_block<L: Lanes, const MR: usize, const NR: usize>(
+    panel: *const f32,
+    stride: usize,
+    kc: usize,
+    read: usize,
+    cols: usize,
+    d: [*const f32; MR],
+    z: [*mut f32; MR],
+    start: bool,
 ) {
-    let cols = z.len() / n_samples;
-    for i in 0..out_size {
-        let wi = &w[i * in_size + c0..i * in_size + c0 + cols];
-        for (s, zs) in z.chunks_exact_mut(cols).enumerate() {
-            let di = d[s * out_size + i];
-            for (z, &w) in zs.iter_mut().zip(wi) {
-                *z += w * di;
+    let mut acc = [[L::zero(); NR]; MR];
+    if !start {
+        for s in 0..MR {
+            for c in 0..NR {
+                // SAFETY: the caller's guarantee.
+                acc[s][c] = unsafe { load_cols(z[s], c, cols) };
+            }
+        }
+    }
+    // SAFETY: the caller's guarantees.
+    unsafe {
+        if read == 8 * NR {
+            backward_rows::<L, MR, NR, true>(&mut acc, panel, stride, kc, read, d);
+        } else {
+            backward_rows::<L, MR, NR, false>(&mut acc, panel, stride, kc, read, d);
+        }
+    }
+    for s in 0..MR {
+        for c in 0..NR {
+            // SAFETY: as for the loads.
+            unsafe {
+                if 8 * c + 8 <= cols {
+                    acc[s][c].store(z[s].add(8 * c));
+                } else if 8 * c < cols {
+                    acc[s][c].store_first(z[s].add(8 * c), cols - 8 * c);
+                }
             }
         }
     }
 }
 
-fn backward_stream_dispatch(
-    w: &[f32],
-    out_size: usize,
-    in_size: usize,
-    c0: usize,
-    d: &[f32],
-    n_samples: usize,
-    z: &mut [f32],
+/// `acc[s] += W_i d[s][i]` for the `kc` rows `i` of a panel (see [`backward_block`]); with
+/// `FULL` all `8 NR` columns are valid.
+///
+/// # Safety
+/// As [`backward_block`].
+#[inline(always)]
+unsafe fn backward_rows<L: Lanes, const MR: usize, const NR: usize, const FULL: bool>(
+    acc: &mut [[L; NR]; MR],
+    panel: *const f32,
+    stride: usize,
+    kc: usize,
+    cols: usize,
+    d: [*const f32; MR],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { avx2::backward_stream(w, out_size, in_size, c0, d, n_samples, z) };
+    for i in 0..kc {
+        // SAFETY: row i of the panel.
+        let row = unsafe { panel.add(i * stride) };
+        let mut wv = [L::zero(); NR];
+        for c in 0..NR {
+            // SAFETY: as above; the columns read are valid.
+            wv[c] = unsafe {
+                if FULL {
+                    L::load(row.add(8 * c))
+                } else {
+                    load_cols(row, c, cols)
+                }
+            };
+        }
+        for s in 0..MR {
+            // SAFETY: error i of sample s.
+            let ds = L::splat(unsafe { *d[s].add(i) });
+            for c in 0..NR {
+                acc[s][c] = acc[s][c].mul_add(wv[c], ds);
+            }
+        }
     }
-    backward_stream(w, out_size, in_size, c0, d, n_samples, z)
 }
 
-/// `Z = D W` for `n_samples` errors `d` (`n_samples x out_size`), row-major `n_samples x
-/// in_size`; every element summed in the order of [`axpy_order`].
+/// From this many samples on, a column panel of `W` is copied into contiguous memory before
+/// the samples pass over it: the rows of `W` are `in_size` apart, and walking down a column
+/// block with that stride thrashes the caches. Fewer samples read `W` where it is.
+const PACK_MIN_SAMPLES: usize = 4;
+
+/// Rows of a packed panel: its columns stay in L1 while the samples pass over them.
+const PANEL_ROWS: usize = 128;
+
+thread_local! {
+    /// A thread's packed panel, kept from call to call.
+    static PANEL: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The backward products of columns `cols` (a multiple of `8 NR` from its start) of `w` with
+/// all `n` samples of `d`, into `z` (`n x in_size`): `8 NR` columns at a time, `MR` samples at a
+/// time, then fewer.
+///
+/// # Safety
+/// The sizes hold; the CPU has `L`'s features; no other thread writes these columns of `z`.
+#[inline(always)]
+unsafe fn backward_cols<K: Kernels, const MR: usize, const NR: usize>(
+    w: &[f32],
+    (out_size, in_size): (usize, usize),
+    d: &[f32],
+    n: usize,
+    cols: std::ops::Range<usize>,
+    z: Out,
+) {
+    let width = 8 * NR;
+    PANEL.with_borrow_mut(|panel| {
+        if panel.len() < PANEL_ROWS * width {
+            panel.resize(PANEL_ROWS * width, 0.0);
+        }
+        for j0 in cols.clone().step_by(width) {
+            let valid = width.min(cols.end - j0);
+            let pack = n >= PACK_MIN_SAMPLES;
+            let kc_max = if pack { PANEL_ROWS } else { out_size };
+            for i0 in (0..out_size).step_by(kc_max) {
+                let kc = kc_max.min(out_size - i0);
+                let (rows, stride, cols) = if pack {
+                    // Zeros past the valid columns: every panel is read whole.
+                    for (i, p) in panel.chunks_exact_mut(width).take(kc).enumerate() {
+                        let at = (i0 + i) * in_size + j0;
+                        p[..valid].copy_from_slice(&w[at..at + valid]);
+                        p[valid..].fill(0.0);
+                    }
+                    (panel.as_ptr(), width, width)
+                } else {
+                    (w[i0 * in_size + j0..].as_ptr(), in_size, valid)
+                };
+                let err = |s: usize| d[s * out_size + i0..].as_ptr();
+                // SAFETY: samples s .. s + m exist; the caller's guarantees.
+                let out = |s: usize| unsafe { z.slice(s * in_size + j0, valid).as_mut_ptr() };
+                let start = i0 == 0;
+                let mut s = 0;
+                while s < n {
+                    let m = if n - s >= MR { MR } else { (n - s).min(2) };
+                    // SAFETY: samples s .. s + m exist; the caller's guarantees.
+                    unsafe {
+                        if m == MR {
+                            let errs = std::array::from_fn(|q| err(s + q));
+                            let outs = std::array::from_fn(|q| out(s + q));
+                            K::backward_block::<MR, NR>(
+                                rows, stride, kc, cols, valid, errs, outs, start,
+                            );
+                        } else if m == 2 {
+                            let (errs, outs) = ([err(s), err(s + 1)], [out(s), out(s + 1)]);
+                            K::backward_block::<2, NR>(
+                                rows, stride, kc, cols, valid, errs, outs, start,
+                            );
+                        } else {
+                            let (errs, outs) = ([err(s)], [out(s)]);
+                            K::backward_block::<1, NR>(
+                                rows, stride, kc, cols, valid, errs, outs, start,
+                            );
+                        }
+                    }
+                    s += m;
+                }
+            }
+        }
+    });
+}
+
+/// Columns per parallel chunk of the backward product: a multiple of every kernel's panel.
+const BACKWARD_COLS: usize = 64;
+
+/// `Z = D W` for `n` errors `d` (`n x out_size`), into `z` (`n x in_size`); every element summed
+/// in the order of [`axpy_order`]. Over the engine's threads (blocks of columns) when `split`
+/// and the work is large enough.
 pub fn backward_product(
     w: &[f32],
     out_size: usize,
     in_size: usize,
     d: &[f32],
-    n_samples: usize,
-) -> Vec<f32> {
-    if n_samples == 0 || in_size == 0 {
-        return Vec::new();
+    n: usize,
+    z: &mut [f32],
+    split: bool,
+) {
+    assert!(w.len() == out_size * in_size && d.len() == n * out_size && z.len() == n * in_size);
+    if n == 0 || in_size == 0 {
+        return;
     }
-    let work = product_ns(out_size * in_size * n_samples);
-    if n_samples <= STREAM_MAX_SAMPLES {
-        // Chunk `c` holds columns `c * width ..` of every sample, `n_samples x width`.
-        let width = STREAM_COLS.min(in_size);
-        let mut chunks = vec![0.0f32; in_size * n_samples];
-        for_each_chunk(&mut chunks, width * n_samples, work, |c, z| {
-            backward_stream_dispatch(w, out_size, in_size, c * width, d, n_samples, z)
-        });
-        // One sample, or one chunk: the chunks are already the rows of z.
-        if width == in_size || n_samples == 1 {
-            return chunks;
-        }
-        let mut z = vec![0.0f32; in_size * n_samples];
-        for (c, chunk) in chunks.chunks(width * n_samples).enumerate() {
-            let cols = chunk.len() / n_samples;
-            for (s, part) in chunk.chunks_exact(cols).enumerate() {
-                let at = s * in_size + c * width;
-                z[at..at + cols].copy_from_slice(part);
+    if out_size == 0 {
+        return z.fill(0.0);
+    }
+    let isa = isa();
+    let out = Out::new(z);
+    let sizes = (out_size, in_size);
+    let work = if split {
+        product_ns(out_size * in_size * n)
+    } else {
+        0
+    };
+    for_each_range(in_size, BACKWARD_COLS, work, |cols| {
+        // SAFETY: the sizes were checked; `isa` never exceeds what the CPU has; the chunks of
+        // columns are disjoint.
+        unsafe {
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => x86::backward_cols_avx512(w, sizes, d, n, cols, out),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => x86::backward_cols_avx2(w, sizes, d, n, cols, out),
+                _ => backward_cols::<Portable, 4, 2>(w, sizes, d, n, cols, out),
             }
         }
-        return z;
-    }
-    let mut zt = vec![0.0f32; in_size * n_samples];
-    for_each_chunk(&mut zt, BACKWARD_COLS * n_samples, work, |c, chunk| {
-        backward_cols_dispatch(w, out_size, in_size, c * BACKWARD_COLS, d, n_samples, chunk)
     });
-    transposed(zt, in_size, n_samples)
 }
 
-/// Row-major `rows x cols` to row-major `cols x rows` (a single row or column is its own
-/// transpose).
-fn transposed(a: Vec<f32>, rows: usize, cols: usize) -> Vec<f32> {
-    if rows == 1 || cols == 1 {
-        return a;
-    }
-    let mut t = vec![0.0f32; a.len()];
-    const B: usize = 32;
-    for r0 in (0..rows).step_by(B) {
-        for c0 in (0..cols).step_by(B) {
-            for r in r0..(r0 + B).min(rows) {
-                for c in c0..(c0 + B).min(cols) {
-                    t[c * rows + r] = a[r * cols + c];
-                }
-            }
-        }
-    }
-    t
-}
-
-/// The same kernels written with AVX2 intrinsics: LLVM does not keep the portable versions'
-/// accumulator arrays in registers. Multiplies and adds stay separate (no FMA), lane by lane,
-/// so every output has the bits of the portable order.
+/// The kernels compiled for AVX2 (16 vector registers) and AVX-512 VL (32, so the drivers
+/// take larger blocks).
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{reduce8, BACKWARD_COLS, LANES};
-    use std::arch::x86_64::*;
+mod x86 {
+    use super::{backward_block, backward_cols, forward_block, forward_rows, Kernels, Out, Part};
+    use std::arch::x86_64::__m256;
+    use std::ops::Range;
 
-    /// `MR x NR` forward dot products, as [`super::dots`].
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn dots<const MR: usize, const NR: usize>(
-        us: [&[f32]; MR],
-        ws: [&[f32]; NR],
-    ) -> [[f32; NR]; MR] {
-        let n = ws[0].len();
-        let full = n - n % LANES;
-        // SAFETY (all loads below): j + 8 <= full <= n, the length of every slice.
-        let mut acc = [[_mm256_setzero_ps(); NR]; MR];
-        let mut j = 0;
-        while j < full {
-            let mut wv = [_mm256_setzero_ps(); NR];
-            for r in 0..NR {
-                wv[r] = unsafe { _mm256_loadu_ps(ws[r].as_ptr().add(j)) };
-            }
-            for s in 0..MR {
-                let uv = unsafe { _mm256_loadu_ps(us[s].as_ptr().add(j)) };
-                for r in 0..NR {
-                    acc[s][r] = _mm256_add_ps(acc[s][r], _mm256_mul_ps(wv[r], uv));
+    /// Defines an instruction set's [`Kernels`] (`$kernels`) and the drivers of its products
+    /// with its block sizes: the same code as the portable one, compiled with `$features`.
+    macro_rules! instruction_set {
+        ($kernels:ident, $features:literal, $forward:ident ($fmr:literal, $fnr:literal),
+         $backward:ident ($bmr:literal, $bnr:literal)) => {
+            pub(super) struct $kernels;
+
+            impl $kernels {
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn forward<const MR: usize, const NR: usize>(
+                    rows: [*const f32; NR],
+                    samples: [*const f32; MR],
+                    k: usize,
+                    part: Part,
+                ) -> [[f32; NR]; MR] {
+                    // SAFETY: the caller's guarantees.
+                    unsafe { forward_block::<__m256, MR, NR>(rows, samples, k, part) }
+                }
+
+                #[allow(clippy::too_many_arguments)]
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn backward<const MR: usize, const NR: usize>(
+                    panel: *const f32,
+                    stride: usize,
+                    kc: usize,
+                    read: usize,
+                    cols: usize,
+                    d: [*const f32; MR],
+                    z: [*mut f32; MR],
+                    start: bool,
+                ) {
+                    // SAFETY: the caller's guarantees.
+                    unsafe {
+                        backward_block::<__m256, MR, NR>(panel, stride, kc, read, cols, d, z, start)
+                    }
                 }
             }
-            j += LANES;
-        }
-        let mut out = [[0.0f32; NR]; MR];
-        for s in 0..MR {
-            for r in 0..NR {
-                let mut lanes = [0.0f32; LANES];
-                unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[s][r]) };
-                for j in full..n {
-                    lanes[j - full] += ws[r][j] * us[s][j];
+
+            impl Kernels for $kernels {
+                #[inline(always)]
+                unsafe fn forward_block<const MR: usize, const NR: usize>(
+                    rows: [*const f32; NR],
+                    samples: [*const f32; MR],
+                    k: usize,
+                    part: Part,
+                ) -> [[f32; NR]; MR] {
+                    // SAFETY: the caller's guarantees.
+                    unsafe { Self::forward::<MR, NR>(rows, samples, k, part) }
                 }
-                out[s][r] = reduce8(lanes);
+
+                #[inline(always)]
+                unsafe fn backward_block<const MR: usize, const NR: usize>(
+                    panel: *const f32,
+                    stride: usize,
+                    kc: usize,
+                    read: usize,
+                    cols: usize,
+                    d: [*const f32; MR],
+                    z: [*mut f32; MR],
+                    start: bool,
+                ) {
+                    // SAFETY: the caller's guarantees.
+                    unsafe { Self::backward::<MR, NR>(panel, stride, kc, read, cols, d, z, start) }
+                }
             }
-        }
-        out
-    }
 
-    /// The AVX2 kernel of [`super::forward_rows`].
-    pub(super) struct Avx2;
+            /// The forward product's rows with this instruction set.
+            ///
+            /// # Safety
+            /// As `forward_rows`; the CPU has the instruction set.
+            pub(super) unsafe fn $forward(
+                w: &[f32],
+                sizes: (usize, usize),
+                u: &[f32],
+                n: usize,
+                rows: Range<usize>,
+                v: Out,
+            ) {
+                // SAFETY: the caller's guarantees.
+                unsafe { forward_rows::<$kernels, $fmr, $fnr>(w, sizes, u, n, rows, v) }
+            }
 
-    impl super::Dots for Avx2 {
-        #[inline(always)]
-        unsafe fn dots<const MR: usize, const NR: usize>(
-            us: [&[f32]; MR],
-            ws: [&[f32]; NR],
-        ) -> [[f32; NR]; MR] {
-            // SAFETY: the caller guarantees AVX2 (the trait's contract).
-            unsafe { dots(us, ws) }
-        }
-    }
-
-    /// [`super::forward_rows`] with the AVX2 kernel.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn forward_rows(
-        w: &[f32],
-        in_size: usize,
-        r0: usize,
-        u: &[f32],
-        n_samples: usize,
-        vt: &mut [f32],
-    ) {
-        // SAFETY: AVX2 is enabled for this function.
-        unsafe { super::forward_rows::<Avx2>(w, in_size, r0, u, n_samples, vt) }
-    }
-
-    /// [`super::backward_stream`] compiled for AVX2.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn backward_stream(
-        w: &[f32],
-        out_size: usize,
-        in_size: usize,
-        c0: usize,
-        d: &[f32],
-        n_samples: usize,
-        z: &mut [f32],
-    ) {
-        super::backward_stream(w, out_size, in_size, c0, d, n_samples, z)
-    }
-
-    /// As [`super::backward_cols`].
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn backward_cols(
-        w: &[f32],
-        out_size: usize,
-        in_size: usize,
-        c0: usize,
-        d: &[f32],
-        n_samples: usize,
-        zt: &mut [f32],
-    ) {
-        let cols = zt.len() / n_samples;
-        if cols != BACKWARD_COLS {
-            return super::backward_cols(w, out_size, in_size, c0, d, n_samples, zt);
-        }
-        // Pack the 16 columns into one contiguous panel: the rows of W are in_size apart, and
-        // walking down a column block with that stride thrashes the caches.
-        let mut panel = vec![0.0f32; out_size * BACKWARD_COLS];
-        for (i, p) in panel.chunks_exact_mut(BACKWARD_COLS).enumerate() {
-            p.copy_from_slice(&w[i * in_size + c0..i * in_size + c0 + BACKWARD_COLS]);
-        }
-        assert!(d.len() >= n_samples * out_size);
-        let mut store = |acc: &[[__m256; 2]], s: usize| {
-            for (q, a) in acc.iter().enumerate() {
-                let mut lanes = [0.0f32; BACKWARD_COLS];
-                // SAFETY: `lanes` holds two registers.
-                unsafe {
-                    _mm256_storeu_ps(lanes.as_mut_ptr(), a[0]);
-                    _mm256_storeu_ps(lanes.as_mut_ptr().add(LANES), a[1]);
-                }
-                for (l, v) in lanes.iter().enumerate() {
-                    zt[l * n_samples + s + q] = *v;
-                }
+            /// The backward product's columns with this instruction set.
+            ///
+            /// # Safety
+            /// As `backward_cols`; the CPU has the instruction set.
+            pub(super) unsafe fn $backward(
+                w: &[f32],
+                sizes: (usize, usize),
+                d: &[f32],
+                n: usize,
+                cols: Range<usize>,
+                z: Out,
+            ) {
+                // SAFETY: the caller's guarantees.
+                unsafe { backward_cols::<$kernels, $bmr, $bnr>(w, sizes, d, n, cols, z) }
             }
         };
-        let mut s = 0;
-        while s < n_samples {
-            let group = (n_samples - s).min(4);
-            let mut acc = [[_mm256_setzero_ps(); 2]; 4];
-            for (i, p) in panel.chunks_exact(BACKWARD_COLS).enumerate() {
-                // SAFETY: each panel row holds 16 values.
-                let (w0, w1) = unsafe {
-                    (
-                        _mm256_loadu_ps(p.as_ptr()),
-                        _mm256_loadu_ps(p.as_ptr().add(LANES)),
-                    )
-                };
-                for (q, a) in acc.iter_mut().enumerate().take(group) {
-                    let dv = _mm256_set1_ps(d[(s + q) * out_size + i]);
-                    a[0] = _mm256_add_ps(a[0], _mm256_mul_ps(w0, dv));
-                    a[1] = _mm256_add_ps(a[1], _mm256_mul_ps(w1, dv));
-                }
-            }
-            store(&acc[..group], s);
-            s += group;
-        }
     }
+
+    instruction_set!(
+        Avx2,
+        "avx2",
+        forward_rows_avx2(3, 4),
+        backward_cols_avx2(2, 4)
+    );
+    instruction_set!(
+        Avx512,
+        "avx2,avx512f,avx512vl",
+        forward_rows_avx512(4, 6),
+        backward_cols_avx512(6, 4)
+    );
 }

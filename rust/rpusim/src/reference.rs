@@ -47,7 +47,8 @@ fn pass(
         Direction::Forward => (tile.config.forward.clone(), 0, tile.counters.forward),
         Direction::Backward => (tile.config.backward.clone(), 1, tile.counters.backward),
     };
-    let alphas = batch_scales(&io, x, n, k, &mut tile.nm_running[slot], learn);
+    let mut alphas = Vec::new();
+    batch_scales(&io, x, n, k, &mut tile.nm_running[slot], learn, &mut alphas);
     let w = &tile.weights;
     let (rows, cols) = (tile.out_size, tile.in_size);
     // The exact product of one vector.

@@ -210,6 +210,61 @@ where
     })
 }
 
+/// Calls `f(range)` for the `chunk`-sized ranges of `0 .. n`: on the pool when `work_ns` is
+/// large enough, else in order on this thread.
+pub(crate) fn for_each_range<F>(n: usize, chunk: usize, work_ns: usize, f: F)
+where
+    F: Fn(std::ops::Range<usize>) + Send + Sync,
+{
+    let chunk = chunk.max(1);
+    let chunks = n.div_ceil(chunk);
+    let range = |c: usize| c * chunk..((c + 1) * chunk).min(n);
+    if !goes_parallel(work_ns, chunks) {
+        (0..chunks).for_each(|c| f(range(c)));
+    } else {
+        install(|| (0..chunks).into_par_iter().for_each(|c| f(range(c))));
+    }
+}
+
+/// A slice that threads write in disjoint parts.
+#[derive(Debug)]
+pub(crate) struct Disjoint<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+impl<T> Clone for Disjoint<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Disjoint<T> {}
+
+// SAFETY: the users write disjoint elements only (see [`Disjoint::slice`]).
+unsafe impl<T: Send> Send for Disjoint<T> {}
+unsafe impl<T: Send> Sync for Disjoint<T> {}
+
+impl<T> Disjoint<T> {
+    pub(crate) fn new(v: &mut [T]) -> Self {
+        Disjoint {
+            ptr: v.as_mut_ptr(),
+            len: v.len(),
+        }
+    }
+
+    /// Elements `at .. at + n` (checked against the length).
+    ///
+    /// # Safety
+    /// No other thread touches them while the slice lives.
+    #[inline(always)]
+    pub(crate) unsafe fn slice<'a>(self, at: usize, n: usize) -> &'a mut [T] {
+        assert!(at + n <= self.len);
+        // SAFETY: inside the slice `new` took; exclusive by the caller's guarantee.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), n) }
+    }
+}
+
 /// [`map_chunks`] for work that returns nothing.
 pub(crate) fn for_each_chunk<T, F>(data: &mut [T], chunk_len: usize, work_ns: usize, f: F)
 where

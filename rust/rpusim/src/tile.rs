@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use crate::config::TileConfig;
 use crate::device::{DeviceState, UnitCell};
 use crate::error::{Error, Result};
-use crate::io::{analog_pass, batch_scales, Direction};
+use crate::io::{analog_pass, batch_scales, Direction, PassBuffers};
 use std::ops::{Div, Mul};
 
 use crate::mapping::{scale_batch, scale_weights};
@@ -200,17 +200,55 @@ impl Tile {
     /// digital row scales. With `is_test` the running average of `average_abs_max` NM is used
     /// but not advanced.
     pub fn forward(&mut self, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
-        let mut y = self.pass(Direction::Forward, x, n, !is_test)?;
-        self.scale_outputs(&mut y);
+        let mut y = vec![0.0; n * self.out_size];
+        self.forward_into(x, n, is_test, &mut y)?;
         Ok(y)
+    }
+
+    /// [`Tile::forward`] into `y` (`n x out_size`); allocates nothing once the tile has seen
+    /// a batch of this size.
+    pub fn forward_into(
+        &mut self,
+        x: &[f32],
+        n: usize,
+        is_test: bool,
+        y: &mut [f32],
+    ) -> Result<()> {
+        self.check_input(Direction::Forward, x, n)?;
+        self.check_output(Direction::Forward, y, n)?;
+        let mut buf = std::mem::take(&mut self.workspace.pass);
+        self.pass(Direction::Forward, x, n, !is_test, y, &mut buf);
+        self.workspace.pass = buf;
+        self.scale_outputs(y);
+        Ok(())
     }
 
     /// `z = W^T d` through the backward periphery for `n` samples `d` (`n x out_size`); the
     /// errors enter multiplied by the digital row scales.
     pub fn backward(&mut self, d: &[f32], n: usize) -> Result<Vec<f32>> {
+        let mut z = vec![0.0; n * self.in_size];
+        self.backward_into(d, n, &mut z)?;
+        Ok(z)
+    }
+
+    /// [`Tile::backward`] into `z` (`n x in_size`); allocates nothing once the tile has seen a
+    /// batch of this size.
+    pub fn backward_into(&mut self, d: &[f32], n: usize, z: &mut [f32]) -> Result<()> {
         self.check_input(Direction::Backward, d, n)?;
-        let d = self.backward_input(d);
-        self.pass(Direction::Backward, &d, n, true)
+        self.check_output(Direction::Backward, z, n)?;
+        let mut buf = std::mem::take(&mut self.workspace.pass);
+        let mut input = std::mem::take(&mut buf.input);
+        if self.is_scaled() {
+            input.clear();
+            input.extend_from_slice(d);
+            scale_batch(&mut input, &self.out_scales, f32::mul);
+            self.pass(Direction::Backward, &input, n, true, z, &mut buf);
+        } else {
+            self.pass(Direction::Backward, d, n, true, z, &mut buf);
+        }
+        buf.input = input;
+        self.workspace.pass = buf;
+        Ok(())
     }
 
     /// Forward outputs times the digital row scales.
@@ -257,15 +295,44 @@ impl Tile {
         self.check(name, x, n * k, &format!("n * {size} = {n} * {k}"))
     }
 
-    fn pass(&mut self, direction: Direction, x: &[f32], n: usize, learn: bool) -> Result<Vec<f32>> {
-        self.check_input(direction, x, n)?;
+    /// Checks the length of an output buffer for `n` samples.
+    fn check_output(&self, direction: Direction, y: &[f32], n: usize) -> Result<()> {
+        let (_, m) = direction.sizes(self.out_size, self.in_size);
+        if y.len() != n * m {
+            return Err(Error::Shape {
+                name: "output",
+                expected: format!("{} values ({n} samples)", n * m),
+                got: format!("{} values", y.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// One pass of a checked batch into `y`.
+    fn pass(
+        &mut self,
+        direction: Direction,
+        x: &[f32],
+        n: usize,
+        learn: bool,
+        y: &mut [f32],
+        buf: &mut PassBuffers,
+    ) {
         let (k, _) = direction.sizes(self.out_size, self.in_size);
         let (io, slot, call) = match direction {
             Direction::Forward => (&self.config.forward, 0, &mut self.counters.forward),
             Direction::Backward => (&self.config.backward, 1, &mut self.counters.backward),
         };
-        let alphas = batch_scales(io, x, n, k, &mut self.nm_running[slot], learn);
-        let y = analog_pass(
+        batch_scales(
+            io,
+            x,
+            n,
+            k,
+            &mut self.nm_running[slot],
+            learn,
+            &mut buf.alphas,
+        );
+        analog_pass(
             io,
             direction,
             &self.weights,
@@ -273,12 +340,12 @@ impl Tile {
             self.in_size,
             x,
             n,
-            &alphas,
             self.seed,
             *call,
+            y,
+            buf,
         );
         *call += 1;
-        Ok(y)
     }
 
     /// `W <- W - lr d x^T` by pulses, for `n` samples `x` (`n x in_size`) and `d`

@@ -15,7 +15,7 @@ mod fire_avx512;
 mod lines;
 
 use crate::config::{PulseType, UpdateParameters};
-use crate::cpu::{isa, with_avx2, Isa};
+use crate::cpu::{compiled_for, isa, Isa};
 use crate::device::{with_model, DeviceArrays, DeviceConfig, DeviceLayer, DeviceState, UnitCell};
 use crate::pulse::float_step;
 use crate::rng::{Op, Purpose, Stream};
@@ -217,7 +217,7 @@ impl Run<'_> {
                 let end = (start + SAMPLES_PER_TASK).min(first + count);
                 let task = &mut task[0];
                 task.clear();
-                with_avx2(
+                compiled_for(
                     self.isa,
                     #[inline(always)]
                     || {

@@ -2,10 +2,13 @@
 //! have seen their sizes. They are not part of the tile's state: a clone or a restored tile
 //! starts with empty ones, and two tiles compare equal whatever their buffers hold.
 
+use crate::io::PassBuffers;
 use crate::update::Lines;
 
 #[derive(Default)]
 pub(crate) struct Workspace {
+    /// The forward and backward passes' buffers.
+    pub pass: PassBuffers,
     /// The firing lines of the update, one buffer per task of samples.
     pub lines: Vec<Lines>,
 }

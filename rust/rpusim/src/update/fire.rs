@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 
-use crate::cpu::{with_avx2, Isa};
+use crate::cpu::{compiled_for, Isa};
 use crate::device::PulsedDevice;
 use crate::rng::{Drawn, NormalSource, Stream};
 use crate::threads::{planned_threads, sum_chunks};
@@ -132,7 +132,7 @@ fn fire_row<P: Payload, D: PulsedDevice>(
             super::fire_avx512::fire_row::<P, D>(dev, i, samples, t, noise, sub, scratch)
         };
     }
-    with_avx2(
+    compiled_for(
         isa,
         #[inline(always)]
         || {
