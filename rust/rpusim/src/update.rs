@@ -117,7 +117,9 @@ pub(crate) fn pulse_all(
     call: u64,
     up: bool,
 ) -> u64 {
+    let isa = isa();
     let mut lines = Lines::default();
+    lines.clear(isa >= Isa::Avx512);
     lines.add_all_firing(out_size, in_size, up);
     let noise = Stream::new(seed, Op::Update, Purpose::PulseNoise, call);
     let samples = Samples {
@@ -126,7 +128,6 @@ pub(crate) fn pulse_all(
         out_size,
         in_size,
     };
-    let isa = isa();
     for_targets(w, &mut devices.cell, seed, call, |targets| {
         fire_all::<Trains<1>>(targets, &samples, &noise, isa)
     })
@@ -216,7 +217,7 @@ impl Run<'_> {
                 let start = first + t * SAMPLES_PER_TASK;
                 let end = (start + SAMPLES_PER_TASK).min(first + count);
                 let task = &mut task[0];
-                task.clear();
+                task.clear(self.isa >= Isa::Avx512);
                 compiled_for(
                     self.isa,
                     #[inline(always)]

@@ -14,7 +14,7 @@ use crate::device::PulsedDevice;
 use crate::rng::{Drawn, NormalSource, Stream};
 use crate::threads::{planned_threads, sum_chunks};
 
-use super::lines::{padded, Firing, Payload, Samples, GROUP};
+use super::lines::{Firing, Payload, Samples, GROUP};
 
 /// Estimated nanoseconds of one thread per visited pair of a firing row and a column of a
 /// firing group: the coincidence count and, for about half of them, a pulse.
@@ -137,26 +137,23 @@ fn fire_row<P: Payload, D: PulsedDevice>(
         #[inline(always)]
         || {
             let mut pulses = 0;
-            for sample in samples.iter() {
-                let words = &sample.rows[i * P::WORDS..(i + 1) * P::WORDS];
-                if words.iter().any(|&w| w != 0) {
-                    let address = [sample.sample, i as u32, sub];
-                    pulses += fire_sample::<P, D>(dev, words, &sample, t, noise, address, scratch);
-                }
-            }
+            samples.for_each_firing(i, |sample, words| {
+                let address = [sample.sample, i as u32, sub];
+                pulses += fire_sample::<P, D>(dev, words, sample, t, noise, address, scratch);
+            });
             pulses
         },
     )
 }
 
-/// Fires the row whose words are `row` in one sample, device by device. Lists the devices with
-/// pulses, split by direction, each with the position of its first normal in the row's
+/// Fires the row whose words are `row` in one sample, device by device (the sample's packed
+/// firing columns). Lists the devices with pulses, split by direction, each with the position of its first normal in the row's
 /// sequence (the normals of the devices before it in column order, as the sequential
 /// definition draws them); computes those normals at `address` in one go; then applies the
 /// pulses of either direction with the direction known at compile time. Devices are
 /// independent once each knows its normals, so the order of this pass changes nothing.
 #[inline(always)]
-fn fire_sample<P: Payload, D: PulsedDevice>(
+pub(super) fn fire_sample<P: Payload, D: PulsedDevice>(
     dev: &D,
     row: &[u32],
     s: &Firing<'_>,
@@ -165,8 +162,6 @@ fn fire_sample<P: Payload, D: PulsedDevice>(
     address: [u32; 3],
     scratch: &mut Scratch,
 ) -> u64 {
-    let in_size = t.weights.len();
-    let in_pad = padded(in_size);
     let row_neg = s.row_neg[address[1] as usize];
     // Normals per pulse and per device (write noise, drawn after the device's pulses).
     let per_pulse = usize::from(dev.c2c_std() > 0.0);
@@ -175,40 +170,61 @@ fn fire_sample<P: Payload, D: PulsedDevice>(
     // CPU cannot predict. Each column is written at the end of both lists, and kept in one of
     // them by advancing its end.
     let Scratch { up, down, normals } = scratch;
-    let most = s.groups.len() * GROUP;
+    let cols = &s.packed;
+    if let Some(words) = s.uniform {
+        // Every firing column meets the row with the same pulses: device c of the packed
+        // columns draws its normals from c * stride on, and the devices of either direction
+        // are the columns of either sign.
+        let n = P::pulses(row, |w| words[w]);
+        if n == 0 {
+            return 0;
+        }
+        let stride = n as usize * per_pulse + per_device;
+        let normals = fill(normals, cols.fire * stride, noise, address);
+        let (positive, negative) = s.by_sign;
+        let (grow, shrink) = if row_neg {
+            (positive, negative)
+        } else {
+            (negative, positive)
+        };
+        let hit = |&c: &u32| Hit {
+            col: cols.index[c as usize],
+            pulses: n,
+            first: c * stride as u32,
+        };
+        apply_hits::<true, D>(dev, grow.iter().map(hit), normals, t);
+        apply_hits::<false, D>(dev, shrink.iter().map(hit), normals, t);
+        return u64::from(n) * cols.fire as u64;
+    }
     for list in [&mut *up, &mut *down] {
-        if list.len() < most {
-            list.resize(most, Hit::default());
+        if list.len() < cols.fire {
+            list.resize(cols.fire, Hit::default());
         }
     }
     let (mut n_up, mut n_down, mut draws, mut pulses) = (0, 0, 0, 0u64);
-    for &g in s.groups {
-        let j0 = g as usize * GROUP;
-        let neg = s.col_neg[g as usize];
-        for j in j0..(j0 + GROUP).min(in_size) {
-            let n = P::pulses(row, |w| s.cols[w * in_pad + j]);
-            let hit = Hit {
-                col: j as u32,
-                pulses: n,
-                first: draws as u32,
-            };
-            up[n_up] = hit;
-            down[n_down] = hit;
-            let fires = n > 0;
-            // W grows when d_i x_j < 0 (gradient descent on W - lr d x^T).
-            let grows = row_neg != ((neg >> (j - j0)) & 1 != 0);
-            n_up += usize::from(fires && grows);
-            n_down += usize::from(fires && !grows);
-            draws += n as usize * per_pulse + usize::from(fires) * per_device;
-            pulses += u64::from(n);
-        }
+    for (c, &j) in cols.index[..cols.fire].iter().enumerate() {
+        let n = P::pulses(row, |w| cols.cols[w * cols.pad + c]);
+        let hit = Hit {
+            col: j,
+            pulses: n,
+            first: draws as u32,
+        };
+        up[n_up] = hit;
+        down[n_down] = hit;
+        let fires = n > 0;
+        // W grows when d_i x_j < 0 (gradient descent on W - lr d x^T).
+        let grows = row_neg != ((cols.neg[c / GROUP] >> (c % GROUP)) & 1 != 0);
+        n_up += usize::from(fires && grows);
+        n_down += usize::from(fires && !grows);
+        draws += n as usize * per_pulse + usize::from(fires) * per_device;
+        pulses += u64::from(n);
     }
     if n_up + n_down == 0 {
         return 0;
     }
     let normals = fill(normals, draws, noise, address);
-    apply_hits::<true, D>(dev, &up[..n_up], normals, t);
-    apply_hits::<false, D>(dev, &down[..n_down], normals, t);
+    apply_hits::<true, D>(dev, up[..n_up].iter().copied(), normals, t);
+    apply_hits::<false, D>(dev, down[..n_down].iter().copied(), normals, t);
     pulses
 }
 
@@ -236,7 +252,7 @@ pub(super) fn fill<'a>(
 #[inline(always)]
 fn apply_hits<const UP: bool, D: PulsedDevice>(
     dev: &D,
-    hits: &[Hit],
+    hits: impl Iterator<Item = Hit>,
     normals: &[f32],
     t: &mut RowTarget<'_>,
 ) {

@@ -104,15 +104,11 @@ pub(super) unsafe fn fire_row<P: Payload, D: PulsedDevice>(
     scratch: &mut Scratch,
 ) -> u64 {
     let mut pulses = 0;
-    for sample in samples.iter() {
-        let words = &sample.rows[i * P::WORDS..(i + 1) * P::WORDS];
-        if words.iter().any(|&w| w != 0) {
-            let address = [sample.sample, i as u32, sub];
-            // SAFETY: the caller's guarantee.
-            pulses +=
-                unsafe { fire_sample::<P, D>(dev, words, &sample, t, noise, address, scratch) };
-        }
-    }
+    samples.for_each_firing(i, |sample, words| {
+        let address = [sample.sample, i as u32, sub];
+        // SAFETY: the caller's guarantee.
+        pulses += unsafe { fire_sample::<P, D>(dev, words, sample, t, noise, address, scratch) };
+    });
     pulses
 }
 
@@ -137,12 +133,16 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
     } else {
         0
     };
+    // The lines were made for this kernel, with dense columns; the scalar kernel takes any.
+    let Some(dense) = &s.dense else {
+        return super::fire::fire_sample::<P, D>(dev, row, s, t, noise, address, scratch);
+    };
     let per_pulse = i32::from(dev.c2c_std() > 0.0);
     let per_device = i32::from(t.persistent.is_some());
     // SAFETY (all unaligned loads of 16 lanes below): a group's columns j0 .. j0 + 16 lie
     // inside the padded planes; weights and device arrays are loaded with the group's lanes
     // as the mask, which suppresses the lanes past the end of the row.
-    let counts = |g: u32| unsafe { P::counts16(row, s.cols, in_pad, g as usize * GROUP) };
+    let counts = |g: u32| unsafe { P::counts16(row, dense.cols, in_pad, g as usize * GROUP) };
     // A device's draws: a normal per pulse, and one after them for write noise.
     let draws_of = |c: __m512i| {
         let per_pulse = if per_pulse == 1 {
@@ -161,11 +161,12 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
                 return 0;
             }
             let per = n as usize * per_pulse as usize + per_device as usize;
-            (s.fire as usize * per, u64::from(n) * u64::from(s.fire))
+            let fire = s.packed.fire;
+            (fire * per, u64::from(n) * fire as u64)
         }
         None => {
             let (mut draws, mut pulses) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-            for &g in s.groups {
+            for &g in dense.groups {
                 let c = counts(g);
                 draws = _mm512_add_epi32(draws, draws_of(c));
                 pulses = _mm512_add_epi32(pulses, c);
@@ -189,7 +190,7 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
     let stored = persistent.unwrap_or(weights);
     let write_noise = _mm512_set1_ps(t.write_noise);
     let mut pos = 0i32;
-    for &g in s.groups {
+    for &g in dense.groups {
         let j0 = g as usize * GROUP;
         let c = counts(g);
         let hit = _mm512_mask_test_epi32_mask(lanes(j0, in_size), c, c);
@@ -197,7 +198,7 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
             continue;
         }
         // W grows when d_i x_j < 0: the row's and the column's signs differ.
-        let up = s.col_neg[g as usize] ^ row_neg;
+        let up = dense.neg[g as usize] ^ row_neg;
         // SAFETY: masked loads and stores of the group's lanes (see above); `normals` holds
         // 64 numbers past the row's draws, and the lanes draw positions below `span`.
         unsafe {

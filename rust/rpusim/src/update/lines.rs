@@ -1,13 +1,18 @@
 //! The firing lines of the samples of an update call: what every row and every column of a
-//! sample carries into coincidence counting, laid out densely for the kernels of `fire.rs`.
+//! sample carries into coincidence counting, laid out for the kernels of `fire.rs`.
 //!
 //! A line carries `WORDS` 32-bit words: its pulse train (bit `k` is pulse `k`), or for
 //! `deterministic_implicit` its firing probability. All zero means it does not fire. Trains
 //! are sampled only for lines with a probability above zero, eight lines per Philox call, the
-//! rows first and the columns only when a row fires. The columns of a sample are kept as
-//! `WORDS` planes of `in_size` rounded up to 16 (a SIMD group), the signs of their inputs as one
-//! 16-bit mask per group, and the groups that hold a firing column are listed, so that a
-//! kernel visits only those.
+//! rows first and the columns only when a row fires. Every row of a firing sample is kept at
+//! its index. The firing columns are kept packed: their indices in increasing order, their
+//! words as `WORDS` planes, the signs of their inputs as one 16-bit mask per 16 of them (a
+//! SIMD register), all padded to a multiple of 16 with silent columns: the scalar kernel walks
+//! them. For the AVX-512 kernel the columns are also kept dense: planes of `in_size` rounded up
+//! to 16, a sign mask per group, and the groups that hold a firing column listed. It visits
+//! those groups whole, with contiguous loads: even where few of a group's columns fire (MNIST
+//! pixels), that touches fewer cache lines of the row's device arrays than gathering the
+//! packed columns, which measured slower.
 
 use crate::pulse::{abs_max, implicit_pulses, plan, trains, SamplePlan, TRAIN_LANES};
 use crate::rng::Stream;
@@ -172,52 +177,97 @@ struct Entry {
     /// Offsets into the buffers of [`Lines`].
     rows: usize,
     row_neg: usize,
-    cols: usize,
-    col_neg: usize,
-    groups: (usize, usize),
+    index: usize,
+    packed: usize,
+    packed_neg: usize,
+    /// Firing columns, and that rounded up to a multiple of 16.
+    fire: usize,
+    pad: usize,
+    dense: Option<DenseEntry>,
     uniform: Option<usize>,
-    fire: u32,
+    /// Where the firing columns by sign start in `by_sign`, and how many are positive (for
+    /// uniform samples of the scalar kernel).
+    by_sign: (usize, usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct DenseEntry {
+    cols: usize,
+    neg: usize,
+    groups: (usize, usize),
 }
 
 /// The lines of a range of samples, in growing buffers that a call keeps for the next.
 #[derive(Debug, Default)]
 pub(crate) struct Lines {
     entries: Vec<Entry>,
+    /// Whether dense columns are wanted (by the AVX-512 kernel).
+    want_dense: bool,
     /// Every row's words, row after row, per firing sample.
     rows: Vec<u32>,
     /// Whether each row's error is negative, per firing sample.
     row_neg: Vec<bool>,
-    /// The column planes of each firing sample: word `w` of column `j` at `w * in_pad + j`.
-    cols: Vec<u32>,
-    /// Per firing sample and group of columns, bit `l` set when column `16 g + l` has a
-    /// negative input.
-    col_neg: Vec<u16>,
-    /// Per firing sample, the groups that hold a firing column, increasing.
+    /// The firing columns' indices, padded with 0 (a silent column).
+    index: Vec<u32>,
+    /// Their words: word `w` of packed column `c` at `w * pad + c`, per firing sample.
+    packed: Vec<u32>,
+    /// Per 16 packed columns, bit `l` set when column `16 q + l` has a negative input.
+    packed_neg: Vec<u16>,
+    /// Dense columns: word `w` of column `j` at `w * in_pad + j`, per dense sample.
+    dense: Vec<u32>,
+    /// Per dense sample and group of 16 columns, the signs as above.
+    dense_neg: Vec<u16>,
+    /// Per dense sample, the groups that hold a firing column, increasing.
     groups: Vec<u32>,
     /// The words every firing column carries, for samples where they are all the same.
     uniform: Vec<u32>,
-    /// Pairs of a firing row and a visited column (16 per group), summed over the samples:
-    /// the work of applying them.
+    /// For such samples: the positions of the packed columns with a positive input, then those
+    /// with a negative one.
+    by_sign: Vec<u32>,
+    /// The words of a sample's firing columns, column after column, while they are made.
+    made: Vec<u32>,
+    /// Pairs of a firing row and a visited column, summed over the samples: the work of
+    /// applying them.
     pub visits: usize,
+}
+
+/// The firing columns of a sample, packed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Packed<'a> {
+    /// Their indices, increasing, then zeros up to `pad`.
+    pub index: &'a [u32],
+    /// `WORDS` planes of `pad` columns.
+    pub cols: &'a [u32],
+    /// One sign mask per 16 of them.
+    pub neg: &'a [u16],
+    pub fire: usize,
+    pub pad: usize,
+}
+
+/// The columns of a sample, dense.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Dense<'a> {
+    /// `WORDS` planes of `in_pad` columns.
+    pub cols: &'a [u32],
+    /// One sign mask per group of 16 columns.
+    pub neg: &'a [u16],
+    /// The groups with a firing column.
+    pub groups: &'a [u32],
 }
 
 /// The lines of one sample that fires.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Firing<'a> {
     pub sample: u32,
-    /// All `out_size` rows' words, row after row (`WORDS` each).
-    pub rows: &'a [u32],
+    /// Whether each row's error is negative.
     pub row_neg: &'a [bool],
-    /// `WORDS` planes of `in_pad` columns.
-    pub cols: &'a [u32],
-    /// One sign mask per group of columns.
-    pub col_neg: &'a [u16],
-    /// The groups with a firing column.
-    pub groups: &'a [u32],
+    pub packed: Packed<'a>,
+    pub dense: Option<Dense<'a>>,
     /// The words all firing columns carry, when they carry the same.
     pub uniform: Option<&'a [u32]>,
-    /// How many columns fire.
-    pub fire: u32,
+    /// For uniform samples without dense columns: the packed positions of the columns with a
+    /// positive input, and of those with a negative one.
+    pub by_sign: (&'a [u32], &'a [u32]),
 }
 
 /// The firing samples of a call's tasks, in order.
@@ -231,11 +281,20 @@ pub(super) struct Samples<'a> {
 }
 
 impl<'a> Samples<'a> {
-    pub fn iter(&self) -> impl Iterator<Item = Firing<'a>> + 'a {
-        let (words, out_size, in_size) = (self.words, self.out_size, self.in_size);
-        self.lines
-            .iter()
-            .flat_map(move |l| l.firing(words, out_size, in_size))
+    /// Calls `f(sample, words)` for every sample, in order, in which row `i` fires, with the
+    /// row's words. A sample's view is made only then: most rows fire in few samples.
+    #[inline(always)]
+    pub fn for_each_firing(&self, i: usize, mut f: impl FnMut(&Firing<'a>, &'a [u32])) {
+        let words = self.words;
+        for lines in self.lines {
+            for e in &lines.entries {
+                let at = e.rows + i * words;
+                let row = &lines.rows[at..at + words];
+                if row.iter().any(|&w| w != 0) {
+                    f(&lines.view(e, words, self.out_size, self.in_size), row);
+                }
+            }
+        }
     }
 
     /// The work of applying the samples' coincidences ([`Lines::visits`]).
@@ -244,21 +303,26 @@ impl<'a> Samples<'a> {
     }
 }
 
-/// `in_size` rounded up to a whole number of groups.
-pub(super) fn padded(in_size: usize) -> usize {
-    in_size.div_ceil(GROUP) * GROUP
+/// `n` rounded up to a whole number of groups.
+pub(super) fn padded(n: usize) -> usize {
+    n.div_ceil(GROUP) * GROUP
 }
 
 impl Lines {
-    /// Forgets the lines, keeping the buffers.
-    pub(super) fn clear(&mut self) {
+    /// Forgets the lines, keeping the buffers; dense columns are made when `want_dense`.
+    pub(super) fn clear(&mut self, want_dense: bool) {
         self.entries.clear();
+        self.want_dense = want_dense;
         self.rows.clear();
         self.row_neg.clear();
-        self.cols.clear();
-        self.col_neg.clear();
+        self.index.clear();
+        self.packed.clear();
+        self.packed_neg.clear();
+        self.dense.clear();
+        self.dense_neg.clear();
         self.groups.clear();
         self.uniform.clear();
+        self.by_sign.clear();
         self.visits = 0;
     }
 
@@ -267,7 +331,7 @@ impl Lines {
     #[inline(always)]
     pub(super) fn add<P: Payload>(
         &mut self,
-        makers: &TrainStreams,
+        streams: &TrainStreams,
         call: &UpdateCall,
         dw_min: f64,
         (out_size, in_size): (usize, usize),
@@ -277,7 +341,10 @@ impl Lines {
             let x = &call.x[b * in_size..(b + 1) * in_size];
             let d = &call.d[b * out_size..(b + 1) * out_size];
             if let Some(plan) = plan(call.update, dw_min, call.lr, abs_max(x), abs_max(d)) {
-                self.add_sample::<P>(makers, b as u32, plan, x, d);
+                let entry = self.add_rows::<P>(streams, b as u32, &plan, d);
+                if let Some(entry) = entry {
+                    self.add_columns::<P>(streams, entry, &plan, x);
+                }
             }
         }
     }
@@ -285,18 +352,14 @@ impl Lines {
     /// One sample whose every row and column fires once (a train of one pulse), the rows in
     /// direction `up`: the lines of `Tile::pulse`.
     pub(super) fn add_all_firing(&mut self, out_size: usize, in_size: usize, up: bool) {
-        let in_pad = padded(in_size);
-        let mut entry = self.begin(0);
+        let entry = self.begin(0);
         self.rows.resize(entry.rows + out_size, 1);
         // A device's weight grows when its row's and its column's signs differ.
         self.row_neg.resize(entry.row_neg + out_size, up);
-        self.cols.resize(entry.cols + in_pad, 0);
-        self.cols[entry.cols..entry.cols + in_size].fill(1);
-        self.col_neg.resize(entry.col_neg + in_pad / GROUP, 0);
-        self.groups.extend(0..(in_pad / GROUP) as u32);
-        entry.uniform = Some(self.uniform.len());
-        self.uniform.push(1);
-        self.finish(entry, out_size, in_size as u32);
+        self.index.extend(0..in_size as u32);
+        self.made.clear();
+        self.made.resize(in_size, 1);
+        self.keep_columns(entry, out_size, in_size, 1, |_| false);
     }
 
     fn begin(&self, sample: u32) -> Entry {
@@ -304,49 +367,35 @@ impl Lines {
             sample,
             rows: self.rows.len(),
             row_neg: self.row_neg.len(),
-            cols: self.cols.len(),
-            col_neg: self.col_neg.len(),
-            groups: (self.groups.len(), 0),
-            uniform: None,
+            index: self.index.len(),
+            packed: self.packed.len(),
+            packed_neg: self.packed_neg.len(),
             fire: 0,
+            pad: 0,
+            dense: None,
+            uniform: None,
+            by_sign: (0, 0),
         }
     }
 
-    fn finish(&mut self, mut entry: Entry, firing_rows: usize, fire: u32) {
-        entry.groups.1 = self.groups.len();
-        entry.fire = fire;
-        self.visits += firing_rows * GROUP * (entry.groups.1 - entry.groups.0);
-        self.entries.push(entry);
-    }
-
-    /// Drops what a sample that turned out silent added.
-    fn undo(&mut self, entry: &Entry) {
-        self.rows.truncate(entry.rows);
-        self.row_neg.truncate(entry.row_neg);
-        self.cols.truncate(entry.cols);
-        self.col_neg.truncate(entry.col_neg);
-        self.groups.truncate(entry.groups.0);
-    }
-
+    /// The rows of a sample; `None` (and nothing kept) when none fires, else the entry and the
+    /// number of firing rows.
     #[inline(always)]
-    fn add_sample<P: Payload>(
+    fn add_rows<P: Payload>(
         &mut self,
-        makers: &TrainStreams,
+        streams: &TrainStreams,
         sample: u32,
-        plan: SamplePlan,
-        x: &[f32],
+        plan: &SamplePlan,
         d: &[f32],
-    ) {
-        let (out_size, in_size, words) = (d.len(), x.len(), P::WORDS);
-        let in_pad = padded(in_size);
-        let mut entry = self.begin(sample);
-        // Rows: every row at its index, silent or not.
+    ) -> Option<(Entry, usize)> {
+        let (out_size, words) = (d.len(), P::WORDS);
+        let entry = self.begin(sample);
         self.rows.resize(entry.rows + out_size * words, 0);
         self.row_neg.extend(d.iter().map(|&v| v < 0.0));
         let rows = &mut self.rows[entry.rows..];
         let mut firing_rows = 0;
         side::<P>(
-            makers,
+            streams,
             true,
             sample,
             d,
@@ -358,75 +407,167 @@ impl Lines {
             },
         );
         if firing_rows == 0 {
-            return self.undo(&entry);
+            self.rows.truncate(entry.rows);
+            self.row_neg.truncate(entry.row_neg);
+            return None;
         }
-        // Columns: dense planes, a sign mask per group, the groups that fire, and whether all
-        // firing columns carry the same words (then those of the first are kept).
-        self.cols.resize(entry.cols + words * in_pad, 0);
-        self.col_neg.resize(entry.col_neg + in_pad / GROUP, 0);
-        for (j, &v) in x.iter().enumerate() {
-            self.col_neg[entry.col_neg + j / GROUP] |= u16::from(v < 0.0) << (j % GROUP);
-        }
-        let cols = &mut self.cols[entry.cols..];
-        let groups = &mut self.groups;
-        let mut first = None;
-        let mut uniform = true;
-        let mut fire = 0u32;
+        Some((entry, firing_rows))
+    }
+
+    /// The columns of the sample whose rows are in `entry`; nothing of the sample is kept when
+    /// no column fires.
+    #[inline(always)]
+    fn add_columns<P: Payload>(
+        &mut self,
+        streams: &TrainStreams,
+        (entry, firing_rows): (Entry, usize),
+        plan: &SamplePlan,
+        x: &[f32],
+    ) {
+        let Lines { index, made, .. } = &mut *self;
+        made.clear();
         side::<P>(
-            makers,
+            streams,
             false,
-            sample,
+            entry.sample,
             x,
             |v| plan.p_col(v),
             plan.bl,
             |j, w| {
-                if w.iter().all(|&v| v == 0) {
-                    return;
-                }
-                for (k, &v) in w.iter().enumerate() {
-                    cols[k * in_pad + j] = v;
-                }
-                fire += 1;
-                let group = (j / GROUP) as u32;
-                if groups.len() == entry.groups.0 || groups.last() != Some(&group) {
-                    groups.push(group);
-                }
-                match first {
-                    None => first = Some(j),
-                    Some(j0) => uniform &= (0..words).all(|k| cols[k * in_pad + j0] == w[k]),
+                if w.iter().any(|&v| v != 0) {
+                    index.push(j as u32);
+                    made.extend_from_slice(w);
                 }
             },
         );
-        let Some(j0) = first else {
-            return self.undo(&entry);
-        };
-        if uniform {
-            entry.uniform = Some(self.uniform.len());
-            let cols = &self.cols[entry.cols..];
-            self.uniform
-                .extend((0..words).map(|k| cols[k * in_pad + j0]));
+        if self.index.len() == entry.index {
+            self.rows.truncate(entry.rows);
+            self.row_neg.truncate(entry.row_neg);
+            return;
         }
-        self.finish(entry, firing_rows, fire);
+        self.keep_columns(entry, firing_rows, x.len(), P::WORDS, |j| x[j] < 0.0);
     }
 
-    /// The firing samples, in order; `words` per line, `in_size` columns.
-    pub(super) fn firing(
-        &self,
-        words: usize,
-        out_size: usize,
+    /// Packs the firing columns of the sample of `entry` (their indices from `index[entry.index]`
+    /// on, their words in `made`, `words` each) with the signs `negative(j)`, and keeps them
+    /// dense too when that is wanted and most columns of their groups fire; then keeps the
+    /// entry.
+    fn keep_columns(
+        &mut self,
+        mut entry: Entry,
+        firing_rows: usize,
         in_size: usize,
-    ) -> impl Iterator<Item = Firing<'_>> {
+        words: usize,
+        negative: impl Fn(usize) -> bool,
+    ) {
+        let Lines {
+            entries,
+            want_dense,
+            index,
+            packed,
+            packed_neg,
+            dense,
+            dense_neg,
+            groups,
+            uniform,
+            by_sign,
+            made,
+            visits,
+            ..
+        } = self;
+        let fire = index.len() - entry.index;
+        let pad = padded(fire);
+        index.resize(entry.index + pad, 0);
+        let index = &index[entry.index..];
+        packed.resize(entry.packed + words * pad, 0);
+        packed_neg.resize(entry.packed_neg + pad / GROUP, 0);
+        for (c, w) in made.chunks_exact(words).enumerate() {
+            for (k, &v) in w.iter().enumerate() {
+                packed[entry.packed + k * pad + c] = v;
+            }
+            let bit = u16::from(negative(index[c] as usize)) << (c % GROUP);
+            packed_neg[entry.packed_neg + c / GROUP] |= bit;
+        }
+        let first = &made[..words];
+        if made.chunks_exact(words).all(|w| w == first) {
+            entry.uniform = Some(uniform.len());
+            uniform.extend_from_slice(first);
+            if !*want_dense {
+                let start = by_sign.len();
+                for negative_first in [false, true] {
+                    let same = |&c: &usize| negative(index[c] as usize) == negative_first;
+                    by_sign.extend((0..fire).filter(same).map(|c| c as u32));
+                    if !negative_first {
+                        entry.by_sign = (start, by_sign.len() - start);
+                    }
+                }
+            }
+        }
+        let start = groups.len();
+        for &j in &index[..fire] {
+            let g = j / GROUP as u32;
+            if groups.len() == start || groups.last() != Some(&g) {
+                groups.push(g);
+            }
+        }
+        let n_groups = groups.len() - start;
+        if *want_dense {
+            let in_pad = padded(in_size);
+            let (cols, neg) = (dense.len(), dense_neg.len());
+            dense.resize(cols + words * in_pad, 0);
+            for (w, &j) in made.chunks_exact(words).zip(&index[..fire]) {
+                for (k, &v) in w.iter().enumerate() {
+                    dense[cols + k * in_pad + j as usize] = v;
+                }
+            }
+            dense_neg.resize(neg + in_pad / GROUP, 0);
+            for j in 0..in_size {
+                dense_neg[neg + j / GROUP] |= u16::from(negative(j)) << (j % GROUP);
+            }
+            entry.dense = Some(DenseEntry {
+                cols,
+                neg,
+                groups: (start, groups.len()),
+            });
+            *visits += firing_rows * GROUP * n_groups;
+        } else {
+            groups.truncate(start);
+            *visits += firing_rows * pad;
+        }
+        entry.fire = fire;
+        entry.pad = pad;
+        entries.push(entry);
+    }
+
+    /// The view of the firing sample of `e`; `words` per line.
+    fn view(&self, e: &Entry, words: usize, out_size: usize, in_size: usize) -> Firing<'_> {
         let in_pad = padded(in_size);
-        self.entries.iter().map(move |e| Firing {
+        Firing {
             sample: e.sample,
-            rows: &self.rows[e.rows..e.rows + out_size * words],
             row_neg: &self.row_neg[e.row_neg..e.row_neg + out_size],
-            cols: &self.cols[e.cols..e.cols + words * in_pad],
-            col_neg: &self.col_neg[e.col_neg..e.col_neg + in_pad / GROUP],
-            groups: &self.groups[e.groups.0..e.groups.1],
+            packed: Packed {
+                index: &self.index[e.index..e.index + e.pad],
+                cols: &self.packed[e.packed..e.packed + words * e.pad],
+                neg: &self.packed_neg[e.packed_neg..e.packed_neg + e.pad / GROUP],
+                fire: e.fire,
+                pad: e.pad,
+            },
+            dense: e.dense.map(|d| Dense {
+                cols: &self.dense[d.cols..d.cols + words * in_pad],
+                neg: &self.dense_neg[d.neg..d.neg + in_pad / GROUP],
+                groups: &self.groups[d.groups.0..d.groups.1],
+            }),
             uniform: e.uniform.map(|u| &self.uniform[u..u + words]),
-            fire: e.fire,
-        })
+            by_sign: {
+                let (start, positive) = e.by_sign;
+                let all = if e.uniform.is_some() && e.dense.is_none() {
+                    &self.by_sign[start..start + e.fire]
+                } else {
+                    &[]
+                };
+                all.split_at(positive.min(all.len()))
+            },
+        }
     }
 }
 
