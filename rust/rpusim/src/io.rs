@@ -12,6 +12,7 @@ use std::cell::RefCell;
 
 use crate::cpu::{compiled_for, isa};
 use crate::mvm::product_ns;
+use crate::numeric::abs_max;
 use crate::threads::{for_each_range, planned_threads, Disjoint};
 
 /// Which product a pass computes.
@@ -114,9 +115,7 @@ pub fn nm_scale(io: &IoParameters, x: &[f32]) -> f32 {
     let clip_at_thres = |m: f32| if thres > 0.0 { m.min(thres) } else { m };
     match io.noise_management {
         NoiseManagement::None => 1.0,
-        NoiseManagement::AbsMax | NoiseManagement::AverageAbsMax => {
-            clip_at_thres(x.iter().fold(0.0f32, |m, v| m.max(v.abs())))
-        }
+        NoiseManagement::AbsMax | NoiseManagement::AverageAbsMax => clip_at_thres(abs_max(x)),
         NoiseManagement::Max => clip_at_thres(x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v))),
         NoiseManagement::Constant => {
             if thres > 0.0 {
@@ -260,47 +259,118 @@ impl PassStreams {
     }
 }
 
-thread_local! {
-    /// A thread's random numbers of one sample, kept from call to call.
-    static NUMBERS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+/// The kinds of random numbers a pass draws, each in its own long sequence per round of the
+/// pass (`[pass, 0]` of its stream): sample `b` takes elements `b k ..` (the DAC's, `k` per
+/// sample) or `b m ..` (the ADC's), so that a group of consecutive samples fills its numbers
+/// in one go.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    InputRounding,
+    InputNoise,
+    WeightNoise,
+    OutputNoise,
+    OutputRounding,
 }
 
-/// Runs `f` on the first `n` numbers of a thread's buffer (of no meaning on entry).
-#[inline(always)]
-fn with_numbers<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    NUMBERS.with_borrow_mut(|buffer| {
-        if buffer.len() < n {
-            buffer.resize(n, 0.0);
+impl Kind {
+    fn stream(self, st: &PassStreams) -> &Stream {
+        match self {
+            Kind::InputRounding => &st.input_rounding,
+            Kind::InputNoise => &st.input_noise,
+            Kind::WeightNoise => &st.weight_noise,
+            Kind::OutputNoise => &st.output_noise,
+            Kind::OutputRounding => &st.output_rounding,
         }
-        f(&mut buffer[..n])
-    })
+    }
+
+    fn normal(self) -> bool {
+        !matches!(self, Kind::InputRounding | Kind::OutputRounding)
+    }
+
+    /// Element `e` of the kind's sequence in round `pass`, one by one (for the reference).
+    pub(crate) fn at(self, st: &PassStreams, pass: u32, e: u64) -> f32 {
+        let stream = self.stream(st);
+        if self.normal() {
+            stream.normal_in([pass, 0], e)
+        } else {
+            stream.uniform_in([pass, 0], e)
+        }
+    }
 }
 
-/// DAC of one sample in pass `pass`: `u = clip(quantize(x / denom)) + inp_noise N`.
+thread_local! {
+    /// A thread's random numbers of a group of samples, one buffer per kind, kept from call
+    /// to call.
+    static NUMBERS: RefCell<[Vec<f32>; 5]> = RefCell::default();
+}
+
+/// The numbers of kind `kind` of the samples `samples` (in round `pass`), `per` each, into
+/// `out`: each run of consecutive samples in one fill.
+fn fill_samples(
+    st: &PassStreams,
+    kind: Kind,
+    pass: u32,
+    samples: &[u32],
+    per: usize,
+    out: &mut Vec<f32>,
+) {
+    out.resize(samples.len() * per, 0.0);
+    let stream = kind.stream(st);
+    let mut q = 0;
+    while q < samples.len() {
+        let b0 = samples[q];
+        let run = 1 + samples[q + 1..]
+            .iter()
+            .zip(1..)
+            .take_while(|&(&b, d)| b == b0 + d)
+            .count();
+        let span = &mut out[q * per..(q + run) * per];
+        let first = u64::from(b0) * per as u64;
+        if kind.normal() {
+            stream.fill_normals_in([pass, 0], first, span);
+        } else {
+            stream.fill_uniforms_in([pass, 0], first, span);
+        }
+        q += run;
+    }
+}
+
+/// Sample `q`'s `per` numbers of a group's buffer, when the kind is drawn.
 #[inline(always)]
-fn dac(per: &Periphery, st: &PassStreams, x: &[f32], denom: f32, address: [u32; 3], u: &mut [f32]) {
+fn drawn(wanted: bool, numbers: &[f32], q: usize, per: usize) -> Option<&[f32]> {
+    wanted.then(|| &numbers[q * per..(q + 1) * per])
+}
+
+/// DAC of one sample: `u = clip(quantize(x / denom)) + inp_noise N`, with the sample's
+/// rounding draws and input noise when the periphery has them.
+#[inline(always)]
+fn dac(
+    per: &Periphery,
+    x: &[f32],
+    denom: f32,
+    u: &mut [f32],
+    rounding: Option<&[f32]>,
+    noise: Option<&[f32]>,
+) {
     for (u, &x) in u.iter_mut().zip(x) {
         *u = x / denom;
     }
-    if per.inp_sto_round && per.inp_step > 0.0 {
-        with_numbers(u.len(), |r| {
-            st.input_rounding.fill_uniforms(address, r);
-            for (u, &r) in u.iter_mut().zip(r.iter()) {
+    match rounding {
+        Some(r) => {
+            for (u, &r) in u.iter_mut().zip(r) {
                 *u = clip(quantize(*u, per.inp_step, Some(r)), per.inp_clip);
             }
-        });
-    } else {
-        for u in u.iter_mut() {
-            *u = clip(quantize(*u, per.inp_step, None), per.inp_clip);
+        }
+        None => {
+            for u in u.iter_mut() {
+                *u = clip(quantize(*u, per.inp_step, None), per.inp_clip);
+            }
         }
     }
-    if per.inp_noise > 0.0 {
-        with_numbers(u.len(), |noise| {
-            st.input_noise.fill_normals(address, noise);
-            for (u, &n) in u.iter_mut().zip(noise.iter()) {
-                *u += per.inp_noise * n;
-            }
-        });
+    if let Some(noise) = noise {
+        for (u, &n) in u.iter_mut().zip(noise) {
+            *u += per.inp_noise * n;
+        }
     }
 }
 
@@ -314,37 +384,40 @@ pub fn l2_norm(u: &[f32]) -> f32 {
 }
 
 /// ADC of one sample whose DAC outputs were `u`: weight noise, output noise, quantisation,
-/// clipping. Returns whether an output exceeded the bound before clipping.
+/// clipping, with the sample's draws of each kind the periphery has. Returns whether an output
+/// exceeded the bound before clipping.
 #[inline(always)]
-fn adc(per: &Periphery, st: &PassStreams, v: &mut [f32], u: &[f32], address: [u32; 3]) -> bool {
-    if per.w_noise > 0.0 {
+fn adc(
+    per: &Periphery,
+    v: &mut [f32],
+    u: &[f32],
+    w_noise: Option<&[f32]>,
+    out_noise: Option<&[f32]>,
+    rounding: Option<&[f32]>,
+) -> bool {
+    if let Some(noise) = w_noise {
         let sigma = per.w_noise * l2_norm(u);
-        with_numbers(v.len(), |noise| {
-            st.weight_noise.fill_normals(address, noise);
-            for (v, &n) in v.iter_mut().zip(noise.iter()) {
-                *v += sigma * n;
-            }
-        });
+        for (v, &n) in v.iter_mut().zip(noise) {
+            *v += sigma * n;
+        }
     }
-    if per.out_noise > 0.0 {
-        with_numbers(v.len(), |noise| {
-            st.output_noise.fill_normals(address, noise);
-            for (v, &n) in v.iter_mut().zip(noise.iter()) {
-                *v += per.out_noise * n;
-            }
-        });
+    if let Some(noise) = out_noise {
+        for (v, &n) in v.iter_mut().zip(noise) {
+            *v += per.out_noise * n;
+        }
     }
-    if per.out_sto_round && per.out_step > 0.0 {
-        with_numbers(v.len(), |r| {
-            st.output_rounding.fill_uniforms(address, r);
-            for (v, &r) in v.iter_mut().zip(r.iter()) {
+    match rounding {
+        Some(r) => {
+            for (v, &r) in v.iter_mut().zip(r) {
                 *v = quantize(*v, per.out_step, Some(r));
             }
-        });
-    } else if per.out_step > 0.0 {
-        for v in v.iter_mut() {
-            *v = quantize(*v, per.out_step, None);
         }
+        None if per.out_step > 0.0 => {
+            for v in v.iter_mut() {
+                *v = quantize(*v, per.out_step, None);
+            }
+        }
+        None => {}
     }
     match per.out_clip {
         Some(bound) => {
@@ -459,38 +532,60 @@ pub(crate) fn analog_pass(
                     repeat.slice(a0, g),
                 )
             };
-            compiled_for(
-                isa,
-                #[inline(always)]
-                || {
-                    for (q, u) in u.chunks_mut(k).enumerate() {
-                        let b = active[a0 + q] as usize;
-                        let x = &x[b * k..(b + 1) * k];
-                        dac(&per, &streams, x, alphas[b] * r[b], [b as u32, pass, 0], u);
+            let samples = &active[a0..a0 + g];
+            NUMBERS.with_borrow_mut(|[in_round, in_noise, w_noise, out_noise, out_round]| {
+                let fill = |wanted: bool, kind: Kind, per: usize, out: &mut Vec<f32>| {
+                    if wanted {
+                        fill_samples(&streams, kind, pass, samples, per, out);
                     }
-                },
-            );
-            direction.product(w, out_size, in_size, u, g, v, g == na);
-            compiled_for(
-                isa,
-                #[inline(always)]
-                || {
-                    for (q, (v, again)) in v.chunks_mut(m).zip(repeat.iter_mut()).enumerate() {
-                        let b = active[a0 + q] as usize;
-                        let uq = &u[q * k..(q + 1) * k];
-                        let saturated = adc(&per, &streams, v, uq, [b as u32, pass, 0]);
-                        *again = per.repeats(saturated, r[b]);
-                        if !*again {
-                            let scale = alphas[b] * r[b] * per.out_scale;
-                            // SAFETY: row b of the output, which only sample b writes.
-                            let yb = unsafe { y.slice(b * m, m) };
-                            for (y, v) in yb.iter_mut().zip(v.iter()) {
-                                *y = v * scale;
+                    wanted
+                };
+                let rounding = per.inp_sto_round && per.inp_step > 0.0;
+                let rounding = fill(rounding, Kind::InputRounding, k, in_round);
+                let noise = fill(per.inp_noise > 0.0, Kind::InputNoise, k, in_noise);
+                compiled_for(
+                    isa,
+                    #[inline(always)]
+                    || {
+                        for (q, u) in u.chunks_mut(k).enumerate() {
+                            let b = samples[q] as usize;
+                            let x = &x[b * k..(b + 1) * k];
+                            let (r_q, n_q) = (
+                                drawn(rounding, in_round, q, k),
+                                drawn(noise, in_noise, q, k),
+                            );
+                            dac(&per, x, alphas[b] * r[b], u, r_q, n_q);
+                        }
+                    },
+                );
+                direction.product(w, out_size, in_size, u, g, v, g == na);
+                let wn = fill(per.w_noise > 0.0, Kind::WeightNoise, m, w_noise);
+                let on = fill(per.out_noise > 0.0, Kind::OutputNoise, m, out_noise);
+                let rounding = per.out_sto_round && per.out_step > 0.0;
+                let or = fill(rounding, Kind::OutputRounding, m, out_round);
+                compiled_for(
+                    isa,
+                    #[inline(always)]
+                    || {
+                        for (q, (v, again)) in v.chunks_mut(m).zip(repeat.iter_mut()).enumerate() {
+                            let b = samples[q] as usize;
+                            let uq = &u[q * k..(q + 1) * k];
+                            let draws = (drawn(wn, w_noise, q, m), drawn(on, out_noise, q, m));
+                            let saturated =
+                                adc(&per, v, uq, draws.0, draws.1, drawn(or, out_round, q, m));
+                            *again = per.repeats(saturated, r[b]);
+                            if !*again {
+                                let scale = alphas[b] * r[b] * per.out_scale;
+                                // SAFETY: row b of the output, which only sample b writes.
+                                let yb = unsafe { y.slice(b * m, m) };
+                                for (y, v) in yb.iter_mut().zip(v.iter()) {
+                                    *y = v * scale;
+                                }
                             }
                         }
-                    }
-                },
-            );
+                    },
+                );
+            });
         });
         next.clear();
         for (a, &b) in active.iter().enumerate() {

@@ -25,6 +25,7 @@ mod error;
 pub mod io;
 pub mod mapping;
 pub mod mvm;
+mod numeric;
 pub mod pulse;
 pub mod reference;
 pub mod rng;

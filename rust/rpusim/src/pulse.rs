@@ -2,6 +2,7 @@
 //! for, with which probability each row and column fires, and the sampled trains themselves.
 
 use crate::config::UpdateParameters;
+pub use crate::numeric::abs_max;
 use crate::rng::{bernoulli_threshold, Stream};
 
 /// Pulse-train plan of one sample: train length and the factors that turn `|d_i|` and `|x_j|`
@@ -65,68 +66,47 @@ pub fn plan(
     })
 }
 
-/// Largest absolute value of a vector (0 for an empty one).
+/// Lines of one side of a sample whose trains draw from one address of the side's stream (a
+/// bound that keeps the draws' positions within 32 bits for any train length).
+pub const LINES_PER_ADDRESS: usize = 1 << 20;
+
+/// The address in a side's stream (rows or columns) that lines `chunk * LINES_PER_ADDRESS ..`
+/// of sample `sample` draw their trains from. Of the `n` lines of such a chunk, slot `k` of line
+/// `i` (counted from the chunk's first) draws word `k * n + i`: the lines' draws for one slot
+/// are consecutive, so that sixteen lines take one vector load per slot.
 #[inline]
-pub fn abs_max(v: &[f32]) -> f32 {
-    v.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+pub fn train_address(sample: u32, chunk: usize) -> [u32; 3] {
+    [sample, chunk as u32, 0]
 }
 
-/// Sampled pulse train of one row or column: bit `k < bl` of `mask` (little-endian 32-bit
-/// words) is set when draw `k` of the sequence at `address` falls below probability `p`.
-pub fn train(stream: &Stream, address: [u32; 3], p: f32, bl: u32, mask: &mut [u32]) {
+/// The pulse train of a line with firing probability `p` from its draws `words` (one per slot,
+/// in slot order): bit `k` of `mask` (little-endian 32-bit words) is set when draw `k` falls
+/// below the threshold of `p`.
+#[inline(always)]
+pub fn train_of(words: impl Iterator<Item = u32>, p: f32, mask: &mut [u32]) {
     mask.fill(0);
     let threshold = bernoulli_threshold(p);
-    let bl = bl as usize;
-    // Draw k is word k % 4 of block k / 4.
-    for block in 0..bl.div_ceil(4) {
-        for (w, &word) in stream.block(address, block as u32).iter().enumerate() {
-            let k = 4 * block + w;
-            if k < bl && u64::from(word) < threshold {
-                mask[k / 32] |= 1 << (k % 32);
-            }
-        }
+    for (k, w) in words.enumerate() {
+        mask[k / 32] |= u32::from(u64::from(w) < threshold) << (k % 32);
     }
 }
 
-/// Lines per call of [`trains`]: the SIMD width of the Philox kernel.
-pub const TRAIN_LANES: usize = 8;
-
-/// The pulse trains of up to [`TRAIN_LANES`] lines of one sample at once, bit for bit those
-/// [`train`] gives one by one: line `l` has address `[sample, index[l], 0]` and probability
-/// `p[l]`, its train goes to `masks[l]` (`index`, `p` and `masks` are equally long; words past
-/// the train are zero). Draw `k` of every line comes from one Philox call over the lines (block
-/// `k / 4`, word `k % 4`), so a short train costs an eighth of a block instead of a whole one.
-#[inline(always)]
-pub fn trains<const W: usize>(
+/// The pulse train of line `line` of the `lines` lines of one side of sample `sample` (see
+/// [`train_address`]), with probability `p` and `bl` slots, its words drawn one by one from
+/// `stream`.
+pub fn train(
     stream: &Stream,
     sample: u32,
-    index: &[u32],
-    p: &[f32],
+    (line, lines): (usize, usize),
+    p: f32,
     bl: u32,
-    masks: &mut [[u32; W]],
+    mask: &mut [u32],
 ) {
-    let lines = masks.len();
-    debug_assert!(lines <= TRAIN_LANES && index.len() == lines && p.len() == lines);
-    let mut threshold = [0u64; TRAIN_LANES];
-    let mut address = [[sample; TRAIN_LANES], [0; TRAIN_LANES], [0; TRAIN_LANES]];
-    for l in 0..lines {
-        threshold[l] = bernoulli_threshold(p[l]);
-        address[1][l] = index[l];
-    }
-    masks.fill([0; W]);
-    let bl = bl as usize;
-    for block in 0..bl.div_ceil(4) {
-        let words = stream.blocks_lanes([block as u32; TRAIN_LANES], address);
-        for (w, lanes) in words.iter().enumerate() {
-            let k = 4 * block + w;
-            if k >= bl {
-                break;
-            }
-            for (mask, (&word, &t)) in masks.iter_mut().zip(lanes.iter().zip(&threshold)) {
-                mask[k / 32] |= u32::from(u64::from(word) < t) << (k % 32);
-            }
-        }
-    }
+    let chunk = line / LINES_PER_ADDRESS;
+    let first = chunk * LINES_PER_ADDRESS;
+    let n = (lines - first).min(LINES_PER_ADDRESS) as u32;
+    let (address, i) = (train_address(sample, chunk), (line - first) as u32);
+    train_of((0..bl).map(|k| stream.word_at(address, k * n + i)), p, mask);
 }
 
 /// Pulses of the `deterministic_implicit` type, `round(BL p_d p_x)`, from `s = BL p_d` (an f32
@@ -198,27 +178,21 @@ mod tests {
     }
 
     #[test]
-    fn batched_trains_equal_single_trains() {
+    fn trains_from_filled_draws_equal_single_trains() {
         use crate::rng::{Op, Purpose};
         let s = Stream::new(4, Op::Update, Purpose::PulseTrainD, 2);
         let p = [0.0f32, 0.3, 1.0, 0.999, 0.05, 1.5, 0.6, -0.2];
-        let index = [3u32, 0, 17, 5, 6, 1000, 8, 9];
+        let n = p.len();
         for bl in [1u32, 2, 3, 4, 5, 31, 64, 65, 200, 256] {
-            for lines in [1usize, 3, 8] {
-                let mut masks = [[7u32; 8]; 8];
-                trains(
-                    &s,
-                    11,
-                    &index[..lines],
-                    &p[..lines],
-                    bl,
-                    &mut masks[..lines],
-                );
-                for l in 0..lines {
-                    let mut one = [0u32; 8];
-                    train(&s, [11, index[l], 0], p[l], bl, &mut one);
-                    assert_eq!(masks[l], one, "bl {bl} line {l}");
-                }
+            let mut words = vec![0u32; n * bl as usize];
+            s.fill_words(train_address(11, 0), &mut words);
+            for (line, &pl) in p.iter().enumerate() {
+                let mut one = [0u32; 8];
+                train(&s, 11, (line, n), pl, bl, &mut one);
+                let mut filled = [7u32; 8];
+                let draws = (0..bl as usize).map(|k| words[k * n + line]);
+                train_of(draws, pl, &mut filled);
+                assert_eq!(filled, one, "bl {bl} line {line}");
             }
         }
     }
@@ -228,14 +202,14 @@ mod tests {
         use crate::rng::{Op, Purpose};
         let s = Stream::new(11, Op::Update, Purpose::PulseTrainX, 0);
         let mut m = [0u32; 8];
-        train(&s, [0, 0, 0], 1.0, 200, &mut m);
+        train(&s, 0, (0, 1), 1.0, 200, &mut m);
         assert_eq!(m.iter().map(|w| w.count_ones()).sum::<u32>(), 200);
-        train(&s, [0, 0, 0], 0.0, 200, &mut m);
+        train(&s, 0, (0, 1), 0.0, 200, &mut m);
         assert_eq!(m, [0; 8]);
         let mut ones = 0u32;
         for a in 0..2000 {
             let mut m = [0u32; 1];
-            train(&s, [a, 1, 0], 0.25, 31, &mut m);
+            train(&s, a, (1, 3), 0.25, 31, &mut m);
             assert_eq!(m[0] >> 31, 0);
             ones += m[0].count_ones();
         }

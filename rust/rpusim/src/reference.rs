@@ -10,7 +10,7 @@
 use crate::config::{PulseType, TileConfig};
 use crate::device::{with_model, DeviceLayer, PulsedDevice, UnitCell};
 use crate::error::Result;
-use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, PassStreams, Periphery};
+use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, Kind, PassStreams, Periphery};
 use crate::mvm::{axpy_order, dot};
 use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train};
 use crate::rng::{Normal, Op, Purpose, Sequence, Stream};
@@ -77,36 +77,34 @@ fn pass(
         let mut r = 1.0f32;
         let mut pass = 0u32;
         loop {
-            let address = [b as u32, pass, 0];
-            let mut round = st.input_rounding.uniforms(address);
-            let mut inp_noise = st.input_noise.normals(address);
+            // Sample b's draws of each kind: elements b k + j (DAC) and b m + i (ADC) of the
+            // kind's sequence for this round.
+            let draw = |kind: Kind, e: usize| kind.at(&st, pass, e as u64);
             let mut u = vec![0.0f32; k];
             for j in 0..k {
-                let sto = round.next().filter(|_| per.inp_sto_round);
+                let e = b * k + j;
+                let sto = per.inp_sto_round.then(|| draw(Kind::InputRounding, e));
                 u[j] = clip(
                     quantize(xb[j] / (alpha * r), per.inp_step, sto),
                     per.inp_clip,
                 );
-                let noise = inp_noise.next().unwrap_or(0.0);
                 if per.inp_noise > 0.0 {
-                    u[j] += per.inp_noise * noise;
+                    u[j] += per.inp_noise * draw(Kind::InputNoise, e);
                 }
             }
             let mut v = product(&u);
             let u_norm = l2_norm(&u);
-            let mut w_noise = st.weight_noise.normals(address);
-            let mut out_noise = st.output_noise.normals(address);
-            let mut out_round = st.output_rounding.uniforms(address);
             let mut saturated = false;
-            for vi in v.iter_mut() {
-                let (nw, no, ur) = (w_noise.next(), out_noise.next(), out_round.next());
+            for (i, vi) in v.iter_mut().enumerate() {
+                let e = b * m + i;
                 if per.w_noise > 0.0 {
-                    *vi += per.w_noise * u_norm * nw.unwrap_or(0.0);
+                    *vi += per.w_noise * u_norm * draw(Kind::WeightNoise, e);
                 }
                 if per.out_noise > 0.0 {
-                    *vi += per.out_noise * no.unwrap_or(0.0);
+                    *vi += per.out_noise * draw(Kind::OutputNoise, e);
                 }
-                *vi = quantize(*vi, per.out_step, ur.filter(|_| per.out_sto_round));
+                let sto = per.out_sto_round.then(|| draw(Kind::OutputRounding, e));
+                *vi = quantize(*vi, per.out_step, sto);
                 if let Some(bound) = per.out_clip {
                     saturated |= vi.abs() > bound;
                 }
@@ -251,7 +249,8 @@ fn pulsed_model<D: PulsedDevice>(
             for j in 0..in_size {
                 train(
                     &sx,
-                    [b as u32, j as u32, 0],
+                    b as u32,
+                    (j, in_size),
                     p.p_col(xb[j]),
                     p.bl,
                     &mut mask_x[j],
@@ -260,7 +259,8 @@ fn pulsed_model<D: PulsedDevice>(
             for i in 0..out_size {
                 train(
                     &sd,
-                    [b as u32, i as u32, 0],
+                    b as u32,
+                    (i, out_size),
                     p.p_row(db[i]),
                     p.bl,
                     &mut mask_d[i],

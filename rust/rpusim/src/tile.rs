@@ -9,6 +9,7 @@ use crate::io::{analog_pass, batch_scales, Direction, PassBuffers};
 use std::ops::{Div, Mul};
 
 use crate::mapping::{scale_batch, scale_weights};
+use crate::numeric::first_non_finite;
 use crate::update::{pulse_all, update, UpdateCall};
 use crate::workspace::Workspace;
 
@@ -434,7 +435,7 @@ impl Tile {
                 got: format!("{} values", v.len()),
             });
         }
-        if let Some(index) = v.iter().position(|x| !x.is_finite()) {
+        if let Some(index) = first_non_finite(v) {
             return Err(Error::NonFinite {
                 name,
                 index,

@@ -1,7 +1,7 @@
 //! The pulsed update of a batch (MODEL.md §4), fast path.
 //!
-//! The samples go in chunks (all of them in one, unless a very large batch's lines would
-//! exceed [`LINES_BUDGET`]), each in two steps: in parallel over samples, the plan (UM, UBLM)
+//! The samples go in chunks whose lines fit in [`LINES_BUDGET`] (the L2 cache: the fire step
+//! passes over a chunk's lines once per row), each in two steps: in parallel over samples, the plan (UM, UBLM)
 //! and the firing lines of every sample ([`lines`]); then, in parallel over blocks of rows,
 //! the coincidences, row by row and sample after sample ([`fire`]). Each row's pulses draw
 //! their cycle-to-cycle noise from the row's own sequence (address `[sample, row, device of the
@@ -13,6 +13,8 @@ mod fire;
 #[cfg(target_arch = "x86_64")]
 mod fire_avx512;
 mod lines;
+#[cfg(target_arch = "x86_64")]
+mod lines_avx512;
 
 use crate::config::{PulseType, UpdateParameters};
 use crate::cpu::{compiled_for, isa, Isa};
@@ -175,12 +177,14 @@ fn pulsed(
     }
 }
 
-/// Bytes of firing lines one chunk of samples may hold (a few samples in the unit tests, so
-/// that they go through several chunks).
-const LINES_BUDGET: usize = if cfg!(test) { 4 << 10 } else { 64 << 20 };
+/// Bytes of firing lines one chunk of samples may hold: about half the L2 cache of the CPUs at
+/// hand, as the fire step reads a chunk's lines once per row (a few samples in the unit tests,
+/// so that they go through several chunks).
+const LINES_BUDGET: usize = if cfg!(test) { 4 << 10 } else { 512 << 10 };
 
-/// Samples per task of making the lines.
-const SAMPLES_PER_TASK: usize = 4;
+/// Tasks of making the lines a chunk is split into, at most (and samples per task, at least).
+const TASKS_PER_CHUNK: usize = 32;
+const MIN_SAMPLES_PER_TASK: usize = 4;
 
 /// Estimated nanoseconds of one thread per row or column of a sample, when making the lines:
 /// the probability, and an eighth of a Philox block per four pulses of the train.
@@ -202,20 +206,22 @@ impl Run<'_> {
     /// task), and fires each chunk on `targets`.
     fn samples<P: Payload>(&self, targets: &mut [Target<'_>], lines: &mut Vec<Lines>) -> u64 {
         let (out_size, in_size, n) = (self.out_size, self.in_size, self.call.n);
-        let per_sample = 4 * ((out_size + padded(in_size)) * (P::WORDS + 1));
+        // A sample's lines: its rows, and its columns packed and dense, in 32-bit words.
+        let per_sample = 4 * (out_size * (P::WORDS + 1) + 2 * padded(in_size) * (P::WORDS + 1));
         let chunk = (LINES_BUDGET / per_sample).clamp(1, n);
-        let tasks = chunk.div_ceil(SAMPLES_PER_TASK);
+        let per_task = chunk.div_ceil(TASKS_PER_CHUNK).max(MIN_SAMPLES_PER_TASK);
+        let tasks = chunk.div_ceil(per_task);
         if lines.len() < tasks {
             lines.resize_with(tasks, Lines::default);
         }
         let mut pulses = 0;
         for first in (0..n).step_by(chunk) {
             let count = chunk.min(n - first);
-            let tasks = count.div_ceil(SAMPLES_PER_TASK);
+            let tasks = count.div_ceil(per_task);
             let work = count * (out_size + in_size) * LINE_NS;
             for_each_chunk(&mut lines[..tasks], 1, work, |t, task| {
-                let start = first + t * SAMPLES_PER_TASK;
-                let end = (start + SAMPLES_PER_TASK).min(first + count);
+                let start = first + t * per_task;
+                let end = (start + per_task).min(first + count);
                 let task = &mut task[0];
                 task.clear(self.isa >= Isa::Avx512);
                 compiled_for(

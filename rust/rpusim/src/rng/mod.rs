@@ -13,7 +13,7 @@ mod philox;
 mod transform;
 
 pub use normal::{normal16, normals_of_block};
-pub use philox::{philox4x32_10, philox4x32_10_lanes, philox4x32_10_x8};
+pub use philox::philox4x32_10;
 pub use transform::{bernoulli_threshold, unit_uniform};
 
 use crate::cpu::{isa, Isa};
@@ -78,20 +78,6 @@ impl Stream {
         philox4x32_10([block, address[0], address[1], address[2]], self.key)
     }
 
-    /// Eight blocks of eight sequences at once: lane `l` is block `block[l]` of the sequence
-    /// at address `(address[0][l], address[1][l], address[2][l])`, word `w` in `out[w][l]`;
-    /// with AVX2 when the CPU has it.
-    #[inline(always)]
-    pub fn blocks_lanes(&self, block: [u32; 8], address: [[u32; 8]; 3]) -> [[u32; 8]; 4] {
-        let counters = [block, address[0], address[1], address[2]];
-        #[cfg(target_arch = "x86_64")]
-        if isa() >= Isa::Avx2 {
-            // SAFETY: the CPU supports AVX2 (`isa` never exceeds what it detected).
-            return unsafe { philox::avx2::philox4x32_10_lanes(counters, self.key) };
-        }
-        philox4x32_10_lanes(counters, self.key)
-    }
-
     /// Writes elements `0 .. out.len()` of the normal sequence at `address` to `out` (the
     /// numbers [`Stream::normals`] draws one by one).
     #[inline]
@@ -103,6 +89,49 @@ impl Stream {
     #[inline]
     pub fn fill_uniforms(&self, address: [u32; 3], out: &mut [f32]) {
         fill::<Uniform>(self.key, address, 0, out);
+    }
+
+    /// Writes elements `first .. first + out.len()` of the long normal sequence `base` (see
+    /// [`Stream::normal_in`]) to `out`.
+    #[inline]
+    pub fn fill_normals_in(&self, base: [u32; 2], first: u64, out: &mut [f32]) {
+        fill_in::<Normal>(self.key, base, first, out);
+    }
+
+    /// Writes elements `first .. first + out.len()` of the long uniform sequence `base` to
+    /// `out`.
+    #[inline]
+    pub fn fill_uniforms_in(&self, base: [u32; 2], first: u64, out: &mut [f32]) {
+        fill_in::<Uniform>(self.key, base, first, out);
+    }
+
+    /// Element `e` of the long normal sequence `base`, one that a whole batch's draws of one
+    /// kind fill (element `b m + i` for output `i` of sample `b`): the normal sequence at
+    /// address `[base[0], base[1], e / 2^32]`, element `e % 2^32`.
+    #[inline]
+    pub fn normal_in(&self, base: [u32; 2], e: u64) -> f32 {
+        self.normal_at([base[0], base[1], (e >> 32) as u32], e as u32)
+    }
+
+    /// Element `e` of the long uniform sequence `base` (as [`Stream::normal_in`]).
+    #[inline]
+    pub fn uniform_in(&self, base: [u32; 2], e: u64) -> f32 {
+        let k = e as u32;
+        let block = self.block([base[0], base[1], (e >> 32) as u32], k / 4);
+        unit_uniform(block[(k % 4) as usize])
+    }
+
+    /// Writes words `0 .. out.len()` of the sequence at `address` to `out`: word `k` is word
+    /// `k % 4` of block `k / 4`.
+    #[inline]
+    pub fn fill_words(&self, address: [u32; 3], out: &mut [u32]) {
+        fill::<Word>(self.key, address, 0, out);
+    }
+
+    /// Word `k` of the sequence at `address` (as [`Stream::fill_words`]).
+    #[inline]
+    pub fn word_at(&self, address: [u32; 3], k: u32) -> u32 {
+        self.block(address, k / 4)[(k % 4) as usize]
     }
 
     /// The standard normal sequence at `address` ([`normal16`]): element `k` is half `k % 2`
@@ -126,11 +155,14 @@ impl Stream {
 
 /// How blocks of four words become numbers, `PER_BLOCK` of them per block, in sequence order.
 pub trait BlockMap {
+    /// What a sequence holds.
+    type Number: Copy + Default;
+
     /// Numbers per block.
     const PER_BLOCK: usize;
 
     /// The numbers of one block (the first `PER_BLOCK` of the result).
-    fn block(words: [u32; 4]) -> [f32; 8];
+    fn block(words: [u32; 4]) -> [Self::Number; 8];
 
     /// The numbers of eight blocks whose words are in block order ([`philox::avx2::block_major`]),
     /// `8 * PER_BLOCK` of them into `out`.
@@ -138,7 +170,7 @@ pub trait BlockMap {
     /// # Safety
     /// The CPU has AVX2; `out` holds `8 * PER_BLOCK` numbers.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn blocks8_avx2(words: [std::arch::x86_64::__m256i; 4], out: *mut f32);
+    unsafe fn blocks8_avx2(words: [std::arch::x86_64::__m256i; 4], out: *mut Self::Number);
 
     /// The numbers of sixteen blocks whose words are in block order
     /// ([`philox::avx512::block_major`]), `16 * PER_BLOCK` of them into `out`.
@@ -146,7 +178,7 @@ pub trait BlockMap {
     /// # Safety
     /// The CPU has AVX-512 (see [`Isa::Avx512`]); `out` holds `16 * PER_BLOCK` numbers.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn blocks16_avx512(words: [std::arch::x86_64::__m512i; 4], out: *mut f32);
+    unsafe fn blocks16_avx512(words: [std::arch::x86_64::__m512i; 4], out: *mut Self::Number);
 }
 
 /// Standard normals ([`normal16`]), eight per block.
@@ -154,6 +186,7 @@ pub trait BlockMap {
 pub struct Normal;
 
 impl BlockMap for Normal {
+    type Number = f32;
     const PER_BLOCK: usize = 8;
 
     #[inline(always)]
@@ -207,6 +240,7 @@ impl BlockMap for Normal {
 pub struct Uniform;
 
 impl BlockMap for Uniform {
+    type Number = f32;
     const PER_BLOCK: usize = 4;
 
     #[inline(always)]
@@ -245,13 +279,54 @@ impl BlockMap for Uniform {
     }
 }
 
+/// The raw 32-bit words, four per block (the pulse trains' draws).
+#[derive(Debug, Clone, Copy)]
+pub struct Word;
+
+impl BlockMap for Word {
+    type Number = u32;
+    const PER_BLOCK: usize = 4;
+
+    #[inline(always)]
+    fn block(words: [u32; 4]) -> [u32; 8] {
+        [words[0], words[1], words[2], words[3], 0, 0, 0, 0]
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn blocks8_avx2(words: [std::arch::x86_64::__m256i; 4], out: *mut u32) {
+        use std::arch::x86_64::*;
+        for (q, w) in words.iter().enumerate() {
+            // SAFETY: word 8 q + 8 <= 32 = 8 * PER_BLOCK, inside `out`.
+            unsafe { _mm256_storeu_si256(out.add(8 * q).cast(), *w) };
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn blocks16_avx512(words: [std::arch::x86_64::__m512i; 4], out: *mut u32) {
+        use std::arch::x86_64::*;
+        for (q, w) in words.iter().enumerate() {
+            // SAFETY: word 16 q + 16 <= 64 = 16 * PER_BLOCK, inside `out`.
+            unsafe { _mm512_storeu_si512(out.add(16 * q).cast(), *w) };
+        }
+    }
+}
+
 /// Numbers of sixteen consecutive blocks from `first` on with AVX-512.
 ///
 /// # Safety
 /// The CPU has AVX-512; `out` holds `16 * M::PER_BLOCK` numbers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
-unsafe fn fill16_avx512<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32, out: *mut f32) {
+unsafe fn fill16_avx512<M: BlockMap>(
+    key: [u32; 2],
+    address: [u32; 3],
+    first: u32,
+    out: *mut M::Number,
+) {
     let words = philox::avx512::rounds(philox::avx512::counters16(first, address), key);
     // SAFETY: the caller's guarantees.
     unsafe { M::blocks16_avx512(philox::avx512::block_major(words), out) }
@@ -263,7 +338,12 @@ unsafe fn fill16_avx512<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u3
 /// The CPU has AVX2; `out` holds `8 * M::PER_BLOCK` numbers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn fill8_avx2<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32, out: *mut f32) {
+unsafe fn fill8_avx2<M: BlockMap>(
+    key: [u32; 2],
+    address: [u32; 3],
+    first: u32,
+    out: *mut M::Number,
+) {
     let words = philox::avx2::rounds(philox::avx2::counters8(first, address), key);
     // SAFETY: the caller's guarantees.
     unsafe { M::blocks8_avx2(philox::avx2::block_major(words), out) }
@@ -271,54 +351,38 @@ unsafe fn fill8_avx2<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32, 
 
 /// Writes the numbers of blocks `first, first + 1, ...` of the sequence at `address` to `out`
 /// (the last block's numbers may be cut short): sixteen or eight blocks at a time with the
-/// widest instruction set the CPU has, single blocks at the end. The same bits on every path.
+/// widest instruction set the CPU has; a last part of more than two blocks as a group of eight
+/// through a buffer, single blocks at the end. The same bits on every path.
 #[inline]
-fn fill<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32, out: &mut [f32]) {
+fn fill<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32, out: &mut [M::Number]) {
     let per = M::PER_BLOCK;
     let mut block = first;
     let mut rest = out;
     #[cfg(target_arch = "x86_64")]
     {
         let isa = isa();
-        // The last group goes through a buffer: a whole vector group is still faster than
-        // single blocks.
-        let mut last = [0.0f32; 128];
         if isa >= Isa::Avx512 {
-            while !rest.is_empty() {
-                let whole = rest.len() >= 16 * per;
-                let out = if whole {
-                    rest.as_mut_ptr()
-                } else {
-                    last.as_mut_ptr()
-                };
-                // SAFETY: AVX-512 is there, and `out` holds 16 blocks' numbers.
-                unsafe { fill16_avx512::<M>(key, address, block, out) };
-                if !whole {
-                    let n = rest.len();
-                    rest.copy_from_slice(&last[..n]);
-                    return;
-                }
+            while rest.len() >= 16 * per {
+                // SAFETY: AVX-512 is there, and `rest` holds 16 blocks' numbers.
+                unsafe { fill16_avx512::<M>(key, address, block, rest.as_mut_ptr()) };
                 block = block.wrapping_add(16);
                 rest = &mut rest[16 * per..];
             }
         }
         if isa >= Isa::Avx2 {
-            while !rest.is_empty() {
-                let whole = rest.len() >= 8 * per;
-                let out = if whole {
-                    rest.as_mut_ptr()
-                } else {
-                    last.as_mut_ptr()
-                };
-                // SAFETY: AVX2 is there, and `out` holds 8 blocks' numbers.
-                unsafe { fill8_avx2::<M>(key, address, block, out) };
-                if !whole {
-                    let n = rest.len();
-                    rest.copy_from_slice(&last[..n]);
-                    return;
-                }
+            while rest.len() >= 8 * per {
+                // SAFETY: AVX2 is there, and `rest` holds 8 blocks' numbers.
+                unsafe { fill8_avx2::<M>(key, address, block, rest.as_mut_ptr()) };
                 block = block.wrapping_add(8);
                 rest = &mut rest[8 * per..];
+            }
+            if rest.len() > 2 * per {
+                let mut last = [M::Number::default(); 64];
+                // SAFETY: AVX2 is there, and `last` holds 8 blocks' numbers.
+                unsafe { fill8_avx2::<M>(key, address, block, last.as_mut_ptr()) };
+                let n = rest.len();
+                rest.copy_from_slice(&last[..n]);
+                return;
             }
         }
     }
@@ -333,17 +397,46 @@ fn fill<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32, out: &mut [f3
     }
 }
 
+/// Writes elements `first ..` of the long sequence `base` ([`Stream::normal_in`]) to `out`:
+/// a leading part of a block, then whole blocks by [`fill`], address after address.
+fn fill_in<M: BlockMap>(key: [u32; 2], base: [u32; 2], first: u64, out: &mut [M::Number]) {
+    let per = M::PER_BLOCK;
+    let (mut e, mut rest) = (first, out);
+    while !rest.is_empty() {
+        let address = [base[0], base[1], (e >> 32) as u32];
+        let k = e as u32;
+        // What is left of this address (2^32 elements, whole blocks).
+        let here = ((1u64 << 32) - u64::from(k)).min(rest.len() as u64) as usize;
+        let (now, later) = std::mem::take(&mut rest).split_at_mut(here);
+        let (mut block, skip) = (k / per as u32, k as usize % per);
+        let mut now = now;
+        if skip > 0 {
+            let numbers = M::block(philox4x32_10(
+                [block, address[0], address[1], address[2]],
+                key,
+            ));
+            let n = (per - skip).min(now.len());
+            now[..n].copy_from_slice(&numbers[skip..skip + n]);
+            now = &mut now[n..];
+            block = block.wrapping_add(1);
+        }
+        fill::<M>(key, address, block, now);
+        e += here as u64;
+        rest = later;
+    }
+}
+
 /// Blocks a [`Sequence`] computes at a time.
 const SEQUENCE_BLOCKS: u32 = 16;
 
 /// An endless sequence of numbers drawn from one address of a stream, computed sixteen blocks
 /// at a time when first needed.
 #[derive(Debug)]
-pub struct Sequence<'a, M> {
+pub struct Sequence<'a, M: BlockMap> {
     stream: &'a Stream,
     address: [u32; 3],
     block: u32,
-    buffer: [f32; 128],
+    buffer: [M::Number; 128],
     next: usize,
     map: std::marker::PhantomData<M>,
 }
@@ -356,7 +449,7 @@ impl<'a, M: BlockMap> Sequence<'a, M> {
             stream,
             address,
             block: 0,
-            buffer: [0.0; 128],
+            buffer: [M::Number::default(); 128],
             next: Self::LEN,
             map: std::marker::PhantomData,
         }
@@ -364,7 +457,7 @@ impl<'a, M: BlockMap> Sequence<'a, M> {
 
     /// The next number of the sequence.
     #[inline(always)]
-    pub fn draw(&mut self) -> f32 {
+    pub fn draw(&mut self) -> M::Number {
         if self.next == Self::LEN {
             self.refill();
         }
@@ -425,10 +518,10 @@ impl NormalSource for Drawn<'_> {
 }
 
 impl<M: BlockMap> Iterator for Sequence<'_, M> {
-    type Item = f32;
+    type Item = M::Number;
 
     #[inline(always)]
-    fn next(&mut self) -> Option<f32> {
+    fn next(&mut self) -> Option<M::Number> {
         Some(self.draw())
     }
 }
@@ -459,43 +552,54 @@ mod tests {
         }
     }
 
-    /// The numbers of blocks `first ..` one block at a time, the plain definition.
-    fn by_block<M: BlockMap>(s: &Stream, address: [u32; 3], first: u32, n: usize) -> Vec<u32> {
+    /// The numbers of blocks `first ..` one block at a time, the plain definition, as the bits
+    /// of their f64 values.
+    fn by_block<M: BlockMap>(s: &Stream, address: [u32; 3], first: u32, n: usize) -> Vec<u64>
+    where
+        f64: From<M::Number>,
+    {
         (0..n)
             .map(|k| {
                 let block = first.wrapping_add((k / M::PER_BLOCK) as u32);
-                M::block(s.block(address, block))[k % M::PER_BLOCK].to_bits()
+                f64::from(M::block(s.block(address, block))[k % M::PER_BLOCK]).to_bits()
             })
             .collect()
     }
 
-    fn vector_fills_equal_blocks<M: BlockMap>() {
+    fn bits<T: Copy>(v: &[T]) -> Vec<u64>
+    where
+        f64: From<T>,
+    {
+        v.iter().map(|&x| f64::from(x).to_bits()).collect()
+    }
+
+    fn vector_fills_equal_blocks<M: BlockMap>()
+    where
+        f64: From<M::Number>,
+    {
         let s = Stream::new(2, Op::Update, Purpose::PulseNoise, 5);
         let address = [3, 1, 4];
         let isa = crate::cpu::detected_isa();
         for first in [0u32, 7, u32::MAX - 9] {
             #[cfg(target_arch = "x86_64")]
             {
-                let mut v = vec![0.0f32; 16 * M::PER_BLOCK];
+                let mut v = vec![M::Number::default(); 16 * M::PER_BLOCK];
                 if isa >= Isa::Avx2 {
                     // SAFETY: AVX2 is there, and `v` holds 8 blocks' numbers.
                     unsafe { fill8_avx2::<M>(s.key, address, first, v.as_mut_ptr()) };
                     let n = 8 * M::PER_BLOCK;
-                    let bits: Vec<u32> = v[..n].iter().map(|x| x.to_bits()).collect();
-                    assert_eq!(bits, by_block::<M>(&s, address, first, n));
+                    assert_eq!(bits(&v[..n]), by_block::<M>(&s, address, first, n));
                 }
                 if isa >= Isa::Avx512 {
                     // SAFETY: AVX-512 is there, and `v` holds 16 blocks' numbers.
                     unsafe { fill16_avx512::<M>(s.key, address, first, v.as_mut_ptr()) };
-                    let bits: Vec<u32> = v.iter().map(|x| x.to_bits()).collect();
-                    assert_eq!(bits, by_block::<M>(&s, address, first, v.len()));
+                    assert_eq!(bits(&v), by_block::<M>(&s, address, first, v.len()));
                 }
             }
-            for n in [1usize, 5, 8, 63, 64, 200, 333] {
-                let mut v = vec![0.0f32; n];
+            for n in [1usize, 5, 8, 63, 64, 65, 100, 200, 333] {
+                let mut v = vec![M::Number::default(); n];
                 fill::<M>(s.key, address, first, &mut v);
-                let bits: Vec<u32> = v.iter().map(|x| x.to_bits()).collect();
-                assert_eq!(bits, by_block::<M>(&s, address, first, n), "n {n}");
+                assert_eq!(bits(&v), by_block::<M>(&s, address, first, n), "n {n}");
             }
         }
     }
@@ -511,7 +615,35 @@ mod tests {
     }
 
     #[test]
-    fn filled_and_lane_blocks_equal_the_sequence() {
+    fn vector_fills_of_words_equal_the_blocks() {
+        vector_fills_equal_blocks::<Word>();
+        let s = Stream::new(9, Op::Update, Purpose::PulseTrainX, 1);
+        let mut v = vec![0u32; 77];
+        s.fill_words([1, 2, 3], &mut v);
+        for (k, &w) in v.iter().enumerate() {
+            assert_eq!(w, s.word_at([1, 2, 3], k as u32));
+        }
+    }
+
+    #[test]
+    fn long_sequences_fill_from_anywhere() {
+        let s = Stream::new(6, Op::Forward, Purpose::OutputNoise, 2);
+        let base = [3, 0];
+        for first in [0u64, 5, 8, 77, (1 << 32) - 3, (1 << 32) + 1] {
+            let mut v = vec![0.0f32; 40];
+            s.fill_normals_in(base, first, &mut v);
+            for (q, x) in v.iter().enumerate() {
+                assert_eq!(x.to_bits(), s.normal_in(base, first + q as u64).to_bits());
+            }
+            s.fill_uniforms_in(base, first, &mut v);
+            for (q, x) in v.iter().enumerate() {
+                assert_eq!(x.to_bits(), s.uniform_in(base, first + q as u64).to_bits());
+            }
+        }
+    }
+
+    #[test]
+    fn filled_numbers_equal_the_sequence() {
         let s = Stream::new(2, Op::Update, Purpose::PulseNoise, 5);
         let mut v = vec![0.0f32; 377];
         s.fill_normals([3, 1, 4], &mut v);
@@ -521,15 +653,6 @@ mod tests {
         s.fill_uniforms([3, 1, 4], &mut v);
         for (x, y) in v.iter().zip(s.uniforms([3, 1, 4])) {
             assert_eq!(x.to_bits(), y.to_bits());
-        }
-        let block = [0, 1, 2, 3, 9, 0, 5, 1];
-        let address = [[7; 8], [0, 1, 2, 3, 4, 5, 6, 7], [1; 8]];
-        let lanes = s.blocks_lanes(block, address);
-        for l in 0..8 {
-            let one = s.block([7, l as u32, 1], block[l]);
-            for w in 0..4 {
-                assert_eq!(lanes[w][l], one[w]);
-            }
         }
     }
 

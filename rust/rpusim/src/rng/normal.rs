@@ -138,7 +138,12 @@ pub fn normal16(h: u32) -> f32 {
 /// of word `w`.
 #[inline(always)]
 pub fn normals_of_block(words: [u32; 4]) -> [f32; 8] {
-    std::array::from_fn(|k| normal16(words[k / 2] >> (16 * (k % 2))))
+    // A plain loop: `array::from_fn`'s closure may be left out of line.
+    let mut out = [0.0f32; 8];
+    for (k, o) in out.iter_mut().enumerate() {
+        *o = normal16(words[k / 2] >> (16 * (k % 2)));
+    }
+    out
 }
 
 /// [`normal16`] of eight lanes with AVX2 (the octave's coefficients from two permutes).

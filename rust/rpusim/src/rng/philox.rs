@@ -28,53 +28,8 @@ pub fn philox4x32_10(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     c
 }
 
-/// Eight blocks at once, structure of arrays: `out[w][l]` is word `w` of the block for counter
-/// `(first + l, tail[0], tail[1], tail[2])`. Equal to eight calls of [`philox4x32_10`].
-#[inline(always)]
-pub fn philox4x32_10_x8(first: u32, tail: [u32; 3], key: [u32; 2]) -> [[u32; 8]; 4] {
-    philox4x32_10_lanes(counters_x8(first, tail), key)
-}
-
-/// The counters `(first + l, tail[0], tail[1], tail[2])` of [`philox4x32_10_x8`], structure of
-/// arrays.
-#[inline(always)]
-pub(crate) fn counters_x8(first: u32, tail: [u32; 3]) -> [[u32; 8]; 4] {
-    [
-        std::array::from_fn(|l| first.wrapping_add(l as u32)),
-        [tail[0]; 8],
-        [tail[1]; 8],
-        [tail[2]; 8],
-    ]
-}
-
-/// Eight blocks for eight arbitrary counters, structure of arrays: lane `l` has counter
-/// `(c[0][l], c[1][l], c[2][l], c[3][l])` and gives word `w` of its block in `out[w][l]`.
-/// Written lane-wise so that it compiles to SIMD; equal to eight calls of [`philox4x32_10`].
-#[inline(always)]
-pub fn philox4x32_10_lanes(counters: [[u32; 8]; 4], key: [u32; 2]) -> [[u32; 8]; 4] {
-    let mut c = counters;
-    let mut k = key;
-    for round in 0..10 {
-        if round > 0 {
-            k[0] = k[0].wrapping_add(W0);
-            k[1] = k[1].wrapping_add(W1);
-        }
-        let mut next = [[0u32; 8]; 4];
-        for l in 0..8 {
-            let p0 = u64::from(M0) * u64::from(c[0][l]);
-            let p1 = u64::from(M1) * u64::from(c[2][l]);
-            next[0][l] = ((p1 >> 32) as u32) ^ c[1][l] ^ k[0];
-            next[1][l] = p1 as u32;
-            next[2][l] = ((p0 >> 32) as u32) ^ c[3][l] ^ k[1];
-            next[3][l] = p0 as u32;
-        }
-        c = next;
-    }
-    c
-}
-
-/// [`philox4x32_10_lanes`] written with AVX2 intrinsics: LLVM leaves the portable version's
-/// 64-bit products scalar. Each round forms the products of the even and of the odd lanes
+/// The Philox rounds on eight lanes with AVX2: the same integer operations as
+/// [`philox4x32_10`], lane by lane. Each round forms the products of the even and of the odd lanes
 /// with `_mm256_mul_epu32` and blends their halves back into 32-bit lanes; the same integer
 /// operations, so the same words.
 #[cfg(target_arch = "x86_64")]
@@ -151,21 +106,6 @@ pub(crate) mod avx2 {
             _mm256_set1_epi32(tail[1] as i32),
             _mm256_set1_epi32(tail[2] as i32),
         ]
-    }
-
-    /// As [`super::philox4x32_10_lanes`].
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    pub(crate) fn philox4x32_10_lanes(counters: [[u32; 8]; 4], key: [u32; 2]) -> [[u32; 8]; 4] {
-        // SAFETY: each `[u32; 8]` is 32 bytes, the size of one unaligned load or store.
-        let load = |a: &[u32; 8]| unsafe { _mm256_loadu_si256(a.as_ptr().cast()) };
-        let c = rounds(counters.each_ref().map(load), key);
-        let mut out = [[0u32; 8]; 4];
-        for (o, v) in out.iter_mut().zip(c) {
-            // SAFETY: as for the loads.
-            unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), v) };
-        }
-        out
     }
 }
 
@@ -275,43 +215,5 @@ mod tests {
             ),
             [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
         );
-    }
-
-    #[test]
-    fn arbitrary_lanes_equal_single_blocks() {
-        let key = [0xdead_beef, 0x0bad_f00d];
-        let mut c = [[0u32; 8]; 4];
-        for l in 0..8 {
-            for w in 0..4 {
-                c[w][l] = (l as u32 * 7 + w as u32).wrapping_mul(0x9E37_79B9);
-            }
-        }
-        let lanes = philox4x32_10_lanes(c, key);
-        for l in 0..8 {
-            let one = philox4x32_10([c[0][l], c[1][l], c[2][l], c[3][l]], key);
-            for w in 0..4 {
-                assert_eq!(lanes[w][l], one[w]);
-            }
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            assert_eq!(unsafe { avx2::philox4x32_10_lanes(c, key) }, lanes);
-        }
-    }
-
-    #[test]
-    fn eight_lanes_equal_eight_blocks() {
-        let key = [0x1234_5678, 0x9abc_def0];
-        let tail = [7, 8, 9];
-        for first in [0u32, 5, u32::MAX - 3] {
-            let x8 = philox4x32_10_x8(first, tail, key);
-            for l in 0..8 {
-                let one = philox4x32_10([first.wrapping_add(l as u32), 7, 8, 9], key);
-                for w in 0..4 {
-                    assert_eq!(x8[w][l], one[w]);
-                }
-            }
-        }
     }
 }

@@ -14,7 +14,9 @@
 //! pixels), that touches fewer cache lines of the row's device arrays than gathering the
 //! packed columns, which measured slower.
 
-use crate::pulse::{abs_max, implicit_pulses, plan, trains, SamplePlan, TRAIN_LANES};
+use crate::pulse::{
+    abs_max, implicit_pulses, plan, train_address, train_of, SamplePlan, LINES_PER_ADDRESS,
+};
 use crate::rng::Stream;
 
 use super::UpdateCall;
@@ -43,18 +45,13 @@ pub(super) trait Payload: Send + Sync + 'static {
         j0: usize,
     ) -> std::arch::x86_64::__m512i;
 
-    /// The words of up to [`TRAIN_LANES`] lines `index` of sample `sample` with probabilities `p`
-    /// (all above zero) and train length `bl`, `WORDS` per line into `out`: rows when `row`,
-    /// else columns.
-    fn make(
-        lines: &TrainStreams,
-        row: bool,
-        sample: u32,
-        index: &[u32],
-        p: &[f32],
-        bl: u32,
-        out: &mut [u32],
-    );
+    /// Whether the lines draw random numbers (sampled trains do).
+    const RANDOM: bool;
+
+    /// The `WORDS` words of a line with probability `p` (above zero) and train length `bl`
+    /// into `out`, from its `bl` draws `draws`, in slot order (when `RANDOM`); `row` tells a
+    /// row from a column.
+    fn line(draws: impl Iterator<Item = u32>, p: f32, bl: u32, row: bool, out: &mut [u32]);
 }
 
 /// Sampled pulse trains of up to `32 W` pulses.
@@ -91,23 +88,11 @@ impl<const W: usize> Payload for Trains<W> {
         }
     }
 
+    const RANDOM: bool = true;
+
     #[inline(always)]
-    fn make(
-        lines: &TrainStreams,
-        row: bool,
-        sample: u32,
-        index: &[u32],
-        p: &[f32],
-        bl: u32,
-        out: &mut [u32],
-    ) {
-        let mut masks = [[0u32; W]; TRAIN_LANES];
-        let n = index.len();
-        let stream = if row { &lines.rows } else { &lines.cols };
-        trains(stream, sample, index, p, bl, &mut masks[..n]);
-        for (o, m) in out.chunks_exact_mut(W).zip(&masks[..n]) {
-            o.copy_from_slice(m);
-        }
+    fn line(draws: impl Iterator<Item = u32>, p: f32, _bl: u32, _row: bool, out: &mut [u32]) {
+        train_of(draws, p, out);
     }
 }
 
@@ -142,23 +127,15 @@ impl Payload for Implicit {
         }
     }
 
+    const RANDOM: bool = false;
+
     #[inline(always)]
-    fn make(
-        _lines: &TrainStreams,
-        row: bool,
-        _sample: u32,
-        _index: &[u32],
-        p: &[f32],
-        bl: u32,
-        out: &mut [u32],
-    ) {
-        for (o, &p) in out.iter_mut().zip(p) {
-            *o = if row {
-                (bl as f32 * p).to_bits()
-            } else {
-                p.to_bits()
-            };
-        }
+    fn line(_draws: impl Iterator<Item = u32>, p: f32, bl: u32, row: bool, out: &mut [u32]) {
+        out[0] = if row {
+            (bl as f32 * p).to_bits()
+        } else {
+            p.to_bits()
+        };
     }
 }
 
@@ -226,6 +203,8 @@ pub(crate) struct Lines {
     by_sign: Vec<u32>,
     /// The words of a sample's firing columns, column after column, while they are made.
     made: Vec<u32>,
+    /// The draws of one side of a sample.
+    draws: Vec<u32>,
     /// Pairs of a firing row and a visited column, summed over the samples: the work of
     /// applying them.
     pub visits: usize,
@@ -394,6 +373,19 @@ impl Lines {
         self.row_neg.extend(d.iter().map(|&v| v < 0.0));
         let rows = &mut self.rows[entry.rows..];
         let mut firing_rows = 0;
+        if self.want_dense && P::RANDOM && words == 1 {
+            one_word_trains(
+                &streams.rows,
+                sample,
+                d,
+                plan.a,
+                plan.bl,
+                &mut self.draws,
+                rows,
+            );
+            let firing_rows = rows.iter().filter(|&&t| t != 0).count();
+            return self.rows_made(entry, firing_rows);
+        }
         side::<P>(
             streams,
             true,
@@ -401,11 +393,17 @@ impl Lines {
             d,
             |v| plan.p_row(v),
             plan.bl,
+            &mut self.draws,
             |i, w| {
                 rows[i * words..(i + 1) * words].copy_from_slice(w);
                 firing_rows += usize::from(w.iter().any(|&v| v != 0));
             },
         );
+        self.rows_made(entry, firing_rows)
+    }
+
+    /// The rows of `entry` are made: `None` (and nothing kept) when none fires.
+    fn rows_made(&mut self, entry: Entry, firing_rows: usize) -> Option<(Entry, usize)> {
         if firing_rows == 0 {
             self.rows.truncate(entry.rows);
             self.row_neg.truncate(entry.row_neg);
@@ -424,7 +422,12 @@ impl Lines {
         plan: &SamplePlan,
         x: &[f32],
     ) {
-        let Lines { index, made, .. } = &mut *self;
+        if self.want_dense && P::RANDOM && P::WORDS == 1 {
+            return self.add_dense_trains(streams, (entry, firing_rows), plan, x);
+        }
+        let Lines {
+            index, made, draws, ..
+        } = &mut *self;
         made.clear();
         side::<P>(
             streams,
@@ -433,6 +436,7 @@ impl Lines {
             x,
             |v| plan.p_col(v),
             plan.bl,
+            draws,
             |j, w| {
                 if w.iter().any(|&v| v != 0) {
                     index.push(j as u32);
@@ -446,6 +450,76 @@ impl Lines {
             return;
         }
         self.keep_columns(entry, firing_rows, x.len(), P::WORDS, |j| x[j] < 0.0);
+    }
+
+    /// The columns of the sample of `entry` for the AVX-512 kernel, with one-word trains: the
+    /// trains made straight into the dense plane, the firing groups, the signs and whether the
+    /// firing columns are uniform; no packed columns (that kernel reads the dense ones only).
+    fn add_dense_trains(
+        &mut self,
+        streams: &TrainStreams,
+        (mut entry, firing_rows): (Entry, usize),
+        plan: &SamplePlan,
+        x: &[f32],
+    ) {
+        let Lines {
+            entries,
+            rows,
+            row_neg,
+            dense,
+            dense_neg,
+            groups,
+            uniform,
+            draws,
+            visits,
+            ..
+        } = self;
+        let in_pad = padded(x.len());
+        let (cols, neg, start) = (dense.len(), dense_neg.len(), groups.len());
+        dense.resize(cols + in_pad, 0);
+        let plane = &mut dense[cols..];
+        one_word_trains(
+            &streams.cols,
+            entry.sample,
+            x,
+            plan.b,
+            plan.bl,
+            draws,
+            plane,
+        );
+        let (mut fire, mut first, mut same) = (0, 0u32, true);
+        for (g, trains) in plane.chunks_exact(GROUP).enumerate() {
+            let n = trains.iter().filter(|&&t| t != 0).count();
+            if n > 0 {
+                groups.push(g as u32);
+                fire += n;
+                if first == 0 {
+                    first = trains.iter().copied().find(|&t| t != 0).unwrap_or(0);
+                }
+                same &= trains.iter().all(|&t| t == 0 || t == first);
+            }
+        }
+        if fire == 0 {
+            dense.truncate(cols);
+            rows.truncate(entry.rows);
+            row_neg.truncate(entry.row_neg);
+            return;
+        }
+        dense_neg.resize(neg + in_pad / GROUP, 0);
+        sign_masks(x, &mut dense_neg[neg..]);
+        if same {
+            entry.uniform = Some(uniform.len());
+            uniform.push(first);
+        }
+        let n_groups = groups.len() - start;
+        entry.dense = Some(DenseEntry {
+            cols,
+            neg,
+            groups: (start, groups.len()),
+        });
+        entry.fire = fire;
+        *visits += firing_rows * GROUP * n_groups;
+        entries.push(entry);
     }
 
     /// Packs the firing columns of the sample of `entry` (their indices from `index[entry.index]`
@@ -521,8 +595,9 @@ impl Lines {
                 }
             }
             dense_neg.resize(neg + in_pad / GROUP, 0);
-            for j in 0..in_size {
-                dense_neg[neg + j / GROUP] |= u16::from(negative(j)) << (j % GROUP);
+            for (g, m) in dense_neg[neg..].iter_mut().enumerate() {
+                let group = g * GROUP..((g + 1) * GROUP).min(in_size);
+                *m = group.fold(0, |m, j| m | u16::from(negative(j)) << (j % GROUP));
             }
             entry.dense = Some(DenseEntry {
                 cols,
@@ -571,47 +646,76 @@ impl Lines {
     }
 }
 
-/// Calls `emit(i, words)`, in increasing `i`, for every line `i` of one side of a sample
-/// (values `v`: `d` for rows, `x` for columns) with a firing probability `prob(v_i) > 0`;
-/// the words are made up to [`TRAIN_LANES`] lines at once and may all be zero.
+/// Bit `l` of `masks[g]` set when `x[16 g + l]` is negative (`masks` zero on entry, a mask per
+/// group of 16 values).
+#[inline(always)]
+fn sign_masks(x: &[f32], masks: &mut [u16]) {
+    for (m, group) in masks.iter_mut().zip(x.chunks(GROUP)) {
+        let mut bits = 0u32;
+        for (l, &v) in group.iter().enumerate() {
+            bits |= u32::from(v < 0.0) << l;
+        }
+        *m = bits as u16;
+    }
+}
+
+/// The one-word trains of every line of one side of a sample with AVX-512
+/// ([`super::lines_avx512::trains`]), for lines made with dense columns (only the AVX-512
+/// kernel asks for those, so only a CPU with AVX-512 gets here).
+#[inline(always)]
+fn one_word_trains(
+    stream: &Stream,
+    sample: u32,
+    v: &[f32],
+    factor: f32,
+    bl: u32,
+    draws: &mut Vec<u32>,
+    trains: &mut [u32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512 (see above); `trains` is as long as `v`; one word holds at most 32 slots.
+    unsafe {
+        super::lines_avx512::trains(stream, sample, v, factor, bl, draws, &mut trains[..v.len()])
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!(
+        "no AVX-512 off x86-64: {:?}",
+        (stream, sample, v, factor, bl, draws, trains)
+    );
+}
+
+/// Calls `emit(i, words)`, in increasing `i`, for every line `i` of one side of sample
+/// `sample` (values `v`: `d` for rows, `x` for columns) with a firing probability `prob(v_i)
+/// > 0`; the words may all be zero. The draws of all the side's lines come first, in bulk
+/// from the side's stream (into `draws`; see [`train_address`]).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn side<P: Payload>(
-    makers: &TrainStreams,
+    streams: &TrainStreams,
     row: bool,
     sample: u32,
     v: &[f32],
     prob: impl Fn(f32) -> f32,
     bl: u32,
+    draws: &mut Vec<u32>,
     mut emit: impl FnMut(usize, &[u32]),
 ) {
-    let words = P::WORDS;
-    let mut index = [0u32; TRAIN_LANES];
-    let mut p = [0.0f32; TRAIN_LANES];
-    let mut out = [0u32; TRAIN_LANES * 8];
-    let mut i = 0;
-    while i < v.len() {
-        // Gather the next lines with a probability, without branching on it.
-        let mut count = 0;
-        while i < v.len() && count < TRAIN_LANES {
-            index[count] = i as u32;
-            p[count] = prob(v[i]);
-            count += usize::from(p[count] > 0.0);
-            i += 1;
+    let stream = if row { &streams.rows } else { &streams.cols };
+    let mut out = [0u32; 8];
+    let out = &mut out[..P::WORDS];
+    for (c, lines) in v.chunks(LINES_PER_ADDRESS).enumerate() {
+        let (first, n) = (c * LINES_PER_ADDRESS, lines.len());
+        if P::RANDOM {
+            draws.resize(n * bl as usize, 0);
+            stream.fill_words(train_address(sample, c), draws);
         }
-        if count == 0 {
-            break;
-        }
-        P::make(
-            makers,
-            row,
-            sample,
-            &index[..count],
-            &p[..count],
-            bl,
-            &mut out[..count * words],
-        );
-        for l in 0..count {
-            emit(index[l] as usize, &out[l * words..(l + 1) * words]);
+        for (i, &x) in lines.iter().enumerate() {
+            let p = prob(x);
+            if p > 0.0 {
+                let slots = (0..bl as usize).map(|k| draws[k * n + i]);
+                P::line(slots, p, bl, row, out);
+                emit(first + i, out);
+            }
         }
     }
 }

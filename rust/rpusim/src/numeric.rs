@@ -1,0 +1,76 @@
+//! Small numeric helpers the engine shares, written so that the compiler vectorises them.
+
+/// Lanes of the helpers' partial results: independent, so the loops vectorise.
+const LANES: usize = 16;
+
+/// The largest absolute value of `v` (0 for an empty one); NaNs are skipped. Exact whatever
+/// the order, as the maximum only selects.
+#[inline]
+pub fn abs_max(v: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    let mut chunks = v.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (m, x) in lanes.iter_mut().zip(chunk) {
+            let a = x.abs();
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    let mut m = 0.0f32;
+    for a in lanes
+        .into_iter()
+        .chain(chunks.remainder().iter().map(|x| x.abs()))
+    {
+        m = if a > m { a } else { m };
+    }
+    m
+}
+
+/// The index of the first NaN or infinity in `v`, if there is one.
+#[inline]
+pub fn first_non_finite(v: &[f32]) -> Option<usize> {
+    // All exponent bits set: an infinity or a NaN. A whole chunk at a time, branch-free.
+    const EXPONENT: u32 = 0x7f80_0000;
+    let bad = |x: &f32| x.to_bits() & EXPONENT == EXPONENT;
+    let chunk = v
+        .chunks(256)
+        .position(|c| c.iter().fold(false, |any, x| any | bad(x)))?;
+    let at = chunk * 256;
+    v[at..].iter().position(bad).map(|i| at + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abs_max_is_the_largest_magnitude() {
+        assert_eq!(abs_max(&[]), 0.0);
+        let v: Vec<f32> = (0..1000)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.1)
+            .collect();
+        let expected = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        for n in [1, 15, 16, 17, 100, 1000] {
+            let e = v[..n].iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            assert_eq!(abs_max(&v[..n]), e, "n {n}");
+        }
+        assert_eq!(abs_max(&v), expected);
+        assert_eq!(abs_max(&[-0.0, f32::NAN, -3.0]), 3.0);
+    }
+
+    #[test]
+    fn non_finite_values_are_found_where_they_are() {
+        let mut v = vec![1.0f32; 1000];
+        assert_eq!(first_non_finite(&v), None);
+        for (at, bad) in [
+            (0, f32::NAN),
+            (255, f32::INFINITY),
+            (256, -f32::INFINITY),
+            (999, f32::NAN),
+        ] {
+            v[at] = bad;
+            assert_eq!(first_non_finite(&v), Some(at));
+            v[at] = f32::MAX;
+        }
+        assert_eq!(first_non_finite(&v), None);
+    }
+}
