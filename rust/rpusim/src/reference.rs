@@ -143,8 +143,8 @@ struct Call<'a> {
 /// [`Tile::update`], sample by sample, device by device.
 pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
     tile.check_update(x, d, n, lr)?;
-    let (d, lr) = tile.update_input(d, lr);
-    let d: &[f32] = &d;
+    let mut scaled = Vec::new();
+    let (d, lr) = tile.update_input(d, lr, &mut scaled);
     let call = Call {
         config: &tile.config,
         seed: tile.seed,

@@ -269,17 +269,23 @@ impl Tile {
         Cow::Owned(scaled)
     }
 
-    /// The update's errors and learning rate: `d` divided by the row scales (learning-rate
-    /// compensation of weight scaling) and `lr` times `mapping.lr_scale`.
-    pub(crate) fn update_input<'a>(&self, d: &'a [f32], lr: f32) -> (Cow<'a, [f32]>, f32) {
+    /// The update's learning rate, `lr` times `mapping.lr_scale`, and its errors: `d`, or `d`
+    /// divided by the row scales (learning-rate compensation of weight scaling) in `scaled`.
+    pub(crate) fn update_input<'a>(
+        &self,
+        d: &'a [f32],
+        lr: f32,
+        scaled: &'a mut Vec<f32>,
+    ) -> (&'a [f32], f32) {
         let mapping = &self.config.mapping;
         let lr = (f64::from(lr) * mapping.lr_scale) as f32;
         if !(mapping.weight_scaling_lr_compensation && self.is_scaled()) {
-            return (Cow::Borrowed(d), lr);
+            return (d, lr);
         }
-        let mut scaled = d.to_vec();
-        scale_batch(&mut scaled, &self.out_scales, f32::div);
-        (Cow::Owned(scaled), lr)
+        scaled.clear();
+        scaled.extend_from_slice(d);
+        scale_batch(scaled, &self.out_scales, f32::div);
+        (scaled, lr)
     }
 
     fn is_scaled(&self) -> bool {
@@ -353,8 +359,8 @@ impl Tile {
     /// (`n x out_size`), applied in order.
     pub fn update(&mut self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
         self.check_update(x, d, n, lr)?;
-        let (d, lr) = self.update_input(d, lr);
-        let d = &d;
+        let mut scaled = std::mem::take(&mut self.workspace.errors);
+        let (d, lr) = self.update_input(d, lr, &mut scaled);
         let call = UpdateCall {
             update: &self.config.update,
             device: &self.config.device,
@@ -373,6 +379,7 @@ impl Tile {
             &call,
             &mut self.workspace.lines,
         );
+        self.workspace.errors = scaled;
         self.counters.update += 1;
         Ok(())
     }

@@ -11,6 +11,8 @@ pub(crate) struct Workspace {
     pub pass: PassBuffers,
     /// The firing lines of the update, one buffer per task of samples.
     pub lines: Vec<Lines>,
+    /// The update's errors divided by the row scales (weight scaling).
+    pub errors: Vec<f32>,
 }
 
 impl Clone for Workspace {
