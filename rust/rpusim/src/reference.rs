@@ -42,7 +42,7 @@ fn pass(
         Direction::Forward => "x",
         Direction::Backward => "d",
     };
-    tile.check(name, x, n * k, "n * input size")?;
+    tile.check(name, x, n * k, || "n * input size")?;
     let (io, slot, call) = match direction {
         Direction::Forward => (tile.config.forward.clone(), 0, tile.counters.forward),
         Direction::Backward => (tile.config.backward.clone(), 1, tile.counters.backward),

@@ -189,12 +189,9 @@ impl Tile {
     }
 
     fn check_weights(&self, w: &[f32]) -> Result<()> {
-        self.check(
-            "weights",
-            w,
-            self.out_size * self.in_size,
-            "out_size * in_size",
-        )
+        self.check("weights", w, self.out_size * self.in_size, || {
+            "out_size * in_size"
+        })
     }
 
     /// `y = W x` through the forward periphery for `n` samples `x` (`n x in_size`), times the
@@ -299,7 +296,7 @@ impl Tile {
             Direction::Forward => ("x", "in_size"),
             Direction::Backward => ("d", "out_size"),
         };
-        self.check(name, x, n * k, &format!("n * {size} = {n} * {k}"))
+        self.check(name, x, n * k, || format!("n * {size} = {n} * {k}"))
     }
 
     /// Checks the length of an output buffer for `n` samples.
@@ -406,18 +403,12 @@ impl Tile {
     }
 
     pub(crate) fn check_update(&self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
-        self.check(
-            "x",
-            x,
-            n * self.in_size,
-            &format!("n * in_size = {n} * {}", self.in_size),
-        )?;
-        self.check(
-            "d",
-            d,
-            n * self.out_size,
-            &format!("n * out_size = {n} * {}", self.out_size),
-        )?;
+        self.check("x", x, n * self.in_size, || {
+            format!("n * in_size = {n} * {}", self.in_size)
+        })?;
+        self.check("d", d, n * self.out_size, || {
+            format!("n * out_size = {n} * {}", self.out_size)
+        })?;
         if !(lr.is_finite() && lr >= 0.0) {
             return Err(Error::invalid(
                 "lr",
@@ -427,18 +418,19 @@ impl Tile {
         Ok(())
     }
 
-    /// Checks the length of `v` and that it is finite.
-    pub(crate) fn check(
+    /// Checks the length of `v` and that it is finite; `what` says what the length is made of
+    /// (built only for the error: the hot paths allocate nothing).
+    pub(crate) fn check<W: std::fmt::Display>(
         &self,
         name: &'static str,
         v: &[f32],
         len: usize,
-        what: &str,
+        what: impl FnOnce() -> W,
     ) -> Result<()> {
         if v.len() != len {
             return Err(Error::Shape {
                 name,
-                expected: format!("{len} values ({what})"),
+                expected: format!("{len} values ({})", what()),
                 got: format!("{} values", v.len()),
             });
         }
