@@ -14,6 +14,9 @@ so it is measured for two error sizes:
   on average;
 * "update x10": d uniform in [-1, 1]: 10 pulses for the largest pair (BL = 10), 2.5 per device
   and sample.
+For both updates the table adds the pulses the engine applied per call (counted by the tile,
+`AnalogTile.pulses`: a pulse is one coincidence of an x and a d pulse, one device step) and the
+update's time per pulse.
 With aihwkit 1.1 in the bench environment (bench/.venv: `python3 -m venv bench/.venv &&
 bench/.venv/bin/pip install torch==2.10.0 aihwkit==1.1.0`; --aihwkit-python names another),
 the same operations on an aihwkit AnalogTile with the same configuration (SingleRPUConfig with
@@ -38,10 +41,11 @@ from pathlib import Path
 
 BATCH = 100
 LR = 0.01
+WARMUP = 2
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def median_seconds(fn, repeats: int, warmup: int = 2) -> float:
+def median_seconds(fn, repeats: int, warmup: int = WARMUP) -> float:
     for _ in range(warmup):
         fn()
     times = []
@@ -243,6 +247,7 @@ def main() -> None:
     )
     if aihwkit is not None:
         header += f"  {'aihwkit ms':>10} {'aihwkit/rpusim':>15}"
+    header += f"  {'M pulses':>8} {'ns/pulse':>8}"
     print(header)
     print("-" * len(header))
     # All engine timings first, then the GEMMs: BLAS worker threads keep spinning for a while
@@ -252,12 +257,14 @@ def main() -> None:
         x, d, w = arrays(np, n)
         tile = rpusim.AnalogTile(n, n, rpusim.RPUConfig(), seed=0)
         tile.set_weights(w)
-        analog_times[n] = [
-            (name, median_seconds(analog, args.repeats), gemm, gemm_name)
-            for name, analog, gemm, gemm_name in operations(tile, x, d, w)
-        ]
+        analog_times[n] = []
+        for name, analog, gemm, gemm_name in operations(tile, x, d, w):
+            pulses_before = tile.pulses
+            t_analog = median_seconds(analog, args.repeats, WARMUP)
+            pulses = (tile.pulses - pulses_before) / (args.repeats + WARMUP)
+            analog_times[n].append((name, t_analog, pulses, gemm, gemm_name))
     for n, timed in analog_times.items():
-        for name, t_analog, gemm, gemm_name in timed:
+        for name, t_analog, pulses, gemm, gemm_name in timed:
             t_gemm = median_seconds(gemm, args.repeats)
             line = (
                 f"{n:>6}  {name:<10} {1e3 * t_analog:10.3f} {1e3 * t_gemm:10.3f} "
@@ -266,6 +273,8 @@ def main() -> None:
             if aihwkit is not None:
                 t_aihwkit = aihwkit[str(n)][name]
                 line += f"  {1e3 * t_aihwkit:10.3f} {t_aihwkit / t_analog:15.1f}"
+            if pulses > 0:
+                line += f"  {pulses / 1e6:8.2f} {1e9 * t_analog / pulses:8.2f}"
             print(line, flush=True)
 
     print_other_load(start)

@@ -257,9 +257,16 @@ impl Kernels for Portable {
 /// of samples then stays in L1 while the block is computed.
 const FORWARD_PART: usize = 512;
 
+/// Floats between the rows of a packed block of the forward product: a part plus one cache
+/// line, so that the block's rows fall into different cache sets. Rows of `W` a multiple of
+/// 4 KiB long map to the same sets of L1, and the samples streaming past evict them.
+const FORWARD_STRIDE: usize = FORWARD_PART + 16;
+
 thread_local! {
-    /// A thread's partial sums of the forward product, kept from call to call.
+    /// A thread's partial sums of the forward product and its packed block of rows, kept from
+    /// call to call.
     static CARRY: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static ROWS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// The forward products of rows `rows` of `w` with all `n` samples of `u`, into `v` (`n x
@@ -279,60 +286,73 @@ unsafe fn forward_rows<K: Kernels, const MR: usize, const NR: usize>(
     v: Out,
 ) {
     let parts = in_size.div_ceil(FORWARD_PART);
+    let pack = n >= PACK_MIN_SAMPLES;
     CARRY.with_borrow_mut(|carry| {
-        if parts > 1 && carry.len() < n * NR * 8 {
-            carry.resize(n * NR * 8, 0.0);
-        }
-        let carry_base = carry.as_mut_ptr();
-        for r0 in rows.clone().step_by(NR) {
-            let nr = NR.min(rows.end - r0);
-            let row: [*const f32; NR] =
-                std::array::from_fn(|r| w[(r0 + r.min(nr - 1)) * in_size..].as_ptr());
-            for p in 0..parts {
-                let j0 = p * FORWARD_PART;
-                let k = FORWARD_PART.min(in_size - j0);
-                let row = row.map(|r| r.wrapping_add(j0));
-                let sample = |s: usize| u[s * in_size + j0..].as_ptr();
-                let last = p + 1 == parts;
-                let part = |s: usize| Part {
-                    carry: if parts > 1 {
-                        carry_base.wrapping_add(s * NR * 8)
-                    } else {
-                        std::ptr::null_mut()
-                    },
-                    first: p == 0,
-                    last,
-                };
-                let mut s = 0;
-                while s < n {
-                    let m = if n - s >= MR { MR } else { (n - s).min(2) };
-                    // SAFETY (the blocks and stores): rows r0 .. r0 + nr and samples s .. s + m
-                    // exist; the carry holds the sums of n samples.
-                    unsafe {
-                        // Only the last part has the dot products.
-                        let put = |q: usize, values: &[f32]| {
-                            if last {
-                                let at = (s + q) * out_size + r0;
-                                v.slice(at, nr).copy_from_slice(&values[..nr]);
-                            }
-                        };
-                        if m == MR {
-                            let samples = std::array::from_fn(|q| sample(s + q));
-                            let out = K::forward_block::<MR, NR>(row, samples, k, part(s));
-                            out.iter().enumerate().for_each(|(q, o)| put(q, o));
-                        } else if m == 2 {
-                            let samples = [sample(s), sample(s + 1)];
-                            let out = K::forward_block::<2, NR>(row, samples, k, part(s));
-                            out.iter().enumerate().for_each(|(q, o)| put(q, o));
-                        } else {
-                            let out = K::forward_block::<1, NR>(row, [sample(s)], k, part(s));
-                            put(0, &out[0]);
+        ROWS.with_borrow_mut(|packed| {
+            if parts > 1 && carry.len() < n * NR * 8 {
+                carry.resize(n * NR * 8, 0.0);
+            }
+            if pack && packed.len() < NR * FORWARD_STRIDE {
+                packed.resize(NR * FORWARD_STRIDE, 0.0);
+            }
+            let carry_base = carry.as_mut_ptr();
+            for r0 in rows.clone().step_by(NR) {
+                let nr = NR.min(rows.end - r0);
+                let source = |r: usize| (r0 + r.min(nr - 1)) * in_size;
+                for p in 0..parts {
+                    let j0 = p * FORWARD_PART;
+                    let k = FORWARD_PART.min(in_size - j0);
+                    // Many samples pass over the block: its rows are copied next to each other.
+                    let row: [*const f32; NR] = if pack {
+                        for (r, to) in packed.chunks_exact_mut(FORWARD_STRIDE).enumerate() {
+                            to[..k].copy_from_slice(&w[source(r) + j0..source(r) + j0 + k]);
                         }
+                        std::array::from_fn(|r| packed[r * FORWARD_STRIDE..].as_ptr())
+                    } else {
+                        std::array::from_fn(|r| w[source(r) + j0..].as_ptr())
+                    };
+                    let sample = |s: usize| u[s * in_size + j0..].as_ptr();
+                    let last = p + 1 == parts;
+                    let part = |s: usize| Part {
+                        carry: if parts > 1 {
+                            carry_base.wrapping_add(s * NR * 8)
+                        } else {
+                            std::ptr::null_mut()
+                        },
+                        first: p == 0,
+                        last,
+                    };
+                    let mut s = 0;
+                    while s < n {
+                        let m = if n - s >= MR { MR } else { (n - s).min(2) };
+                        // SAFETY (the blocks and stores): rows r0 .. r0 + nr and samples s .. s + m
+                        // exist; the carry holds the sums of n samples.
+                        unsafe {
+                            // Only the last part has the dot products.
+                            let put = |q: usize, values: &[f32]| {
+                                if last {
+                                    let at = (s + q) * out_size + r0;
+                                    v.slice(at, nr).copy_from_slice(&values[..nr]);
+                                }
+                            };
+                            if m == MR {
+                                let samples = std::array::from_fn(|q| sample(s + q));
+                                let out = K::forward_block::<MR, NR>(row, samples, k, part(s));
+                                out.iter().enumerate().for_each(|(q, o)| put(q, o));
+                            } else if m == 2 {
+                                let samples = [sample(s), sample(s + 1)];
+                                let out = K::forward_block::<2, NR>(row, samples, k, part(s));
+                                out.iter().enumerate().for_each(|(q, o)| put(q, o));
+                            } else {
+                                let out = K::forward_block::<1, NR>(row, [sample(s)], k, part(s));
+                                put(0, &out[0]);
+                            }
+                        }
+                        s += m;
                     }
-                    s += m;
                 }
             }
-        }
+        })
     });
 }
 

@@ -30,5 +30,7 @@ fn every_instruction_set_gives_the_reference_bits() {
         }
         check(257, 301, 67, TileConfig::default(), 7, 0.02, 2);
         check(37, 700, 1, TileConfig::default(), 3, 0.05, 2);
+        // Dot products in three parts (the last one ragged), rows packed: 9 samples.
+        check(29, 1100, 9, TileConfig::default(), 5, 0.05, 2);
     }
 }
