@@ -372,32 +372,61 @@ pub fn forward_product(
     split: bool,
 ) {
     assert!(w.len() == out_size * in_size && u.len() == n * in_size && v.len() == n * out_size);
-    if n == 0 || out_size == 0 {
+    let driver: Driver = match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::forward_rows_avx512,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::forward_rows_avx2,
+        _ => forward_rows::<Portable, 4, 2>,
+    };
+    // SAFETY: the sizes were checked; `isa` never exceeds what the CPU has.
+    unsafe {
+        run_product(
+            driver,
+            w,
+            (out_size, in_size),
+            u,
+            n,
+            v,
+            (out_size, FORWARD_ROWS),
+            split,
+        )
+    }
+}
+
+/// A driver of one instruction set: a product over a range of its outputs (rows of `W` forward,
+/// columns backward) for all samples: [`forward_rows`] or [`backward_cols`] with its blocks.
+type Driver = unsafe fn(&[f32], (usize, usize), &[f32], usize, std::ops::Range<usize>, Out);
+
+/// Runs `driver` over the `len` outputs of `W` a product has, in chunks of `chunk` (over the
+/// engine's threads when `split` and the work is large enough), for the `n` samples of `x`
+/// into `y`.
+///
+/// # Safety
+/// The sizes of `w`, `x` and `y` hold for the product; the CPU has the driver's instruction set.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_product(
+    driver: Driver,
+    w: &[f32],
+    sizes: (usize, usize),
+    x: &[f32],
+    n: usize,
+    y: &mut [f32],
+    (len, chunk): (usize, usize),
+    split: bool,
+) {
+    if y.is_empty() {
         return;
     }
-    if in_size == 0 {
-        return v.fill(0.0);
+    // Outputs over an empty sum.
+    if w.is_empty() {
+        return y.fill(0.0);
     }
-    let isa = isa();
-    let out = Out::new(v);
-    let sizes = (out_size, in_size);
-    let work = if split {
-        product_ns(out_size * in_size * n)
-    } else {
-        0
-    };
-    for_each_range(out_size, FORWARD_ROWS, work, |rows| {
-        // SAFETY: the sizes were checked; `isa` never exceeds what the CPU has; the chunks of
-        // rows are disjoint.
-        unsafe {
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::forward_rows_avx512(w, sizes, u, n, rows, out),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::forward_rows_avx2(w, sizes, u, n, rows, out),
-                _ => forward_rows::<Portable, 4, 2>(w, sizes, u, n, rows, out),
-            }
-        }
+    let work = if split { product_ns(w.len() * n) } else { 0 };
+    let out = Out::new(y);
+    // SAFETY: the caller's guarantees; the chunks of outputs are disjoint.
+    for_each_range(len, chunk, work, |range| unsafe {
+        driver(w, sizes, x, n, range, out)
     });
 }
 
@@ -590,33 +619,26 @@ pub fn backward_product(
     split: bool,
 ) {
     assert!(w.len() == out_size * in_size && d.len() == n * out_size && z.len() == n * in_size);
-    if n == 0 || in_size == 0 {
-        return;
-    }
-    if out_size == 0 {
-        return z.fill(0.0);
-    }
-    let isa = isa();
-    let out = Out::new(z);
-    let sizes = (out_size, in_size);
-    let work = if split {
-        product_ns(out_size * in_size * n)
-    } else {
-        0
+    let driver: Driver = match isa() {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => x86::backward_cols_avx512,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => x86::backward_cols_avx2,
+        _ => backward_cols::<Portable, 4, 2>,
     };
-    for_each_range(in_size, BACKWARD_COLS, work, |cols| {
-        // SAFETY: the sizes were checked; `isa` never exceeds what the CPU has; the chunks of
-        // columns are disjoint.
-        unsafe {
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => x86::backward_cols_avx512(w, sizes, d, n, cols, out),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => x86::backward_cols_avx2(w, sizes, d, n, cols, out),
-                _ => backward_cols::<Portable, 4, 2>(w, sizes, d, n, cols, out),
-            }
-        }
-    });
+    // SAFETY: the sizes were checked; `isa` never exceeds what the CPU has.
+    unsafe {
+        run_product(
+            driver,
+            w,
+            (out_size, in_size),
+            d,
+            n,
+            z,
+            (in_size, BACKWARD_COLS),
+            split,
+        )
+    }
 }
 
 /// The kernels compiled for AVX2 (16 vector registers) and AVX-512 VL (32, so the drivers
