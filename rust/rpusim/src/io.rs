@@ -453,6 +453,10 @@ pub(crate) struct PassBuffers {
 /// Samples a thread's group of a pass holds at least: enough for the product's blocks.
 const MIN_GROUP: usize = 16;
 
+/// Weights (floats) from which a pass on several threads splits its product over the outputs
+/// rather than the samples: 1 MiB, a core's L2 on the machines measured.
+const SPLIT_W_FLOATS: usize = 1 << 18;
+
 /// One analog pass over a batch of `n` samples `x` (row-major `n x k`) with noise-management
 /// scales `buf.alphas`, into `y` (`n x m`). `call` is the pass's call counter.
 #[allow(clippy::too_many_arguments)]
@@ -515,34 +519,32 @@ pub(crate) fn analog_pass(
         let work = product_ns(macs) + na * (k * per.dac_ns() + m * per.adc_ns());
         // Many samples: each thread takes a group of them through DAC, product and ADC, all in
         // one parallel region. Few samples: one group, whose product splits over the outputs.
+        // A large W (beyond a core's L2) splits its product over the outputs in any case, so
+        // that each thread reads only its part of W; DAC and ADC then run in regions of their
+        // own, over the same groups.
         let threads = planned_threads(work);
         let group = if na >= MIN_GROUP * threads {
             na.div_ceil(threads)
         } else {
             na
         };
-        for_each_range(na, group, work, |range| {
+        let split_w = threads > 1 && w.len() >= SPLIT_W_FLOATS;
+        let fill = |wanted: bool, kind: Kind, samples: &[u32], per: usize, out: &mut Vec<f32>| {
+            if wanted {
+                fill_samples(&streams, kind, pass, samples, per, out);
+            }
+            wanted
+        };
+        // SAFETY (both): the groups' samples, and so their rows of u, v, repeat and y, are
+        // disjoint.
+        let dac_group = |range: std::ops::Range<usize>| {
             let (a0, g) = (range.start, range.len());
-            // SAFETY: the groups' samples, and so their rows of u, v, repeat and y, are
-            // disjoint.
-            let (u, v, repeat) = unsafe {
-                (
-                    u.slice(a0 * k, g * k),
-                    v.slice(a0 * m, g * m),
-                    repeat.slice(a0, g),
-                )
-            };
+            let u = unsafe { u.slice(a0 * k, g * k) };
             let samples = &active[a0..a0 + g];
-            NUMBERS.with_borrow_mut(|[in_round, in_noise, w_noise, out_noise, out_round]| {
-                let fill = |wanted: bool, kind: Kind, per: usize, out: &mut Vec<f32>| {
-                    if wanted {
-                        fill_samples(&streams, kind, pass, samples, per, out);
-                    }
-                    wanted
-                };
+            NUMBERS.with_borrow_mut(|[in_round, in_noise, ..]| {
                 let rounding = per.inp_sto_round && per.inp_step > 0.0;
-                let rounding = fill(rounding, Kind::InputRounding, k, in_round);
-                let noise = fill(per.inp_noise > 0.0, Kind::InputNoise, k, in_noise);
+                let rounding = fill(rounding, Kind::InputRounding, samples, k, in_round);
+                let noise = fill(per.inp_noise > 0.0, Kind::InputNoise, samples, k, in_noise);
                 compiled_for(
                     isa,
                     #[inline(always)]
@@ -558,11 +560,29 @@ pub(crate) fn analog_pass(
                         }
                     },
                 );
-                direction.product(w, out_size, in_size, u, g, v, g == na);
-                let wn = fill(per.w_noise > 0.0, Kind::WeightNoise, m, w_noise);
-                let on = fill(per.out_noise > 0.0, Kind::OutputNoise, m, out_noise);
+            });
+        };
+        let adc_group = |range: std::ops::Range<usize>| {
+            let (a0, g) = (range.start, range.len());
+            let (u, v, repeat) = unsafe {
+                (
+                    u.slice(a0 * k, g * k),
+                    v.slice(a0 * m, g * m),
+                    repeat.slice(a0, g),
+                )
+            };
+            let samples = &active[a0..a0 + g];
+            NUMBERS.with_borrow_mut(|[_, _, w_noise, out_noise, out_round]| {
+                let wn = fill(per.w_noise > 0.0, Kind::WeightNoise, samples, m, w_noise);
+                let on = fill(
+                    per.out_noise > 0.0,
+                    Kind::OutputNoise,
+                    samples,
+                    m,
+                    out_noise,
+                );
                 let rounding = per.out_sto_round && per.out_step > 0.0;
-                let or = fill(rounding, Kind::OutputRounding, m, out_round);
+                let or = fill(rounding, Kind::OutputRounding, samples, m, out_round);
                 compiled_for(
                     isa,
                     #[inline(always)]
@@ -586,7 +606,23 @@ pub(crate) fn analog_pass(
                     },
                 );
             });
-        });
+        };
+        // SAFETY (the products): no group runs while the whole of u and v is used.
+        if split_w {
+            let periphery = na * (k * per.dac_ns() + m * per.adc_ns());
+            for_each_range(na, group, periphery, dac_group);
+            let (u, v) = unsafe { (u.slice(0, na * k), v.slice(0, na * m)) };
+            direction.product(w, out_size, in_size, u, na, v, true);
+            for_each_range(na, group, periphery, adc_group);
+        } else {
+            for_each_range(na, group, work, |range| {
+                let (a0, g) = (range.start, range.len());
+                dac_group(range.clone());
+                let (u, v) = unsafe { (u.slice(a0 * k, g * k), v.slice(a0 * m, g * m)) };
+                direction.product(w, out_size, in_size, u, g, v, g == na);
+                adc_group(range);
+            });
+        }
         next.clear();
         for (a, &b) in active.iter().enumerate() {
             // SAFETY: no group runs any more.

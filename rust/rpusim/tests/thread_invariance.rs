@@ -11,11 +11,16 @@ use rpusim::device::{
 };
 use rpusim::{set_num_threads, DeviceConfig, IoParameters, TileConfig};
 
-/// Runs a few rounds of every operation and returns all outputs and the final state.
-fn run(threads: usize, config: &TileConfig) -> (Vec<Vec<u32>>, Vec<u8>) {
+/// Runs a few rounds of every operation on an `out x inp` tile and returns all outputs and the
+/// final state.
+fn run(
+    threads: usize,
+    config: &TileConfig,
+    (out, inp): (usize, usize),
+) -> (Vec<Vec<u32>>, Vec<u8>) {
     set_num_threads(threads).unwrap();
     assert_eq!(rpusim::num_threads(), threads);
-    let (out, inp, n) = (300, 257, 64);
+    let n = 64;
     let mut t = tile_with_weights(out, inp, config.clone(), 99, 0.3);
     let mut outputs = Vec::new();
     for call in 0..3u64 {
@@ -67,19 +72,30 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         }),
         ..TileConfig::default()
     };
-    for config in [
+    // The second size has more weights than a core's L2: the passes split their products over
+    // the outputs of W, not over the samples.
+    let large = [TileConfig::default(), noisy.clone()];
+    let configs = [
         TileConfig::default(),
         noisy,
         perfect,
         exp_step,
         unit_cell(UpdatePolicy::All),
         unit_cell(UpdatePolicy::SingleRandom),
-    ] {
-        let one = run(1, &config);
+    ];
+    let cases = configs.iter().map(|c| (c, (300, 257)));
+    for (config, size) in cases.chain(large.iter().map(|c| (c, (600, 520)))) {
+        let one = run(1, config, size);
         for threads in [2, 7] {
-            let other = run(threads, &config);
-            assert!(one.0 == other.0, "outputs differ at {threads} threads");
-            assert!(one.1 == other.1, "state differs at {threads} threads");
+            let other = run(threads, config, size);
+            assert!(
+                one.0 == other.0,
+                "outputs differ at {threads} threads, {size:?}"
+            );
+            assert!(
+                one.1 == other.1,
+                "state differs at {threads} threads, {size:?}"
+            );
         }
     }
     // Devices drawn at different thread counts are the same devices.
