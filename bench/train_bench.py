@@ -174,6 +174,19 @@ def build(model: str, linear: Linear, conv: Conv, weights: list[Tensor]) -> nn.S
     return network
 
 
+def analog_network(
+    linear: Any, conv: Any, config: Any, data: dict[str, Any], workload: Workload
+) -> nn.Sequential:
+    """The workload's network of ``linear`` and ``conv`` analog layer classes (rpusim's or
+    aihwkit's), every layer with ``config``, set to the stored initial weights."""
+    return build(
+        workload.model,
+        lambda i, o: linear(i, o, rpu_config=config),
+        lambda i, o, k: conv(i, o, k, rpu_config=config),
+        data["weights"][workload.model],
+    )
+
+
 def images(x: Tensor, model: str) -> Tensor:
     """``(n, 28, 28)`` images as the network reads them: flat for the MLP, one channel for LeNet."""
     return x.reshape(len(x), -1) if model == "mlp" else x.unsqueeze(1)
@@ -230,12 +243,7 @@ def train_rpusim(data: dict[str, Any], workload: Workload, threads: int) -> dict
     rpusim.set_num_threads(threads)
     torch.set_num_threads(1)  # as the examples: torch's share is small (see mnist_mlp.setup)
     torch.manual_seed(data["seed"])  # tile seeds
-    network = build(
-        workload.model,
-        lambda i, o: AnalogLinear(i, o, rpu_config=config),
-        lambda i, o, k: AnalogConv2d(i, o, k, rpu_config=config),
-        data["weights"][workload.model],
-    )
+    network = analog_network(AnalogLinear, AnalogConv2d, config, data, workload)
     optimizer = AnalogSGD(network.parameters(), lr=data["lr"])
     return train(network, optimizer, data, workload)
 
@@ -276,12 +284,7 @@ def train_aihwkit(data: dict[str, Any], workload: Workload, threads: int) -> dic
             digital_bias=True, weight_scaling_omega=0.0, max_input_size=0, max_output_size=0
         ),
     )
-    network = build(
-        workload.model,
-        lambda i, o: AnalogLinear(i, o, rpu_config=config),
-        lambda i, o, k: AnalogConv2d(i, o, k, rpu_config=config),
-        data["weights"][workload.model],
-    )
+    network = analog_network(AnalogLinear, AnalogConv2d, config, data, workload)
     optimizer = AnalogSGD(network.parameters(), lr=data["lr"])
     optimizer.regroup_param_groups(network)
     return train(network, optimizer, data, workload)
