@@ -351,8 +351,9 @@ unsafe fn fill8_avx2<M: BlockMap>(
 
 /// Writes the numbers of blocks `first, first + 1, ...` of the sequence at `address` to `out`
 /// (the last block's numbers may be cut short): sixteen or eight blocks at a time with the
-/// widest instruction set the CPU has; a last part of more than two blocks as a group of eight
-/// through a buffer, single blocks at the end. The same bits on every path.
+/// widest instruction set the CPU has; a last part of more than eight blocks as a group of
+/// sixteen (AVX-512), of more than two as a group of eight, through a buffer; single blocks at
+/// the end. The same bits on every path.
 #[inline]
 fn fill<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32, out: &mut [M::Number]) {
     let per = M::PER_BLOCK;
@@ -367,6 +368,16 @@ fn fill<M: BlockMap>(key: [u32; 2], address: [u32; 3], first: u32, out: &mut [M:
                 unsafe { fill16_avx512::<M>(key, address, block, rest.as_mut_ptr()) };
                 block = block.wrapping_add(16);
                 rest = &mut rest[16 * per..];
+            }
+            // More than eight blocks left: one group of sixteen costs less than a group of
+            // eight and what follows it (a row's normals often end so).
+            if rest.len() > 8 * per {
+                let mut last = [M::Number::default(); 128];
+                // SAFETY: AVX-512 is there, and `last` holds 16 blocks' numbers.
+                unsafe { fill16_avx512::<M>(key, address, block, last.as_mut_ptr()) };
+                let n = rest.len();
+                rest.copy_from_slice(&last[..n]);
+                return;
             }
         }
         if isa >= Isa::Avx2 {
