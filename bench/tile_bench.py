@@ -41,19 +41,25 @@ from pathlib import Path
 
 BATCH = 100
 LR = 0.01
-WARMUP = 2
+WARMUP_CALLS = 2
+WARMUP_SECONDS = 0.3
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def median_seconds(fn, repeats: int, warmup: int = WARMUP) -> float:
-    for _ in range(warmup):
+def median_seconds(fn, repeats: int) -> tuple[float, int]:
+    """The median time of ``repeats`` calls of ``fn`` after a warm-up of at least
+    WARMUP_CALLS calls and WARMUP_SECONDS seconds (an idle core of a virtual machine takes a
+    while to run at full speed again), and the number of calls made in all."""
+    calls, start = 0, time.perf_counter()
+    while calls < WARMUP_CALLS or time.perf_counter() - start < WARMUP_SECONDS:
         fn()
+        calls += 1
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), calls + repeats
 
 
 def arrays(np, n: int) -> tuple:
@@ -115,7 +121,7 @@ def aihwkit_medians(sizes: list[int], repeats: int, threads: int) -> dict[str, d
         tile = AihwkitTile(AnalogTile(n, n, config))
         tile.tile.set_weights(w)
         medians[str(n)] = {
-            name: median_seconds(call, repeats) for name, call, _, _ in operations(tile, x, d, w)
+            name: median_seconds(call, repeats)[0] for name, call, _, _ in operations(tile, x, d, w)
         }
     return medians
 
@@ -260,12 +266,12 @@ def main() -> None:
         analog_times[n] = []
         for name, analog, gemm, gemm_name in operations(tile, x, d, w):
             pulses_before = tile.pulses
-            t_analog = median_seconds(analog, args.repeats, WARMUP)
-            pulses = (tile.pulses - pulses_before) / (args.repeats + WARMUP)
+            t_analog, calls = median_seconds(analog, args.repeats)
+            pulses = (tile.pulses - pulses_before) / calls
             analog_times[n].append((name, t_analog, pulses, gemm, gemm_name))
     for n, timed in analog_times.items():
         for name, t_analog, pulses, gemm, gemm_name in timed:
-            t_gemm = median_seconds(gemm, args.repeats)
+            t_gemm = median_seconds(gemm, args.repeats)[0]
             line = (
                 f"{n:>6}  {name:<10} {1e3 * t_analog:10.3f} {1e3 * t_gemm:10.3f} "
                 f"{t_analog / t_gemm:13.1f}  {gemm_name:<8}"
