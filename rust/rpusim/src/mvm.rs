@@ -68,15 +68,6 @@ struct Part {
     last: bool,
 }
 
-impl Part {
-    #[allow(dead_code)]
-    const WHOLE: Part = Part {
-        carry: std::ptr::null_mut(),
-        first: true,
-        last: true,
-    };
-}
-
 /// `MR` samples times `NR` rows of the forward product over `k` inputs, each in the order of
 /// [`dot`]: `rows` and `samples` point to the block's first input. A whole or last part returns
 /// the dot products; other parts return zeros and leave their sums in `part.carry`.

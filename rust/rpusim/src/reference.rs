@@ -26,8 +26,9 @@ pub fn forward(tile: &mut Tile, x: &[f32], n: usize, is_test: bool) -> Result<Ve
 /// [`Tile::backward`], sample by sample.
 pub fn backward(tile: &mut Tile, d: &[f32], n: usize) -> Result<Vec<f32>> {
     tile.check_input(Direction::Backward, d, n)?;
-    let d = tile.backward_input(d);
-    pass(tile, Direction::Backward, &d, n, true)
+    let mut scaled = Vec::new();
+    let d = tile.backward_input(d, &mut scaled);
+    pass(tile, Direction::Backward, d, n, true)
 }
 
 fn pass(

@@ -1,7 +1,5 @@
 //! A tile: one crossbar array with its weights, drawn devices, periphery, and random counters.
 
-use std::borrow::Cow;
-
 use crate::config::TileConfig;
 use crate::device::{DeviceState, UnitCell};
 use crate::error::{Error, Result};
@@ -235,16 +233,10 @@ impl Tile {
         self.check_input(Direction::Backward, d, n)?;
         self.check_output(Direction::Backward, z, n)?;
         let mut buf = std::mem::take(&mut self.workspace.pass);
-        let mut input = std::mem::take(&mut buf.input);
-        if self.is_scaled() {
-            input.clear();
-            input.extend_from_slice(d);
-            scale_batch(&mut input, &self.out_scales, f32::mul);
-            self.pass(Direction::Backward, &input, n, true, z, &mut buf);
-        } else {
-            self.pass(Direction::Backward, d, n, true, z, &mut buf);
-        }
-        buf.input = input;
+        let mut scaled = std::mem::take(&mut buf.input);
+        let input = self.backward_input(d, &mut scaled);
+        self.pass(Direction::Backward, input, n, true, z, &mut buf);
+        buf.input = scaled;
         self.workspace.pass = buf;
         Ok(())
     }
@@ -256,14 +248,16 @@ impl Tile {
         }
     }
 
-    /// The backward errors the array sees: `d` times the digital row scales.
-    pub(crate) fn backward_input<'a>(&self, d: &'a [f32]) -> Cow<'a, [f32]> {
+    /// The backward errors the array sees: `d`, or `d` times the digital row scales in
+    /// `scaled`.
+    pub(crate) fn backward_input<'a>(&self, d: &'a [f32], scaled: &'a mut Vec<f32>) -> &'a [f32] {
         if !self.is_scaled() {
-            return Cow::Borrowed(d);
+            return d;
         }
-        let mut scaled = d.to_vec();
-        scale_batch(&mut scaled, &self.out_scales, f32::mul);
-        Cow::Owned(scaled)
+        scaled.clear();
+        scaled.extend_from_slice(d);
+        scale_batch(scaled, &self.out_scales, f32::mul);
+        scaled
     }
 
     /// The update's learning rate, `lr` times `mapping.lr_scale`, and its errors: `d`, or `d`
