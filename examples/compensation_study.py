@@ -139,7 +139,6 @@ def rpu_config(measures: frozenset[str] | None) -> RPUConfig:
     config.update.update_bl_management = "UM" in measures
     config.mapping.weight_scaling_omega = WEIGHT_SCALING_OMEGA if "WS" in measures else 0.0
     config.mapping.weight_scaling_columnwise = False
-    config.mapping.weight_scaling_lr_compensation = True
     config.validate()
     return config
 

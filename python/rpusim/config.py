@@ -236,16 +236,20 @@ class UpdateParameters:
 
 @dataclass
 class MappingParameters:
-    """Weight scaling and the digital factors of the update (MODEL.md section 3.4).
+    """Weight scaling, the digital factors of the update, and the size of one physical array
+    (MODEL.md sections 3.4 and 3.5; aihwkit's ``MappingParameter``).
 
     With ``weight_scaling_omega > 0``, setting the weights ``W`` maps them onto the devices:
-    ``alpha = max |W| / omega`` (per tile, or per output row with
+    ``alpha = max |W| / omega`` (per array, or per output row with
     ``weight_scaling_columnwise``), the devices are programmed with ``W / alpha``, forward
     outputs are multiplied by ``alpha``, backward errors enter multiplied by ``alpha``, and the
-    update divides the errors by ``alpha`` (``weight_scaling_lr_compensation``), so that
-    training is SGD on ``alpha * W_analog``. Small initial weights then use the full
-    conductance range. A changed ``omega`` takes effect at the next ``set_weights`` or
-    ``remap()``.
+    update divides the errors by ``alpha``, so that training is SGD on ``alpha * W_analog``.
+    Small initial weights then use the full conductance range. A changed ``omega`` takes effect
+    at the next ``set_weights`` or ``remap()``.
+
+    A matrix larger than ``max_output_size x max_input_size`` is held by a grid of physical
+    arrays, each with its own periphery, noise and bound management, weight scaling and random
+    streams (:attr:`rpusim.AnalogTile.tiles`).
     """
 
     weight_scaling_omega: float = 0.0
@@ -253,15 +257,25 @@ class MappingParameters:
     scaling off (weights are programmed as they are). >= 0. Default 0."""
 
     weight_scaling_columnwise: bool = False
-    """One scale per output row instead of one per tile. Default False."""
+    """One scale per output row instead of one per array. Default False."""
 
-    weight_scaling_lr_compensation: bool = True
-    """Divide the update's errors by the scales, so that training is SGD on the effective
-    weights; without it the analog weights take the learning rate as it is. Default True."""
+    weight_scaling_lr_compensation: bool = False
+    """Move the mean of the scales from the update's errors into its learning rate: the pulsed
+    update gets ``lr / mean(alpha)`` and errors ``d * mean(alpha) / alpha`` instead of ``lr``
+    and ``d / alpha`` (the expected update is the same; update management splits the pulse
+    probabilities differently). Default False, as in aihwkit."""
 
     lr_scale: float = 1.0
     """Digital factor on the learning rate of every update of the tile (learning-rate
     scaling); >= 0. Default 1."""
+
+    max_input_size: int = 512
+    """Most inputs (columns) of one physical array; a layer with more is split over several,
+    in nearly equal parts. ``0``: no limit. In [0, 2^32 - 1]. Default 512, as in aihwkit."""
+
+    max_output_size: int = 512
+    """Most outputs (rows) of one physical array; a layer with more is split over several,
+    in nearly equal parts. ``0``: no limit. In [0, 2^32 - 1]. Default 512, as in aihwkit."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -279,6 +293,8 @@ class MappingParameters:
             o, "weight_scaling_lr_compensation", self.weight_scaling_lr_compensation
         )
         self.lr_scale = check_real(o, "lr_scale", self.lr_scale, ge=0.0)
+        for name in ("max_input_size", "max_output_size"):
+            setattr(self, name, check_int(o, name, getattr(self, name), ge=0, le=2**32 - 1))
 
 
 def _backward_default() -> IOParameters:

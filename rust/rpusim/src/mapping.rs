@@ -6,7 +6,12 @@
 //! forward outputs are multiplied by `alpha`, backward errors enter multiplied by `alpha`
 //! (`W^T d = W_a^T (alpha d)`, the only way a per-row scale reaches the backward pass; with a
 //! per-tile scale and abs-max noise management it equals scaling the outputs), and the update
-//! divides the errors by `alpha`, so that training is SGD on `diag(alpha) W_a`.
+//! divides the errors by `alpha`, so that training is SGD on `diag(alpha) W_a`, as aihwkit's
+//! `TileWithPeriphery.pre_update` does. Learning-rate compensation only moves the mean scale from
+//! the errors into the learning rate.
+//!
+//! It also holds the largest physical array (MODEL.md §3.5): a larger matrix is held by a grid of
+//! arrays ([`crate::TileArray`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -22,11 +27,18 @@ pub struct MappingParameters {
     pub weight_scaling_omega: f64,
     /// One scale per output row instead of one per tile.
     pub weight_scaling_columnwise: bool,
-    /// Divide the update's errors by the scales (training is SGD on the scaled weights);
-    /// without it the analog weights get the learning rate as it is.
+    /// Move the mean of the scales from the update's errors into its learning rate
+    /// (`lr / mean(alpha)`, errors `d mean(alpha) / alpha`, as aihwkit): the expected update is
+    /// the same, update management splits the pulse probabilities differently.
     pub weight_scaling_lr_compensation: bool,
     /// Digital factor on the learning rate of every update of the tile.
     pub lr_scale: f64,
+    /// Most inputs (columns) of one physical array; a wider matrix is split over several. 0:
+    /// no limit.
+    pub max_input_size: usize,
+    /// Most outputs (rows) of one physical array; a taller matrix is split over several. 0:
+    /// no limit.
+    pub max_output_size: usize,
 }
 
 impl Default for MappingParameters {
@@ -34,8 +46,10 @@ impl Default for MappingParameters {
         MappingParameters {
             weight_scaling_omega: 0.0,
             weight_scaling_columnwise: false,
-            weight_scaling_lr_compensation: true,
+            weight_scaling_lr_compensation: false,
             lr_scale: 1.0,
+            max_input_size: 512,
+            max_output_size: 512,
         }
     }
 }
@@ -53,7 +67,33 @@ impl MappingParameters {
                 ));
             }
         }
+        for (name, v) in [
+            ("max_input_size", self.max_input_size),
+            ("max_output_size", self.max_output_size),
+        ] {
+            if v > u32::MAX as usize {
+                return Err(Error::invalid(
+                    format!("mapping.{name}"),
+                    format!("must be in [0, 2^32 - 1], got {v}"),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The update's divisor of the errors of every row, `alpha_i` (or `alpha_i / mean(alpha)`
+    /// with learning-rate compensation), into `divisors`, and the factor on the learning rate
+    /// (1, or `1 / mean(alpha)`).  Per-tile scales give divisors of exactly 1 with
+    /// compensation.
+    pub(crate) fn update_divisors(&self, scales: &[f32], divisors: &mut Vec<f32>) -> f64 {
+        divisors.clear();
+        if !self.weight_scaling_lr_compensation {
+            divisors.extend_from_slice(scales);
+            return 1.0;
+        }
+        let mean = scales.iter().map(|&s| f64::from(s)).sum::<f64>() / scales.len().max(1) as f64;
+        divisors.extend(scales.iter().map(|&s| (f64::from(s) / mean) as f32));
+        1.0 / mean
     }
 
     /// The scales that map the float weights `w` (`out_size` rows) onto `omega`: `max |w| /
@@ -121,5 +161,22 @@ mod tests {
         };
         assert_eq!(rows.scales(&w, 2), vec![0.5, 0.0625]);
         assert_eq!(rows.scales(&[0.0; 6], 2), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn compensation_moves_the_mean_scale_into_the_rate() {
+        let mut divisors = Vec::new();
+        let mut m = MappingParameters::default();
+        assert_eq!(m.update_divisors(&[0.5, 2.0], &mut divisors), 1.0);
+        assert_eq!(divisors, vec![0.5, 2.0]);
+        m.weight_scaling_lr_compensation = true;
+        assert_eq!(m.update_divisors(&[0.5, 2.0], &mut divisors), 0.8);
+        assert_eq!(divisors, vec![0.4, 1.6]);
+        // One scale per tile: the errors stay as they are, the rate takes the whole scale.
+        assert_eq!(
+            m.update_divisors(&[0.3, 0.3], &mut divisors),
+            1.0 / 0.3f32 as f64
+        );
+        assert_eq!(divisors, vec![1.0, 1.0]);
     }
 }

@@ -144,7 +144,7 @@ struct Call<'a> {
 /// [`Tile::update`], sample by sample, device by device.
 pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
     tile.check_update(x, d, n, lr)?;
-    let mut scaled = Vec::new();
+    let mut scaled = crate::workspace::UpdateErrors::default();
     let (d, lr) = tile.update_input(d, lr, &mut scaled);
     let call = Call {
         config: &tile.config,

@@ -9,7 +9,7 @@ use std::ops::{Div, Mul};
 use crate::mapping::{scale_batch, scale_weights};
 use crate::numeric::first_non_finite;
 use crate::update::{pulse_all, update, UpdateCall};
-use crate::workspace::Workspace;
+use crate::workspace::{UpdateErrors, Workspace};
 
 /// How many calls of each operation a tile has made: the position of its random streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -260,23 +260,29 @@ impl Tile {
         scaled
     }
 
-    /// The update's learning rate, `lr` times `mapping.lr_scale`, and its errors: `d`, or `d`
-    /// divided by the row scales (learning-rate compensation of weight scaling) in `scaled`.
+    /// The update's learning rate and errors (MODEL.md §3.4): `lr` times `mapping.lr_scale`
+    /// and `d` without weight scaling; with it `d` divided by the row scales in `buf` (with
+    /// learning-rate compensation by the scales over their mean, and the rate divided by the
+    /// mean).
     pub(crate) fn update_input<'a>(
         &self,
         d: &'a [f32],
         lr: f32,
-        scaled: &'a mut Vec<f32>,
+        buf: &'a mut UpdateErrors,
     ) -> (&'a [f32], f32) {
         let mapping = &self.config.mapping;
-        let lr = (f64::from(lr) * mapping.lr_scale) as f32;
-        if !(mapping.weight_scaling_lr_compensation && self.is_scaled()) {
-            return (d, lr);
+        let mut rate = f64::from(lr) * mapping.lr_scale;
+        if !self.is_scaled() {
+            return (d, rate as f32);
         }
-        scaled.clear();
-        scaled.extend_from_slice(d);
-        scale_batch(scaled, &self.out_scales, f32::div);
-        (scaled, lr)
+        rate *= mapping.update_divisors(&self.out_scales, &mut buf.divisors);
+        if buf.divisors.iter().all(|&s| s == 1.0) {
+            return (d, rate as f32);
+        }
+        buf.errors.clear();
+        buf.errors.extend_from_slice(d);
+        scale_batch(&mut buf.errors, &buf.divisors, f32::div);
+        (&buf.errors, rate as f32)
     }
 
     fn is_scaled(&self) -> bool {

@@ -12,7 +12,14 @@ pub(crate) struct Workspace {
     /// The firing lines of the update, one buffer per task of samples.
     pub lines: Vec<Lines>,
     /// The update's errors divided by the row scales (weight scaling).
+    pub errors: UpdateErrors,
+}
+
+/// The update's errors as weight scaling divides them, and the divisor of every row.
+#[derive(Default)]
+pub(crate) struct UpdateErrors {
     pub errors: Vec<f32>,
+    pub divisors: Vec<f32>,
 }
 
 impl Clone for Workspace {

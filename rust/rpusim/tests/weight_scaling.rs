@@ -89,27 +89,52 @@ fn the_scales_act_in_every_operation() {
         &plain.backward(&d, n).unwrap(),
         1e-5,
     );
-    // With learning-rate compensation the update is SGD on the effective weights (a small
+    // The update divides the errors by the scales: SGD on the effective weights (a small
     // rate: the mapped weights sit at 0.9, near the bounds at 1).
     scaled.update(&x, &d, n, 0.001).unwrap();
     plain.update(&x, &d, n, 0.001).unwrap();
     assert_close(&scaled.effective_weights(), plain.weights(), 1e-5);
-    // Without it the analog weights take the step as it is: out_scales times larger.
-    let mut c = config(0.9, true);
-    c.mapping.weight_scaling_lr_compensation = false;
-    let mut raw = Tile::new(out, inp, c, 5).unwrap();
-    raw.set_weights(&w).unwrap();
-    let before = raw.weights().to_vec();
-    raw.update(&x, &d, n, 0.01).unwrap();
-    let mut expected = before.clone();
-    for b in 0..n {
-        for i in 0..out {
-            for j in 0..inp {
-                expected[i * inp + j] -= 0.01 * d[b * out + i] * x[b * inp + j];
+}
+
+#[test]
+fn lr_compensation_moves_the_mean_scale_into_the_learning_rate() {
+    let (out, inp, n) = (5, 7, 4);
+    let w = uniform(out * inp, -0.1, 0.1, 2);
+    let x = uniform(n * inp, -1.0, 1.0, 3);
+    let d = uniform(n * out, -0.1, 0.1, 4);
+    for columnwise in [false, true] {
+        let mut plain = Tile::new(out, inp, config(0.0, false), 5).unwrap();
+        plain.set_weights(&w).unwrap();
+        plain.update(&x, &d, n, 0.01).unwrap();
+        for compensation in [false, true] {
+            let mut c = config(0.9, columnwise);
+            c.mapping.weight_scaling_lr_compensation = compensation;
+            let mut t = Tile::new(out, inp, c, 5).unwrap();
+            t.set_weights(&w).unwrap();
+            let before = t.weights().to_vec();
+            t.update(&x, &d, n, 0.01).unwrap();
+            // Either way the expected update is SGD on the effective weights.
+            assert_close(&t.effective_weights(), plain.weights(), 1e-5);
+            // The analog step of row i is lr d x^T / alpha_i (with compensation the rate is
+            // lr / mean(alpha) and the errors d mean(alpha) / alpha_i: mapping.rs tests those).
+            let scales = t.out_scales().to_vec();
+            for i in 0..out {
+                for j in 0..inp {
+                    let mut step = 0.0f64;
+                    for b in 0..n {
+                        step += f64::from(d[b * out + i]) * f64::from(x[b * inp + j]);
+                    }
+                    let expected =
+                        f64::from(before[i * inp + j]) - 0.01 * step / f64::from(scales[i]);
+                    let got = f64::from(t.weights()[i * inp + j]);
+                    assert!(
+                        (got - expected).abs() < 1e-5,
+                        "{columnwise} {compensation} {i} {j}"
+                    );
+                }
             }
         }
     }
-    assert_close(raw.weights(), &expected, 1e-5);
 }
 
 #[test]

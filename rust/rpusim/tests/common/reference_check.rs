@@ -199,6 +199,7 @@ fn mapping_strategy() -> impl Strategy<Value = MappingParameters> {
                 weight_scaling_columnwise: columnwise,
                 weight_scaling_lr_compensation: compensation,
                 lr_scale,
+                ..MappingParameters::default()
             },
         )
 }
