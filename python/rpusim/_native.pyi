@@ -7,6 +7,7 @@ import numpy.typing as npt
 
 __all__ = [
     "FORMAT_VERSION",
+    "OLDEST_FORMAT_VERSION",
     "Tile",
     "default_config_json",
     "default_device_json",
@@ -15,11 +16,14 @@ __all__ = [
 ]
 
 FORMAT_VERSION: int
-"""Format version of the state bytes this build writes (and the only one it reads)."""
+"""Format version of the state bytes this build writes."""
+OLDEST_FORMAT_VERSION: int
+"""The oldest format version this build reads."""
 
 @final
 class Tile:
-    """One analog tile; calls release the GIL and are serialised per tile by a mutex."""
+    """One weight matrix on a grid of analog arrays (one array within the size limits); calls
+    release the GIL and are serialised per tile by a mutex."""
 
     def __new__(cls, out_size: int, in_size: int, config_json: str, seed: int) -> Tile: ...
     @property
@@ -43,7 +47,19 @@ class Tile:
     def set_weights(self, w: npt.NDArray[np.float32], apply_weight_scaling: bool) -> None:
         """Maps (weight scaling) and programs effective weights, or programs analog ones."""
     def get_out_scales(self) -> npt.NDArray[np.float32]:
-        """The digital scale of every output row, ``(out_size,)``."""
+        """The digital scale of every output row, ``(out_size,)``; ValueError when the inputs
+        are split over several arrays."""
+    @property
+    def tile_count(self) -> int:
+        """How many physical arrays hold the matrix."""
+    def tile_block(self, k: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Rows ``(start, stop)`` and columns ``(start, stop)`` of array ``k``."""
+    def tile_info(self, k: int) -> tuple[int, int, tuple[int, int, int]]:
+        """Seed, pulses and ``(forward, backward, update)`` counters of array ``k``."""
+    def tile_weights(self, k: int, apply_weight_scaling: bool) -> npt.NDArray[np.float32]:
+        """The effective (or analog) weights of array ``k``."""
+    def tile_out_scales(self, k: int) -> npt.NDArray[np.float32]:
+        """The digital row scales of array ``k``."""
     def remap(self) -> None:
         """Maps the current effective weights anew and programs them."""
     def pulse(self, up: bool) -> None:

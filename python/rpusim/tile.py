@@ -22,7 +22,7 @@ from rpusim.config import RPUConfig
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["AnalogTile", "Counters", "get_num_threads", "set_num_threads"]
+__all__ = ["AnalogTile", "Counters", "PhysicalArray", "get_num_threads", "set_num_threads"]
 
 FloatArray = npt.NDArray[np.float32]
 Float32Input = Union[FloatArray, "torch.Tensor"]
@@ -119,10 +119,11 @@ def _native_from_state(state: object) -> _native.Tile:
         if key not in state:
             raise ValueError(f"state: missing key {key!r}")
     version = state["format_version"]
-    if version != _native.FORMAT_VERSION:
+    oldest, newest = _native.OLDEST_FORMAT_VERSION, _native.FORMAT_VERSION
+    if isinstance(version, bool) or not isinstance(version, int) or not oldest <= version <= newest:
         raise ValueError(
             f"state: format_version {version!r} is not supported "
-            f"(this build reads {_native.FORMAT_VERSION})"
+            f"(this build reads {oldest} to {newest})"
         )
     data = state["state"]
     if isinstance(data, (bytearray, memoryview)):
@@ -138,8 +139,68 @@ def _native_from_state(state: object) -> _native.Tile:
     return native
 
 
+class PhysicalArray:
+    """One physical crossbar array of an :class:`AnalogTile` (a read-only view of the live
+    array: every attribute reads its current state).
+
+    A tile larger than ``rpu_config.mapping.max_output_size x max_input_size`` is held by a
+    grid of such arrays (MODEL.md section 3.5), each with its own periphery, noise and bound
+    management, weight scaling and random streams.
+    """
+
+    def __init__(self, tile: AnalogTile, index: int) -> None:
+        self._tile = tile
+        self.index = index
+        """Position in :attr:`AnalogTile.tiles` (row-major over the grid)."""
+        (r0, r1), (c0, c1) = tile._tile.tile_block(index)
+        self.rows = range(r0, r1)
+        """The rows (outputs) of the tile's weight matrix this array holds."""
+        self.cols = range(c0, c1)
+        """The columns (inputs) of the tile's weight matrix this array holds."""
+
+    @property
+    def seed(self) -> int:
+        """Seed of the array's random streams: the tile's seed for the first array, a mix of
+        the tile's seed and ``index`` for the others."""
+        return self._tile._tile.tile_info(self.index)[0]
+
+    @property
+    def pulses(self) -> int:
+        """Pulses applied to this array's devices since the tile was made."""
+        return self._tile._tile.tile_info(self.index)[1]
+
+    @property
+    def counters(self) -> Counters:
+        """``(forward, backward, update)`` calls of this array (those of the tile)."""
+        return Counters(*self._tile._tile.tile_info(self.index)[2])
+
+    def get_weights(self, apply_weight_scaling: bool = True) -> FloatArray:
+        """A copy of this array's weights, float32 ``(len(rows), len(cols))``: with its digital
+        scales (default) or the analog ones."""
+        flag = check_bool("PhysicalArray.get_weights", "apply_weight_scaling", apply_weight_scaling)
+        return self._tile._tile.tile_weights(self.index, flag)
+
+    @property
+    def out_scales(self) -> FloatArray:
+        """This array's digital scale of every row it holds, float32 ``(len(rows),)``."""
+        return self._tile._tile.tile_out_scales(self.index)
+
+    def __repr__(self) -> str:
+        return (
+            f"PhysicalArray(index={self.index}, rows={self.rows.start}:{self.rows.stop}, "
+            f"cols={self.cols.start}:{self.cols.stop})"
+        )
+
+
 class AnalogTile:
-    """One analog crossbar array of ``out_size x in_size`` simulated devices (MODEL.md).
+    """An ``out_size x in_size`` weight matrix on simulated analog crossbar arrays (MODEL.md).
+
+    A matrix within ``rpu_config.mapping.max_output_size x max_input_size`` (512 x 512 by
+    default, as in aihwkit) is one crossbar array. A larger one is split, as aihwkit splits it,
+    into nearly equal parts along each dimension held by a grid of arrays (:attr:`tiles`), each
+    with its own periphery, noise and bound management, weight scaling and random streams: the
+    forward outputs of the arrays along the inputs are summed digitally, the backward outputs
+    along the outputs likewise, and each array is updated with its part of ``x`` and ``d``.
 
     The weights start at zero; the devices (bounds, steps) are drawn from ``seed`` when the tile
     is built. Every random draw of every call comes from streams keyed by the seed and the
@@ -199,6 +260,12 @@ class AnalogTile:
     def seed(self) -> int:
         """Seed of the tile's random streams."""
         return self._tile.seed
+
+    @property
+    def tiles(self) -> tuple[PhysicalArray, ...]:
+        """The physical arrays that hold the weights, row-major over the grid (one for a matrix
+        within the size limits)."""
+        return tuple(PhysicalArray(self, k) for k in range(self._tile.tile_count))
 
     @property
     def counters(self) -> Counters:
@@ -307,7 +374,8 @@ class AnalogTile:
     @property
     def out_scales(self) -> FloatArray:
         """The digital scale of every output row (weight scaling), float32 ``(out_size,)``;
-        all 1 without weight scaling."""
+        all 1 without weight scaling. ValueError when the inputs are split over several arrays,
+        each with its own scales: read them from :attr:`tiles`."""
         return self._tile.get_out_scales()
 
     def pulse(self, up: bool) -> None:

@@ -6,10 +6,10 @@ use std::sync::Mutex;
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use rpusim::{DeviceConfig, Error, Tile, TileConfig};
+use rpusim::{DeviceConfig, Error, Tile, TileArray, TileConfig};
 
 /// The one place an engine error becomes a Python exception.
 fn to_py(e: Error) -> PyErr {
@@ -28,13 +28,14 @@ fn matrix<'a>(name: &str, a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<(&'a [f3
     Ok((slice, rows))
 }
 
-/// One analog tile (see `rpusim.AnalogTile` for the documented API).
+/// One weight matrix on a grid of analog arrays (see `rpusim.AnalogTile` for the documented
+/// API).
 ///
-/// Calls release the GIL. The tile sits behind a mutex, so calls on one tile from several
-/// Python threads run one after the other instead of failing.
+/// Calls release the GIL. The array sits behind a mutex, so calls on one from several Python
+/// threads run one after the other instead of failing.
 #[pyclass(frozen, module = "rpusim._native", name = "Tile")]
 struct PyTile {
-    tile: Mutex<Tile>,
+    tile: Mutex<TileArray>,
     // A tile's sizes and seed never change: kept here, the getters (read on every call from
     // Python) need neither the lock nor a GIL round trip.
     out_size: usize,
@@ -43,7 +44,7 @@ struct PyTile {
 }
 
 impl PyTile {
-    fn wrap(tile: Tile) -> Self {
+    fn wrap(tile: TileArray) -> Self {
         PyTile {
             out_size: tile.out_size(),
             in_size: tile.in_size(),
@@ -56,13 +57,32 @@ impl PyTile {
     fn run<R: Send>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut Tile) -> rpusim::Result<R> + Send,
+        f: impl FnOnce(&mut TileArray) -> rpusim::Result<R> + Send,
     ) -> PyResult<R> {
         py.detach(|| {
             let mut tile = self.tile.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut tile)
         })
         .map_err(to_py)
+    }
+
+    /// Runs `f` on physical array `k` (an IndexError past the last).
+    fn on_tile<R: Send>(
+        &self,
+        py: Python<'_>,
+        k: usize,
+        f: impl FnOnce(&Tile, &TileArray) -> PyResult<R> + Send,
+    ) -> PyResult<R> {
+        py.detach(|| {
+            let array = self.tile.lock().unwrap_or_else(|e| e.into_inner());
+            match array.tiles().get(k) {
+                Some(tile) => f(tile, &array),
+                None => Err(PyIndexError::new_err(format!(
+                    "k: expected a tile index in [0, {}), got {k}",
+                    array.tiles().len()
+                ))),
+            }
+        })
     }
 
     /// A new `rows x cols` float32 array that `fill` writes whole (the engine's `*_into`
@@ -106,7 +126,7 @@ impl PyTile {
     ) -> PyResult<Self> {
         let config = TileConfig::from_json(config_json).map_err(to_py)?;
         let tile = py
-            .detach(|| Tile::new(out_size, in_size, config, seed))
+            .detach(|| TileArray::new(out_size, in_size, config, seed))
             .map_err(to_py)?;
         Ok(PyTile::wrap(tile))
     }
@@ -190,7 +210,7 @@ impl PyTile {
             let w = if apply_weight_scaling {
                 t.effective_weights()
             } else {
-                t.weights().to_vec()
+                t.weights()
             };
             Ok((w, t.out_size(), t.in_size()))
         })?;
@@ -215,7 +235,57 @@ impl PyTile {
     }
 
     fn get_out_scales<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let scales = self.run(py, |t| Ok(t.out_scales().to_vec()))?;
+        let scales = self.run(py, |t| t.out_scales())?;
+        Ok(scales.into_pyarray(py))
+    }
+
+    /// How many physical arrays hold the matrix.
+    #[getter]
+    fn tile_count(&self, py: Python<'_>) -> PyResult<usize> {
+        self.run(py, |t| Ok(t.tiles().len()))
+    }
+
+    /// Rows `(start, stop)` and columns `(start, stop)` of physical array `k`.
+    fn tile_block(&self, py: Python<'_>, k: usize) -> PyResult<((usize, usize), (usize, usize))> {
+        self.on_tile(py, k, |_, array| {
+            let (rows, cols) = array.tile_block(k);
+            Ok(((rows.start, rows.end), (cols.start, cols.end)))
+        })
+    }
+
+    /// Seed and pulses of physical array `k`, and its `(forward, backward, update)` counters.
+    fn tile_info(&self, py: Python<'_>, k: usize) -> PyResult<(u64, u64, (u64, u64, u64))> {
+        self.on_tile(py, k, |t, _| {
+            let c = t.counters();
+            Ok((t.seed(), t.pulses(), (c.forward, c.backward, c.update)))
+        })
+    }
+
+    /// The effective (or analog) weights of physical array `k`.
+    fn tile_weights<'py>(
+        &self,
+        py: Python<'py>,
+        k: usize,
+        apply_weight_scaling: bool,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (w, rows, cols) = self.on_tile(py, k, |t, _| {
+            let w = if apply_weight_scaling {
+                t.effective_weights()
+            } else {
+                t.weights().to_vec()
+            };
+            Ok((w, t.out_size(), t.in_size()))
+        })?;
+        Self::output(py, w, rows, cols)
+    }
+
+    /// The digital row scales of physical array `k`.
+    fn tile_out_scales<'py>(
+        &self,
+        py: Python<'py>,
+        k: usize,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let scales = self.on_tile(py, k, |t, _| Ok(t.out_scales().to_vec()))?;
         Ok(scales.into_pyarray(py))
     }
 
@@ -244,7 +314,7 @@ impl PyTile {
 
     #[staticmethod]
     fn from_bytes(py: Python<'_>, state: &[u8]) -> PyResult<Self> {
-        let tile = py.detach(|| Tile::from_bytes(state)).map_err(to_py)?;
+        let tile = py.detach(|| TileArray::from_bytes(state)).map_err(to_py)?;
         Ok(PyTile::wrap(tile))
     }
 }
@@ -286,5 +356,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_config_json, m)?)?;
     m.add_function(wrap_pyfunction!(default_device_json, m)?)?;
     m.add("FORMAT_VERSION", rpusim::FORMAT_VERSION)?;
+    m.add("OLDEST_FORMAT_VERSION", rpusim::OLDEST_FORMAT_VERSION)?;
     Ok(())
 }

@@ -18,6 +18,7 @@
 //! tile.update(&[1.0, 0.5, -0.5], &[0.1, -0.1], 1, 0.01).unwrap();
 //! ```
 
+mod array;
 pub mod config;
 pub mod cpu;
 pub mod device;
@@ -35,6 +36,7 @@ mod tile;
 mod update;
 mod workspace;
 
+pub use array::{split_sizes, tile_seed, TileArray};
 pub use config::{
     BoundManagement, IoParameters, NoiseManagement, PulseType, TileConfig, UpdateParameters,
 };
@@ -42,6 +44,6 @@ pub use cpu::{set_max_isa, Isa};
 pub use device::DeviceConfig;
 pub use error::{Error, Result};
 pub use mapping::MappingParameters;
-pub use state::FORMAT_VERSION;
+pub use state::{FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 pub use threads::{num_threads, set_num_threads};
 pub use tile::{Counters, Tile, MAX_DEVICES};

@@ -5,17 +5,28 @@
 //! Layout (little-endian): magic `RPUSIM\0T`, format version (u32), header length (u32), header
 //! (JSON: sizes, seed, configuration, counters, averages), array count (u32), then per array its
 //! name length (u16), name, value count (u64) and f32 values, and last a CRC-32 of all before.
+//!
+//! A [`TileArray`] of one tile saves as that tile. A grid saves as magic `RPUSIM\0A`, format
+//! version (u32), header length (u32), header (JSON: sizes and seed), tile count (u32), then
+//! per tile its state's length (u64) and state, and last a CRC-32 of all before.
+//!
+//! Version 1 (before arrays were split) had no `max_input_size` / `max_output_size` in its
+//! configuration; it loads with both 0 (no limit), which is what it was.
 
 use serde::{Deserialize, Serialize};
 
+use crate::array::TileArray;
 use crate::config::TileConfig;
 use crate::device::{DeviceCounters, DeviceState, NamedArrays};
 use crate::error::{Error, Result};
 use crate::tile::{Counters, Tile};
 
 const MAGIC: &[u8; 8] = b"RPUSIM\0T";
+const ARRAY_MAGIC: &[u8; 8] = b"RPUSIM\0A";
 /// Format version written by this build; older versions are read as long as they are known.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,15 +104,22 @@ impl Tile {
             bytes: body,
             pos: MAGIC.len(),
         };
-        let version = r.u32()?;
-        if version != FORMAT_VERSION {
-            return Err(Error::State(format!(
-                "format version {version} is not supported (this build reads {FORMAT_VERSION})"
-            )));
-        }
+        let version = r.version()?;
         let header_len = r.u32()? as usize;
-        let header: Header = serde_json::from_slice(r.take(header_len)?)
+        let mut header: serde_json::Value = serde_json::from_slice(r.take(header_len)?)
             .map_err(|e| Error::State(format!("header: {e}")))?;
+        if version == 1 {
+            if let Some(mapping) = header
+                .pointer_mut("/config/mapping")
+                .and_then(|m| m.as_object_mut())
+            {
+                for name in ["max_input_size", "max_output_size"] {
+                    mapping.entry(name).or_insert(0.into());
+                }
+            }
+        }
+        let header: Header =
+            serde_json::from_value(header).map_err(|e| Error::State(format!("header: {e}")))?;
         header.config.validate()?;
         let n = header
             .out_size
@@ -170,6 +188,81 @@ impl Tile {
     }
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArrayHeader {
+    out_size: usize,
+    in_size: usize,
+    seed: u64,
+}
+
+impl TileArray {
+    /// The whole state as bytes: a single tile's state, or the grid's.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        if let [tile] = self.tiles() {
+            return tile.to_bytes();
+        }
+        let header = ArrayHeader {
+            out_size: self.out_size(),
+            in_size: self.in_size(),
+            seed: self.seed(),
+        };
+        let header = serde_json::to_vec(&header).expect("a header always serialises");
+        let states: Vec<Vec<u8>> = self.tiles().iter().map(Tile::to_bytes).collect();
+        let mut out =
+            Vec::with_capacity(64 + header.len() + states.iter().map(Vec::len).sum::<usize>());
+        out.extend_from_slice(ARRAY_MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&(states.len() as u32).to_le_bytes());
+        for state in &states {
+            out.extend_from_slice(&(state.len() as u64).to_le_bytes());
+            out.extend_from_slice(state);
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Restores an array saved by [`TileArray::to_bytes`] (or a tile saved by
+    /// [`Tile::to_bytes`]); corrupt or foreign bytes are an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<TileArray> {
+        if bytes.len() >= MAGIC.len() && &bytes[..MAGIC.len()] == MAGIC {
+            let tile = Tile::from_bytes(bytes)?;
+            return TileArray::from_tiles(tile.out_size(), tile.in_size(), tile.seed(), vec![tile]);
+        }
+        if bytes.len() < ARRAY_MAGIC.len() + 12 || &bytes[..ARRAY_MAGIC.len()] != ARRAY_MAGIC {
+            return Err(Error::State("not rpusim tile state (bad magic)".into()));
+        }
+        let (body, crc) = bytes.split_at(bytes.len() - 4);
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return Err(Error::State(
+                "checksum mismatch: the bytes are corrupt or truncated".into(),
+            ));
+        }
+        let mut r = Reader {
+            bytes: body,
+            pos: ARRAY_MAGIC.len(),
+        };
+        r.version()?;
+        let header_len = r.u32()? as usize;
+        let header: ArrayHeader = serde_json::from_slice(r.take(header_len)?)
+            .map_err(|e| Error::State(format!("header: {e}")))?;
+        let count = r.u32()?;
+        let mut tiles = Vec::new();
+        for _ in 0..count {
+            let len = usize::try_from(r.u64()?)
+                .map_err(|_| Error::State("bad tile state length".into()))?;
+            tiles.push(Tile::from_bytes(r.take(len)?)?);
+        }
+        if r.pos != body.len() {
+            return Err(Error::State("trailing bytes after the tiles".into()));
+        }
+        TileArray::from_tiles(header.out_size, header.in_size, header.seed, tiles)
+    }
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -185,6 +278,18 @@ impl<'a> Reader<'a> {
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
+    }
+
+    /// A format version this build reads.
+    fn version(&mut self) -> Result<u32> {
+        let version = self.u32()?;
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+            return Err(Error::State(format!(
+                "format version {version} is not supported (this build reads \
+                 {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})"
+            )));
+        }
+        Ok(version)
     }
 
     fn u16(&mut self) -> Result<u16> {
@@ -203,5 +308,56 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state as version 1 wrote it: no array sizes in the configuration.
+    fn as_version_1(tile: &Tile) -> Vec<u8> {
+        let bytes = tile.to_bytes();
+        let body = &bytes[..bytes.len() - 4];
+        let header_len = u32::from_le_bytes(body[12..16].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&body[16..16 + header_len]).unwrap();
+        let mapping = header
+            .pointer_mut("/config/mapping")
+            .unwrap()
+            .as_object_mut()
+            .unwrap();
+        mapping.remove("max_input_size");
+        mapping.remove("max_output_size");
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&body[16 + header_len..]);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn a_version_1_state_loads_unsplit() {
+        // 600 inputs: more than the default limit, one array as version 1 made it.
+        let mut config = TileConfig::default();
+        config.mapping.max_input_size = 0;
+        config.mapping.max_output_size = 0;
+        let tile = Tile::new(3, 600, config, 4).unwrap();
+        let old = as_version_1(&tile);
+        assert_eq!(Tile::from_bytes(&old).unwrap(), tile);
+        let array = TileArray::from_bytes(&old).unwrap();
+        assert_eq!(array.tiles(), &[tile][..]);
+        // A newer version is refused with the versions this build reads.
+        let mut newer = old.clone();
+        newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        let n = newer.len() - 4;
+        let crc = crc32fast::hash(&newer[..n]);
+        newer[n..].copy_from_slice(&crc.to_le_bytes());
+        let e = Tile::from_bytes(&newer).unwrap_err().to_string();
+        assert!(e.contains("1 to 2"), "{e}");
     }
 }

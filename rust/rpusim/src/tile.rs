@@ -23,6 +23,30 @@ pub struct Counters {
 /// arrays then take 20 GiB or more).
 pub const MAX_DEVICES: usize = 1 << 30;
 
+/// Checks the sizes of a tile (or a grid of tiles) of `config`'s devices: each in
+/// `[1, 2^32 - 1]`, and at most [`MAX_DEVICES`] devices in all.
+pub(crate) fn check_sizes(out_size: usize, in_size: usize, config: &TileConfig) -> Result<()> {
+    for (name, v) in [("out_size", out_size), ("in_size", in_size)] {
+        if v == 0 || v > u32::MAX as usize {
+            return Err(Error::invalid(
+                name,
+                format!("must be in [1, 2^32 - 1], got {v}"),
+            ));
+        }
+    }
+    let per_cross_point = config.device.devices_per_cross_point().max(1);
+    if (out_size as u128) * (in_size as u128) * (per_cross_point as u128) > MAX_DEVICES as u128 {
+        return Err(Error::invalid(
+            "out_size * in_size",
+            format!(
+                "a tile holds at most 2^30 devices, got {out_size} x {in_size} x \
+                 {per_cross_point} per cross-point"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// One analog crossbar array of `out_size x in_size` devices (MODEL.md §1).
 ///
 /// Weights are float32, row-major (row `i` is output `i`). All operations take a batch of `n`
@@ -52,26 +76,7 @@ impl Tile {
     /// A tile with all weights zero and its devices drawn from `seed`.
     pub fn new(out_size: usize, in_size: usize, config: TileConfig, seed: u64) -> Result<Self> {
         config.validate()?;
-        for (name, v) in [("out_size", out_size), ("in_size", in_size)] {
-            if v == 0 || v > u32::MAX as usize {
-                return Err(Error::invalid(
-                    name,
-                    format!("must be in [1, 2^32 - 1], got {v}"),
-                ));
-            }
-        }
-        let devices_per_cross_point = config.device.devices_per_cross_point().max(1);
-        if (out_size as u128) * (in_size as u128) * (devices_per_cross_point as u128)
-            > MAX_DEVICES as u128
-        {
-            return Err(Error::invalid(
-                "out_size * in_size",
-                format!(
-                    "a tile holds at most 2^30 devices, got {out_size} x {in_size} x \
-                     {devices_per_cross_point} per cross-point"
-                ),
-            ));
-        }
+        check_sizes(out_size, in_size, &config)?;
         let devices = DeviceState::populate(&config.device, out_size, in_size, seed)?;
         Ok(Tile {
             out_size,

@@ -1,6 +1,6 @@
 //! Same seed, same inputs: the same bytes at 1, 2 and 7 worker threads (this file is its own
 //! test binary, because the thread count is process-wide), for the default device, a device
-//! whose step depends on the weight (with write noise), and unit cells.
+//! whose step depends on the weight (with write noise), unit cells, and a grid of arrays.
 
 mod common;
 
@@ -9,7 +9,7 @@ use rpusim::device::{
     ExpStepParameters, PowStepParameters, SoftBoundsParameters, UpdatePolicy,
     VectorUnitCellParameters, WriteNoiseParameters,
 };
-use rpusim::{set_num_threads, DeviceConfig, IoParameters, TileConfig};
+use rpusim::{set_num_threads, DeviceConfig, IoParameters, TileArray, TileConfig};
 
 /// Runs a few rounds of every operation on an `out x inp` tile and returns all outputs and the
 /// final state.
@@ -32,6 +32,32 @@ fn run(
         outputs.push(bits(t.weights()));
     }
     (outputs, t.to_bytes())
+}
+
+/// [`run`] for a 300 x 257 matrix held by a grid of arrays.
+fn run_grid(threads: usize, config: &TileConfig) -> (Vec<Vec<u32>>, Vec<u8>) {
+    set_num_threads(threads).unwrap();
+    let (out, inp, n) = (300, 257, 64);
+    let mut t = TileArray::new(out, inp, config.clone(), 99).unwrap();
+    t.set_weights(&uniform(out * inp, -0.3, 0.3, 1)).unwrap();
+    let mut outputs = Vec::new();
+    for call in 0..3u64 {
+        let x = uniform(n * inp, -1.0, 1.0, call);
+        let d = uniform(n * out, -0.1, 0.1, call + 100);
+        outputs.push(bits(&t.forward(&x, n, false).unwrap()));
+        outputs.push(bits(&t.backward(&d, n).unwrap()));
+        t.update(&x, &d, n, 0.05).unwrap();
+        outputs.push(bits(&t.weights()));
+    }
+    (outputs, t.to_bytes())
+}
+
+/// Weight scaling and input noise on top of the default configuration.
+fn noisy_grid() -> TileConfig {
+    let mut c = TileConfig::default();
+    c.mapping.weight_scaling_omega = 0.6;
+    c.forward.inp_noise = 0.01;
+    c
 }
 
 #[test]
@@ -97,6 +123,17 @@ fn one_two_and_seven_threads_give_identical_bytes() {
                 "state differs at {threads} threads, {size:?}"
             );
         }
+    }
+    // A grid of tiles (3 x 2 arrays) runs its tiles in parallel: the same bytes.
+    let mut grid = noisy_grid();
+    grid.mapping.max_output_size = 128;
+    grid.mapping.max_input_size = 200;
+    let one = run_grid(1, &grid);
+    for threads in [2, 7] {
+        assert!(
+            one == run_grid(threads, &grid),
+            "grid differs at {threads} threads"
+        );
     }
     // Devices drawn at different thread counts are the same devices.
     for config in [TileConfig::default(), unit_cell(UpdatePolicy::All)] {

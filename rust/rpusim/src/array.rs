@@ -1,0 +1,599 @@
+//! A weight matrix held by a grid of physical arrays (MODEL.md §3.5).
+//!
+//! A physical array has at most `mapping.max_input_size` inputs and `mapping.max_output_size`
+//! outputs. A larger matrix is split, as aihwkit's `TileModuleArray` splits it, into
+//! `ceil(size / max)` nearly equal parts along each dimension (the first `size mod parts` parts
+//! one larger). Every part is a whole [`Tile`] with its own periphery, noise and bound
+//! management, weight scaling and random streams. The forward outputs of the tiles of one row
+//! of the grid are summed digitally in the order of their inputs, the backward outputs of one
+//! column in the order of their outputs, and every tile is updated with its part of `x` and
+//! `d`. A matrix within the limits is one tile with the array's seed: the same bits as a plain
+//! [`Tile`].
+
+use std::ops::Range;
+use std::sync::Mutex;
+
+use crate::config::TileConfig;
+use crate::error::{Error, Result};
+use crate::mvm::product_ns;
+use crate::numeric::first_non_finite;
+use crate::threads::sum_chunks;
+use crate::tile::{check_sizes, Counters, Tile};
+
+/// The sizes of the parts that split `size` into pieces of at most `max` (0: no limit), as
+/// aihwkit splits a layer: `ceil(size / max)` parts, the first `size mod parts` one larger.
+pub fn split_sizes(size: usize, max: usize) -> Vec<usize> {
+    if max == 0 || size <= max {
+        return vec![size];
+    }
+    let parts = size.div_ceil(max);
+    let (base, extra) = (size / parts, size % parts);
+    (0..parts).map(|p| base + usize::from(p < extra)).collect()
+}
+
+/// The seed of tile `index` (row-major over the grid) of an array seeded with `seed`: the
+/// array's seed for the first tile, so that an unsplit matrix is the tile it was, and a
+/// SplitMix64 mix of both for the others, so that neighbouring seeds of different layers give
+/// unrelated streams.
+pub fn tile_seed(seed: u64, index: usize) -> u64 {
+    if index == 0 {
+        return seed;
+    }
+    let mut z = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Where each part starts: the running sums of `sizes`.
+fn ranges(sizes: &[usize]) -> Vec<Range<usize>> {
+    let mut start = 0;
+    sizes
+        .iter()
+        .map(|&s| {
+            start += s;
+            start - s..start
+        })
+        .collect()
+}
+
+/// Buffers kept from call to call (not part of the state).
+#[derive(Default)]
+struct Scratch {
+    /// The columns of `x` (forward, update) of every input part.
+    inputs: Vec<Vec<f32>>,
+    /// The columns of `d` (backward, update) of every output part.
+    errors: Vec<Vec<f32>>,
+    /// Every tile's output of the last pass.
+    results: Vec<Vec<f32>>,
+}
+
+impl Clone for Scratch {
+    fn clone(&self) -> Self {
+        Scratch::default()
+    }
+}
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
+}
+
+/// An `out_size x in_size` weight matrix on a grid of physical arrays ([`Tile`]s), with the
+/// operations of one tile; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct TileArray {
+    out_size: usize,
+    in_size: usize,
+    seed: u64,
+    out_rows: Vec<Range<usize>>,
+    in_cols: Vec<Range<usize>>,
+    /// Row-major over the grid: tile `i * in_parts + j` holds rows `out_rows[i]` and columns
+    /// `in_cols[j]`.
+    tiles: Vec<Tile>,
+    scratch: Scratch,
+}
+
+impl PartialEq for TileArray {
+    fn eq(&self, other: &Self) -> bool {
+        self.tiles == other.tiles
+    }
+}
+
+impl TileArray {
+    /// An array of all-zero weights split as `config.mapping` says, tile `k` drawn from
+    /// [`tile_seed`]`(seed, k)`.
+    pub fn new(out_size: usize, in_size: usize, config: TileConfig, seed: u64) -> Result<Self> {
+        config.validate()?;
+        check_sizes(out_size, in_size, &config)?;
+        let out_sizes = split_sizes(out_size, config.mapping.max_output_size);
+        let in_sizes = split_sizes(in_size, config.mapping.max_input_size);
+        let mut tiles = Vec::with_capacity(out_sizes.len() * in_sizes.len());
+        for &rows in &out_sizes {
+            for &cols in &in_sizes {
+                let k = tiles.len();
+                tiles.push(Tile::new(rows, cols, config.clone(), tile_seed(seed, k))?);
+            }
+        }
+        Self::from_tiles(out_size, in_size, seed, tiles)
+    }
+
+    /// An array of the given tiles (row-major over the grid its configuration implies),
+    /// checked: sizes, seeds and configurations must be those [`TileArray::new`] makes.
+    pub(crate) fn from_tiles(
+        out_size: usize,
+        in_size: usize,
+        seed: u64,
+        tiles: Vec<Tile>,
+    ) -> Result<Self> {
+        let first = tiles
+            .first()
+            .ok_or_else(|| Error::State("a tile array without tiles".into()))?;
+        let config = first.config().clone();
+        let parts = |size: usize, max: usize| {
+            if max == 0 {
+                1
+            } else {
+                size.div_ceil(max)
+            }
+        };
+        let (max_out, max_in) = (
+            config.mapping.max_output_size,
+            config.mapping.max_input_size,
+        );
+        if out_size == 0
+            || in_size == 0
+            || parts(out_size, max_out).checked_mul(parts(in_size, max_in)) != Some(tiles.len())
+        {
+            return Err(Error::State(format!(
+                "{} tiles cannot hold {out_size} x {in_size} weights",
+                tiles.len()
+            )));
+        }
+        let out_sizes = split_sizes(out_size, config.mapping.max_output_size);
+        let in_sizes = split_sizes(in_size, config.mapping.max_input_size);
+        if tiles.len() != out_sizes.len() * in_sizes.len() {
+            return Err(Error::State(format!(
+                "{} tiles for a grid of {} x {}",
+                tiles.len(),
+                out_sizes.len(),
+                in_sizes.len()
+            )));
+        }
+        for (k, tile) in tiles.iter().enumerate() {
+            let (i, j) = (k / in_sizes.len(), k % in_sizes.len());
+            if tile.out_size() != out_sizes[i]
+                || tile.in_size() != in_sizes[j]
+                || tile.seed() != tile_seed(seed, k)
+                || tile.config() != &config
+            {
+                return Err(Error::State(format!(
+                    "tile {k} does not belong to the grid (size, seed or configuration)"
+                )));
+            }
+        }
+        Ok(TileArray {
+            out_size,
+            in_size,
+            seed,
+            out_rows: ranges(&out_sizes),
+            in_cols: ranges(&in_sizes),
+            tiles,
+            scratch: Scratch::default(),
+        })
+    }
+
+    pub fn out_size(&self) -> usize {
+        self.out_size
+    }
+
+    pub fn in_size(&self) -> usize {
+        self.in_size
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn config(&self) -> &TileConfig {
+        self.tiles[0].config()
+    }
+
+    /// The physical arrays, row-major over the grid.
+    pub fn tiles(&self) -> &[Tile] {
+        &self.tiles
+    }
+
+    /// The rows of every row of the grid and the columns of every column.
+    pub fn grid(&self) -> (&[Range<usize>], &[Range<usize>]) {
+        (&self.out_rows, &self.in_cols)
+    }
+
+    /// The rows and columns of tile `k`.
+    pub fn tile_block(&self, k: usize) -> (Range<usize>, Range<usize>) {
+        let p = self.in_cols.len();
+        (self.out_rows[k / p].clone(), self.in_cols[k % p].clone())
+    }
+
+    /// The call counters (every tile makes every call).
+    pub fn counters(&self) -> Counters {
+        self.tiles[0].counters()
+    }
+
+    /// Pulses applied to all the tiles' devices.
+    pub fn pulses(&self) -> u64 {
+        self.tiles.iter().map(Tile::pulses).sum()
+    }
+
+    fn single(&mut self) -> Option<&mut Tile> {
+        match self.tiles.as_mut_slice() {
+            [tile] => Some(tile),
+            _ => None,
+        }
+    }
+
+    /// Changes the periphery or update parameters of every tile (neither the device model nor
+    /// the split can change).
+    pub fn set_config(&mut self, config: TileConfig) -> Result<()> {
+        let sizes = |parts: &[Range<usize>]| parts.iter().map(Range::len).collect::<Vec<_>>();
+        if split_sizes(self.out_size, config.mapping.max_output_size) != sizes(&self.out_rows)
+            || split_sizes(self.in_size, config.mapping.max_input_size) != sizes(&self.in_cols)
+        {
+            return Err(Error::invalid(
+                "mapping.max_input_size, mapping.max_output_size",
+                "the split of an existing tile cannot change; make a new tile",
+            ));
+        }
+        // Every tile checks the same things: the first refuses what all would refuse.
+        for tile in &mut self.tiles {
+            tile.set_config(config.clone())?;
+        }
+        Ok(())
+    }
+
+    /// The blocks of a row-major `out_size x in_size` matrix, one per tile.
+    fn blocks(&self, w: &[f32]) -> Vec<Vec<f32>> {
+        (0..self.tiles.len())
+            .map(|k| {
+                let (rows, cols) = self.tile_block(k);
+                rows.flat_map(|r| {
+                    w[r * self.in_size + cols.start..r * self.in_size + cols.end]
+                        .iter()
+                        .copied()
+                })
+                .collect()
+            })
+            .collect()
+    }
+
+    /// A row-major `out_size x in_size` matrix from one block per tile.
+    fn join(&self, block: impl Fn(&Tile) -> Vec<f32>) -> Vec<f32> {
+        let mut w = vec![0.0; self.out_size * self.in_size];
+        for (k, tile) in self.tiles.iter().enumerate() {
+            let (rows, cols) = self.tile_block(k);
+            for (r, values) in rows.zip(block(tile).chunks(cols.len())) {
+                w[r * self.in_size + cols.start..r * self.in_size + cols.end]
+                    .copy_from_slice(values);
+            }
+        }
+        w
+    }
+
+    fn check_weights(&self, w: &[f32]) -> Result<()> {
+        self.tiles[0].check("weights", w, self.out_size * self.in_size, || {
+            "out_size * in_size"
+        })
+    }
+
+    /// The analog weights the devices hold, row-major.
+    pub fn weights(&self) -> Vec<f32> {
+        self.join(|t| t.weights().to_vec())
+    }
+
+    /// The weights the array computes with: every tile's `diag(out_scales) W_a`.
+    pub fn effective_weights(&self) -> Vec<f32> {
+        self.join(Tile::effective_weights)
+    }
+
+    /// The digital scale of every output row, when every row has one: a grid of one column
+    /// of tiles (with several, each tile of a row has its own: see [`TileArray::tiles`]).
+    pub fn out_scales(&self) -> Result<Vec<f32>> {
+        if self.in_cols.len() > 1 {
+            return Err(Error::invalid(
+                "out_scales",
+                format!(
+                    "the inputs are split over {} tiles, each with its own scales; read them \
+                     from every tile",
+                    self.in_cols.len()
+                ),
+            ));
+        }
+        Ok(self
+            .tiles
+            .iter()
+            .flat_map(|t| t.out_scales().iter().copied())
+            .collect())
+    }
+
+    /// Maps and programs the weights the array computes with, every tile its block with its
+    /// own scales ([`Tile::set_weights`]).
+    pub fn set_weights(&mut self, w: &[f32]) -> Result<()> {
+        if let Some(tile) = self.single() {
+            return tile.set_weights(w);
+        }
+        self.check_weights(w)?;
+        let blocks = self.blocks(w);
+        for (tile, block) in self.tiles.iter_mut().zip(blocks) {
+            tile.set_weights(&block)?;
+        }
+        Ok(())
+    }
+
+    /// Programs the analog weights as they are ([`Tile::program_weights`]).
+    pub fn program_weights(&mut self, w: &[f32]) -> Result<()> {
+        if let Some(tile) = self.single() {
+            return tile.program_weights(w);
+        }
+        self.check_weights(w)?;
+        let blocks = self.blocks(w);
+        for (tile, block) in self.tiles.iter_mut().zip(blocks) {
+            tile.program_weights(&block)?;
+        }
+        Ok(())
+    }
+
+    /// Re-maps every tile ([`Tile::remap`]).
+    pub fn remap(&mut self) -> Result<()> {
+        self.tiles.iter_mut().try_for_each(Tile::remap)
+    }
+
+    /// One pulse in direction `up` to every device of every tile ([`Tile::pulse`]).
+    pub fn pulse(&mut self, up: bool) -> Result<()> {
+        self.tiles.iter_mut().try_for_each(|t| t.pulse(up))
+    }
+
+    /// Checks the length of a batch of `n` rows of `width` values named `name`.
+    fn check_len(name: &'static str, v: &[f32], n: usize, width: usize) -> Result<()> {
+        if v.len() != n * width {
+            return Err(Error::Shape {
+                name,
+                expected: format!("{} values ({n} samples of {width})", n * width),
+                got: format!("{} values", v.len()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks an input batch of `n` rows of `width` values named `name`: length, finite.
+    fn check_batch(name: &'static str, v: &[f32], n: usize, width: usize) -> Result<()> {
+        Self::check_len(name, v, n, width)?;
+        if let Some(index) = first_non_finite(v) {
+            return Err(Error::NonFinite {
+                name,
+                index,
+                value: v[index],
+            });
+        }
+        Ok(())
+    }
+
+    /// `y = W x` ([`Tile::forward`]) for `n` samples `x` (`n x in_size`).
+    pub fn forward(&mut self, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
+        let mut y = vec![0.0; n * self.out_size];
+        self.forward_into(x, n, is_test, &mut y)?;
+        Ok(y)
+    }
+
+    /// `z = W^T d` ([`Tile::backward`]) for `n` samples `d` (`n x out_size`).
+    pub fn backward(&mut self, d: &[f32], n: usize) -> Result<Vec<f32>> {
+        let mut z = vec![0.0; n * self.in_size];
+        self.backward_into(d, n, &mut z)?;
+        Ok(z)
+    }
+
+    /// `y = W x` ([`Tile::forward_into`]) for `n` samples; `y` is `n x out_size`.
+    pub fn forward_into(
+        &mut self,
+        x: &[f32],
+        n: usize,
+        is_test: bool,
+        y: &mut [f32],
+    ) -> Result<()> {
+        if let Some(tile) = self.single() {
+            return tile.forward_into(x, n, is_test, y);
+        }
+        Self::check_batch("x", x, n, self.in_size)?;
+        Self::check_len("output", y, n, self.out_size)?;
+        gather(x, n, self.in_size, &self.in_cols, &mut self.scratch.inputs);
+        let p = self.in_cols.len();
+        let (inputs, work) = (&self.scratch.inputs, self.work(n));
+        run(
+            &mut self.tiles,
+            &mut self.scratch.results,
+            work,
+            |k, tile, out| {
+                out.resize(n * tile.out_size(), 0.0);
+                tile.forward_into(&inputs[k % p], n, is_test, out)
+            },
+        )?;
+        reduce(
+            &self.scratch.results,
+            y,
+            n,
+            self.out_size,
+            &self.out_rows,
+            p,
+            |i, j| i * p + j,
+        );
+        Ok(())
+    }
+
+    /// `z = W^T d` ([`Tile::backward_into`]) for `n` samples; `z` is `n x in_size`.
+    pub fn backward_into(&mut self, d: &[f32], n: usize, z: &mut [f32]) -> Result<()> {
+        if let Some(tile) = self.single() {
+            return tile.backward_into(d, n, z);
+        }
+        Self::check_batch("d", d, n, self.out_size)?;
+        Self::check_len("output", z, n, self.in_size)?;
+        gather(
+            d,
+            n,
+            self.out_size,
+            &self.out_rows,
+            &mut self.scratch.errors,
+        );
+        let (p, q) = (self.in_cols.len(), self.out_rows.len());
+        let (errors, work) = (&self.scratch.errors, self.work(n));
+        run(
+            &mut self.tiles,
+            &mut self.scratch.results,
+            work,
+            |k, tile, out| {
+                out.resize(n * tile.in_size(), 0.0);
+                tile.backward_into(&errors[k / p], n, out)
+            },
+        )?;
+        reduce(
+            &self.scratch.results,
+            z,
+            n,
+            self.in_size,
+            &self.in_cols,
+            q,
+            |j, i| i * p + j,
+        );
+        Ok(())
+    }
+
+    /// `W <- W - lr d x^T` by pulses ([`Tile::update`]): every tile with its part of `x` and
+    /// `d`.
+    pub fn update(&mut self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
+        if let Some(tile) = self.single() {
+            return tile.update(x, d, n, lr);
+        }
+        Self::check_batch("x", x, n, self.in_size)?;
+        Self::check_batch("d", d, n, self.out_size)?;
+        if !(lr.is_finite() && lr >= 0.0) {
+            return Err(Error::invalid(
+                "lr",
+                format!("must be finite and >= 0, got {lr}"),
+            ));
+        }
+        gather(x, n, self.in_size, &self.in_cols, &mut self.scratch.inputs);
+        gather(
+            d,
+            n,
+            self.out_size,
+            &self.out_rows,
+            &mut self.scratch.errors,
+        );
+        let p = self.in_cols.len();
+        let (inputs, errors) = (&self.scratch.inputs, &self.scratch.errors);
+        let work = self.work(n);
+        run(
+            &mut self.tiles,
+            &mut self.scratch.results,
+            work,
+            |k, tile, _| tile.update(&inputs[k % p], &errors[k / p], n, lr),
+        )
+    }
+
+    /// Estimated nanoseconds of one thread for one operation of `n` samples on all tiles.
+    fn work(&self, n: usize) -> usize {
+        product_ns(n * self.out_size * self.in_size)
+            + 4 * n * (self.out_size + self.in_size) * self.tiles.len()
+    }
+}
+
+/// Runs `op(k, tile, result buffer of tile k)` for every tile, on the pool when `work`
+/// (estimated nanoseconds) is large enough; the first error, if any (the callers check their
+/// inputs first, so none is expected).
+fn run<F>(tiles: &mut [Tile], results: &mut Vec<Vec<f32>>, work: usize, op: F) -> Result<()>
+where
+    F: Fn(usize, &mut Tile, &mut Vec<f32>) -> Result<()> + Send + Sync,
+{
+    results.resize_with(tiles.len(), Vec::new);
+    let failure = Mutex::new(None);
+    sum_chunks(
+        tiles,
+        Some(results.as_mut_slice()),
+        1,
+        work,
+        |k, tile, out| {
+            let out = &mut out.expect("as many results as tiles")[0];
+            if let Err(e) = op(k, &mut tile[0], out) {
+                failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(e);
+            }
+            0
+        },
+    );
+    match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The columns `parts[j]` of the `n x width` batch `v`, each into `out[j]` (`n x len`).
+fn gather(v: &[f32], n: usize, width: usize, parts: &[Range<usize>], out: &mut Vec<Vec<f32>>) {
+    out.resize_with(parts.len(), Vec::new);
+    for (cols, buf) in parts.iter().zip(out.iter_mut()) {
+        buf.clear();
+        for b in 0..n {
+            buf.extend_from_slice(&v[b * width + cols.start..b * width + cols.end]);
+        }
+    }
+}
+
+/// `y[b, parts[i]] = sum over t of results[tile(i, t)][b]` for the `terms` tiles that feed part
+/// `i`, added in the order of `t`.
+fn reduce(
+    results: &[Vec<f32>],
+    y: &mut [f32],
+    n: usize,
+    width: usize,
+    parts: &[Range<usize>],
+    terms: usize,
+    tile: impl Fn(usize, usize) -> usize,
+) {
+    for (i, cols) in parts.iter().enumerate() {
+        let len = cols.len();
+        for b in 0..n {
+            let out = &mut y[b * width + cols.start..b * width + cols.end];
+            out.copy_from_slice(&results[tile(i, 0)][b * len..(b + 1) * len]);
+            for t in 1..terms {
+                for (o, &r) in out
+                    .iter_mut()
+                    .zip(&results[tile(i, t)][b * len..(b + 1) * len])
+                {
+                    *o += r;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_as_aihwkit() {
+        assert_eq!(split_sizes(784, 512), vec![392, 392]);
+        assert_eq!(split_sizes(1025, 512), vec![342, 342, 341]);
+        assert_eq!(split_sizes(512, 512), vec![512]);
+        assert_eq!(split_sizes(2304, 0), vec![2304]);
+        assert_eq!(split_sizes(10, 3), vec![3, 3, 2, 2]);
+    }
+
+    #[test]
+    fn the_first_tile_keeps_the_seed() {
+        assert_eq!(tile_seed(7, 0), 7);
+        assert_ne!(tile_seed(7, 1), tile_seed(8, 0));
+        assert_ne!(tile_seed(7, 1), tile_seed(7, 2));
+    }
+}

@@ -1,0 +1,199 @@
+//! A weight matrix larger than one physical array: the grid of tiles against the same tiles
+//! built and driven by hand (same seeds: same bits), and its state.
+
+mod common;
+
+use common::{bits, uniform};
+use rpusim::device::PulsedParameters;
+use rpusim::{split_sizes, tile_seed, DeviceConfig, Tile, TileArray, TileConfig};
+
+/// The default configuration with arrays of at most `max_out x max_in`, weight scaling per
+/// array and some input noise (every noise source of every tile is in play).
+fn config(max_out: usize, max_in: usize) -> TileConfig {
+    let mut c = TileConfig::default();
+    c.mapping.max_output_size = max_out;
+    c.mapping.max_input_size = max_in;
+    c.mapping.weight_scaling_omega = 0.6;
+    c.forward.inp_noise = 0.01;
+    c
+}
+
+/// Columns `cols` of the `n x width` batch `v`.
+fn columns(v: &[f32], n: usize, width: usize, cols: std::ops::Range<usize>) -> Vec<f32> {
+    (0..n)
+        .flat_map(|b| {
+            v[b * width + cols.start..b * width + cols.end]
+                .iter()
+                .copied()
+        })
+        .collect()
+}
+
+#[test]
+fn a_grid_is_its_tiles_driven_by_hand() {
+    let (out, inp, n, seed) = (300, 500, 16, 11);
+    let c = config(128, 200);
+    let (out_sizes, in_sizes) = (split_sizes(out, 128), split_sizes(inp, 200));
+    assert_eq!((out_sizes.len(), in_sizes.len()), (3, 3));
+    let mut array = TileArray::new(out, inp, c.clone(), seed).unwrap();
+    assert_eq!(array.tiles().len(), 9);
+    let w = uniform(out * inp, -0.05, 0.05, 1);
+    array.set_weights(&w).unwrap();
+    // The same tiles by hand.
+    let mut hand = Vec::new();
+    for i in 0..3 {
+        for j in 0..3 {
+            let k = hand.len();
+            let (rows, cols) = array.tile_block(k);
+            assert_eq!((rows.len(), cols.len()), (out_sizes[i], in_sizes[j]));
+            let mut t = Tile::new(rows.len(), cols.len(), c.clone(), tile_seed(seed, k)).unwrap();
+            let block: Vec<f32> = rows
+                .flat_map(|r| w[r * inp + cols.start..r * inp + cols.end].to_vec())
+                .collect();
+            t.set_weights(&block).unwrap();
+            hand.push(t);
+        }
+    }
+    for call in 0..3u64 {
+        let x = uniform(n * inp, -1.0, 1.0, 10 + call);
+        let d = uniform(n * out, -0.1, 0.1, 20 + call);
+        let y = array.forward(&x, n, false).unwrap();
+        let z = array.backward(&d, n).unwrap();
+        array.update(&x, &d, n, 0.05).unwrap();
+        let mut y_hand = vec![0.0f32; n * out];
+        let mut z_hand = vec![0.0f32; n * inp];
+        for (k, t) in hand.iter_mut().enumerate() {
+            let (rows, cols) = array.tile_block(k);
+            let (start, j) = (k % 3 == 0, k / 3);
+            let x_part = columns(&x, n, inp, cols.clone());
+            let d_part = columns(&d, n, out, rows.clone());
+            let y_part = t.forward(&x_part, n, false).unwrap();
+            for b in 0..n {
+                for (r, &v) in rows.clone().zip(&y_part[b * rows.len()..]) {
+                    // The tiles along the inputs are summed in their order.
+                    if start {
+                        y_hand[b * out + r] = v;
+                    } else {
+                        y_hand[b * out + r] += v;
+                    }
+                }
+            }
+            let z_part = t.backward(&d_part, n).unwrap();
+            for b in 0..n {
+                for (col, &v) in cols.clone().zip(&z_part[b * cols.len()..]) {
+                    if j == 0 {
+                        z_hand[b * inp + col] = v;
+                    } else {
+                        z_hand[b * inp + col] += v;
+                    }
+                }
+            }
+            t.update(&x_part, &d_part, n, 0.05).unwrap();
+        }
+        assert_eq!(bits(&y), bits(&y_hand), "forward, call {call}");
+        assert_eq!(bits(&z), bits(&z_hand), "backward, call {call}");
+        for (k, t) in hand.iter().enumerate() {
+            assert_eq!(&array.tiles()[k], t, "tile {k} after update {call}");
+        }
+    }
+    assert_eq!(array.pulses(), hand.iter().map(Tile::pulses).sum::<u64>());
+    assert!(array.pulses() > 0);
+}
+
+#[test]
+fn a_matrix_within_the_limits_is_one_tile() {
+    let (out, inp, n) = (40, 30, 8);
+    let c = config(512, 512);
+    let mut array = TileArray::new(out, inp, c.clone(), 3).unwrap();
+    let mut tile = Tile::new(out, inp, c, 3).unwrap();
+    let w = uniform(out * inp, -0.3, 0.3, 2);
+    array.set_weights(&w).unwrap();
+    tile.set_weights(&w).unwrap();
+    let x = uniform(n * inp, -1.0, 1.0, 4);
+    let d = uniform(n * out, -0.1, 0.1, 5);
+    assert_eq!(
+        bits(&array.forward(&x, n, false).unwrap()),
+        bits(&tile.forward(&x, n, false).unwrap())
+    );
+    array.update(&x, &d, n, 0.1).unwrap();
+    tile.update(&x, &d, n, 0.1).unwrap();
+    // Its state is the tile's state, byte for byte.
+    assert_eq!(array.to_bytes(), tile.to_bytes());
+    assert_eq!(TileArray::from_bytes(&tile.to_bytes()).unwrap(), array);
+}
+
+#[test]
+fn weights_and_scales_of_a_grid() {
+    let (out, inp) = (10, 9);
+    // Bounds without device-to-device spread: every mapped weight fits.
+    let mut c = config(4, 5);
+    c.device = DeviceConfig::ConstantStep(PulsedParameters {
+        w_max_dtod: 0.0,
+        w_min_dtod: 0.0,
+        ..PulsedParameters::default()
+    });
+    let mut array = TileArray::new(out, inp, c, 1).unwrap();
+    assert_eq!(array.tiles().len(), 3 * 2);
+    let w = uniform(out * inp, -0.5, 0.5, 6);
+    array.set_weights(&w).unwrap();
+    let effective = array.effective_weights();
+    for (a, b) in effective.iter().zip(&w) {
+        assert!((a - b).abs() < 1e-6);
+    }
+    // Each tile maps its own block onto omega.
+    for t in array.tiles() {
+        let max = t.weights().iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!((max - 0.6).abs() < 1e-6);
+    }
+    // Split inputs: no row has one scale.
+    assert!(array.out_scales().is_err());
+    let rows_only = TileArray::new(out, inp, config(4, 0), 1).unwrap();
+    assert_eq!(rows_only.out_scales().unwrap().len(), out);
+    // Bad shapes are refused before any tile changes.
+    let before = array.clone();
+    assert!(array.set_weights(&w[1..]).is_err());
+    assert!(array.forward(&w[..8], 1, false).is_err());
+    let mut x = vec![0.5; inp];
+    x[3] = f32::NAN;
+    assert!(array.update(&x, &[0.1; 10], 1, 0.1).is_err());
+    assert_eq!(array, before);
+    assert_eq!(array.counters(), before.counters());
+}
+
+#[test]
+fn a_grid_saves_loads_and_continues() {
+    let (out, inp, n) = (20, 30, 4);
+    let mut a = TileArray::new(out, inp, config(8, 16), 9).unwrap();
+    a.set_weights(&uniform(out * inp, -0.2, 0.2, 3)).unwrap();
+    let x = uniform(n * inp, -1.0, 1.0, 4);
+    let d = uniform(n * out, -0.1, 0.1, 5);
+    a.update(&x, &d, n, 0.1).unwrap();
+    let bytes = a.to_bytes();
+    let mut b = TileArray::from_bytes(&bytes).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        bits(&a.forward(&x, n, false).unwrap()),
+        bits(&b.forward(&x, n, false).unwrap())
+    );
+    a.update(&x, &d, n, 0.1).unwrap();
+    b.update(&x, &d, n, 0.1).unwrap();
+    assert_eq!(a.to_bytes(), b.to_bytes());
+    // Truncated or flipped bytes are refused.
+    for cut in [0, 8, bytes.len() / 2, bytes.len() - 1] {
+        assert!(TileArray::from_bytes(&bytes[..cut]).is_err());
+    }
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 3] ^= 4;
+    assert!(TileArray::from_bytes(&flipped).is_err());
+    // The split cannot change on a live array; other parameters can.
+    let mut c = a.config().clone();
+    c.mapping.max_input_size = 0;
+    assert!(a.set_config(c).is_err());
+    let mut c = a.config().clone();
+    c.forward.out_noise = 0.0;
+    a.set_config(c).unwrap();
+    assert!(a
+        .tiles()
+        .iter()
+        .all(|t| t.config().forward.out_noise == 0.0));
+}
