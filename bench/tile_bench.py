@@ -261,7 +261,10 @@ def main() -> None:
     analog_times = {}
     for n in args.sizes:
         x, d, w = arrays(np, n)
-        tile = rpusim.AnalogTile(n, n, rpusim.RPUConfig(), seed=0)
+        # One physical array of n x n, as aihwkit's AnalogTile (which never splits).
+        config = rpusim.RPUConfig()
+        config.mapping.max_input_size = config.mapping.max_output_size = 0
+        tile = rpusim.AnalogTile(n, n, config, seed=0)
         tile.set_weights(w)
         analog_times[n] = []
         for name, analog, gemm, gemm_name in operations(tile, x, d, w):

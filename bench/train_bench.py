@@ -25,8 +25,9 @@ digital, in three implementations:
     backward: the same, BM none                  backward: bound_management NONE
     UpdateParameters(desired_bl=31, UM, UBLM)    UpdateParameters(desired_bl=31, UM, UBLM)
     rpusim.nn.AnalogLinear / AnalogConv2d        MappingParameter(digital_bias=True,
-      (one tile per layer, digital bias),          weight_scaling_omega=0, max_input_size=0,
-      rpusim.optim.AnalogSGD                       max_output_size=0): one tile per layer;
+      (max_input_size = max_output_size = 0:       weight_scaling_omega=0, max_input_size=0,
+      one tile per layer, digital bias),           max_output_size=0): one tile per layer;
+      rpusim.optim.AnalogSGD
                                                  aihwkit's AnalogLinear / AnalogConv2d and
                                                  AnalogSGD with regroup_param_groups
 
@@ -224,10 +225,12 @@ def train(
 
 
 def rpusim_config() -> RPUConfig:
-    """presets.paper_baseline(), checked against the device aihwkit is given."""
+    """presets.paper_baseline() with one tile per layer (as the aihwkit side), checked against
+    the device aihwkit is given."""
     from rpusim import presets
 
     config = presets.paper_baseline()
+    config.mapping.max_input_size = config.mapping.max_output_size = 0
     device = {k: getattr(config.device, k) for k in DEVICE}
     if device != DEVICE:
         raise SystemExit(f"paper_baseline()'s device {device} is not the aihwkit one {DEVICE}")
