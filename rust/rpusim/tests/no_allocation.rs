@@ -19,8 +19,8 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
-use common::{tile_with_weights, uniform};
-use rpusim::{set_num_threads, IoParameters, MappingParameters, Tile, TileConfig};
+use common::uniform;
+use rpusim::{set_num_threads, IoParameters, MappingParameters, TileArray, TileConfig};
 
 // --- The counting allocator -------------------------------------------------------------
 
@@ -151,7 +151,8 @@ const WARM_UP: usize = 3;
 const INPUTS: usize = 4;
 
 /// The configurations: the default, with weight scaling (and the default learning-rate
-/// compensation), and with perfect forward and backward peripheries.
+/// compensation), with perfect forward and backward peripheries, and on a grid of arrays of
+/// at most 32 x 48 (2 x 2 of them for the small tile).
 fn configs() -> Vec<(&'static str, TileConfig)> {
     let scaled = TileConfig {
         mapping: MappingParameters {
@@ -165,16 +166,20 @@ fn configs() -> Vec<(&'static str, TileConfig)> {
         backward: IoParameters::perfect(),
         ..TileConfig::default()
     };
+    let mut grid = scaled.clone();
+    grid.mapping.max_output_size = 32;
+    grid.mapping.max_input_size = 48;
     vec![
         ("default", TileConfig::default()),
         ("scaled", scaled),
         ("perfect", perfect),
+        ("grid", grid),
     ]
 }
 
 /// A tile of `out x inp` and its inputs for batches of `n`, warmed up.
 struct Bench {
-    tile: Tile,
+    tile: TileArray,
     n: usize,
     x: Vec<Vec<f32>>,
     d: Vec<Vec<f32>>,
@@ -184,7 +189,8 @@ struct Bench {
 
 impl Bench {
     fn new(config: TileConfig, (out, inp, n): (usize, usize, usize)) -> Bench {
-        let tile = tile_with_weights(out, inp, config, 7, 0.3);
+        let mut tile = TileArray::new(out, inp, config, 7).unwrap();
+        tile.set_weights(&uniform(out * inp, -0.3, 0.3, 8)).unwrap();
         let x = (0..INPUTS as u64)
             .map(|s| uniform(n * inp, -1.0, 1.0, s))
             .collect();
