@@ -85,9 +85,10 @@ class PulseType(str, enum.Enum):
 class IOParameters:
     """Periphery of one analog matrix-vector product, forward or backward (MODEL.md section 2).
 
-    The defaults are the paper's RPU baseline periphery: a 7-bit DAC over ``[-1, 1]``, a 9-bit
-    ADC over ``[-12, 12]``, output noise 0.06, abs-max noise management, iterative bound
-    management (forward only).
+    The defaults are the paper's RPU baseline periphery, which are aihwkit 1.1's
+    ``IOParameters`` defaults too (docs/aihwkit.md): a 7-bit DAC over ``[-1, 1]``, a 9-bit ADC
+    over ``[-12, 12]``, output noise 0.06, abs-max noise management, iterative bound management
+    (forward only).
     """
 
     is_perfect: bool = False
@@ -314,7 +315,8 @@ class RPUConfig:
 
     backward: IOParameters = field(default_factory=_backward_default)
     """Periphery of the backward pass ``z = W^T d``; bound management is never applied here.
-    Default ``IOParameters(bound_management="none")``."""
+    Default ``IOParameters(bound_management="none")`` (aihwkit's default says ``iterative``,
+    which its backward pass ignores too: docs/aihwkit.md)."""
 
     update: UpdateParameters = field(default_factory=UpdateParameters)
     """The pulsed update. Default ``UpdateParameters()``."""

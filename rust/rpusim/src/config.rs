@@ -1,6 +1,7 @@
 //! Configuration of a tile: the periphery of the forward and backward passes, the pulsed update,
 //! and the device model. Field names and meanings follow aihwkit so that configurations carry
-//! over; the defaults are those of MODEL.md (the paper's RPU baseline periphery).
+//! over; the defaults are those of MODEL.md (the paper's RPU baseline periphery), which are
+//! aihwkit 1.1's (docs/aihwkit.md lists every shared name, both defaults and each difference).
 
 use serde::{Deserialize, Serialize};
 
