@@ -256,3 +256,34 @@ def test_a_unit_cell_with_a_single_policy_moves_one_device_per_update() -> None:
         changes.append(round(float(tile.get_weights()[0, 0]) - before, 6))
     # The first update after programming pulses device first_update_idx + 1 (as aihwkit).
     assert changes == [0.004, 0.001, 0.004, 0.001]
+
+
+@pytest.mark.parametrize(
+    ("device", "granularity"),
+    [
+        (ConstantStep(), 0.001),
+        (ExpStep(), 0.001 * (1 - 0.36833 * np.exp(-12.78785 * 0.2425))),
+        # aihwkit's ReRAM fit: the down step at w = 0, 1.475 dw_min (the up step is 1.097).
+        (rpusim.presets.reram_es_device(), 0.00135 * (1 - 0.259359) * (1 + 0.081404 * np.exp(2.5))),
+        (PowStep(), 0.0005),
+        (PowStep(pow_gamma=2.0, pow_up_down=0.3), 0.00025),
+    ],
+)
+def test_update_management_plans_with_aihwkits_weight_granularity(
+    device: PulsedDevice, granularity: float
+) -> None:
+    # aihwkit's calcWeightGranularity: dw_min, the exponential step's down step at w = 0, the
+    # power step's dw_min 0.5 ** pow_gamma.
+    assert device.granularity == pytest.approx(granularity, rel=1e-12)
+    # The engine plans with the same value: with x = d = 1 and lr = 3 granularities, the
+    # deterministic pulses are exactly 3 per device (lr = 2 granularities: 2, ...).
+    config = RPUConfig(
+        device=device, update=rpusim.UpdateParameters(pulse_type="deterministic_implicit")
+    )
+    tile = AnalogTile(4, 5, config, seed=1)
+    x = np.ones((1, 5), np.float32)
+    d = -np.ones((1, 4), np.float32)
+    for n in (1, 2, 3):
+        before = tile.pulses
+        tile.update(x, d, np.float32(n * granularity))
+        assert tile.pulses - before == n * 20, f"{n} granularities"

@@ -31,11 +31,25 @@ def test_paper_baseline_is_the_papers_device_and_periphery() -> None:
     assert up.pulse_type == "stochastic_compressed"
 
 
-def test_gokmen_vlasov_device_has_1200_states() -> None:
+def test_gokmen_vlasov_is_aihwkits_preset_and_the_2016_device_stays() -> None:
+    # aihwkit's GokmenVlasovPresetDevice: the 2016 device rescaled to [-1, 1] (1250 states).
     device = presets.gokmen_vlasov_device()
-    assert (device.dw_min, device.w_max, device.w_min) == (0.001, 0.6, -0.6)
-    assert device.n_states == pytest.approx(1200)
-    assert presets.gokmen_vlasov().device == device
+    assert (device.dw_min, device.w_max, device.w_min) == (0.0016, 1.0, -1.0)
+    assert (device.dw_min_dtod, device.dw_min_std, device.up_down_dtod) == (0.3, 0.3, 0.01)
+    assert (device.w_max_dtod, device.w_min_dtod) == (0.3, 0.3)
+    assert device.n_states == pytest.approx(1250)
+    # aihwkit's GokmenVlasovPreset: the device with aihwkit's preset periphery.
+    config = presets.gokmen_vlasov()
+    assert config.device == device
+    assert config.forward == presets.preset_io()
+    assert config.update == presets.preset_update()
+    # The paper's own device and range, with the paper's periphery.
+    paper = presets.gokmen_vlasov_2016_device()
+    assert (paper.dw_min, paper.w_max, paper.w_min) == (0.001, 0.6, -0.6)
+    assert paper.n_states == pytest.approx(1200)
+    assert paper == ConstantStep()  # aihwkit's generic defaults are this device
+    assert presets.gokmen_vlasov_2016().device == paper
+    assert presets.gokmen_vlasov_2016().forward == presets.paper_baseline().forward
 
 
 @pytest.mark.parametrize("name", sorted(presets.DEVICE_PRESETS))

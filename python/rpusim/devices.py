@@ -35,6 +35,7 @@ To add a model: subclass :class:`PulsedDevice` (adding fields with defaults and 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -390,6 +391,20 @@ class ExpStep(PulsedDeviceWithWriteNoise):
         self.dw_min_std_add = check_real(owner, "dw_min_std_add", self.dw_min_std_add)
         self.dw_min_std_slope = check_real(owner, "dw_min_std_slope", self.dw_min_std_slope)
 
+    @property
+    def granularity(self) -> float:
+        """The step update management plans with, aihwkit's weight granularity of the model:
+        the down step of the mean device at ``w = 0``,
+        ``(1 - max(up_down, 0)) * dw_min * max(1 - A_down * exp(-gamma_down * b), 0)``, or
+        ``dw_min`` when that is not positive (1.475 ``dw_min`` for
+        :func:`rpusim.presets.reram_es_device`, 0.983 ``dw_min`` with the defaults)."""
+        try:
+            factor = 1.0 - self.A_down * math.exp(-self.gamma_down * self.b)
+        except OverflowError:  # the engine's factor is then infinite or NaN: dw_min too
+            return self.dw_min
+        g = (1.0 - max(self.up_down, 0.0)) * self.dw_min * max(factor, 0.0)
+        return g if 0.0 < g < math.inf else self.dw_min
+
 
 @dataclass
 class PowStep(PulsedDeviceWithWriteNoise):
@@ -424,6 +439,17 @@ class PowStep(PulsedDeviceWithWriteNoise):
         self.pow_gamma_dtod = check_real(owner, "pow_gamma_dtod", self.pow_gamma_dtod, ge=0.0)
         self.pow_up_down = check_real(owner, "pow_up_down", self.pow_up_down)
         self.pow_up_down_dtod = check_real(owner, "pow_up_down_dtod", self.pow_up_down_dtod, ge=0.0)
+
+    @property
+    def granularity(self) -> float:
+        """The step update management plans with, aihwkit's weight granularity of the model:
+        ``dw_min * 0.5 ** pow_gamma``, the mean device's step in the middle of its range (or
+        ``dw_min`` when that is not a positive finite number)."""
+        try:
+            g = self.dw_min * 0.5**self.pow_gamma
+        except OverflowError:
+            return self.dw_min
+        return g if 0.0 < g < math.inf else self.dw_min
 
 
 @dataclass

@@ -14,7 +14,9 @@ The device presets carry aihwkit's published parameter values. Parts of a fit th
 not model are named in each docstring (capacitor leakage; the reference device of aihwkit's
 ``SoftBoundsReferenceDevice``). The configuration presets pair a device with aihwkit's preset
 periphery (:func:`preset_io`, :func:`preset_update`), except :func:`paper_baseline` and
-:func:`gokmen_vlasov`, which use the paper's (the defaults of :class:`~rpusim.IOParameters`).
+:func:`gokmen_vlasov_2016`, which use the paper's (the defaults of :class:`~rpusim.IOParameters`).
+A preset named after one of aihwkit's (``gokmen_vlasov`` for ``GokmenVlasovPreset``,
+``reram_es`` for ``ReRamESPreset``, ...) has aihwkit's parameters.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ __all__ = [
     "ecram_mo",
     "ecram_mo_device",
     "gokmen_vlasov",
+    "gokmen_vlasov_2016",
+    "gokmen_vlasov_2016_device",
     "gokmen_vlasov_device",
     "idealized",
     "idealized_device",
@@ -83,14 +87,40 @@ def idealized_device() -> ConstantStep:
 
 
 def gokmen_vlasov_device() -> ConstantStep:
-    """Gokmen & Vlasov's RPU device: constant step ``dw_min=0.001`` over ``[-0.6, 0.6]`` (1200
-    states), 30 % device-to-device and cycle-to-cycle variation of the step, 30 % spread of the
-    bounds, 1 % device-to-device up/down asymmetry (aihwkit's generic ``PulsedDevice`` defaults).
+    """aihwkit's ``GokmenVlasovPresetDevice``: Gokmen & Vlasov's RPU device rescaled to the weight
+    range ``[-1, 1]`` with about its number of states (1250; 1200 would be ``dw_min=0.001667``):
+    constant step ``dw_min=0.0016``, 30 % device-to-device and cycle-to-cycle variation of the
+    step, 30 % spread of the bounds, 1 % device-to-device up/down asymmetry.
+    :func:`gokmen_vlasov_2016_device` is the device on the paper's own range ``[-0.6, 0.6]``.
 
     Source: Gokmen & Vlasov, "Acceleration of deep neural network training with resistive
     cross-point devices: design considerations", Front. Neurosci. 2016
-    (doi:10.3389/fnins.2016.00333). aihwkit's ``GokmenVlasovPresetDevice`` rescales the same
-    device to ``[-1, 1]`` (``dw_min=0.0016``).
+    (doi:10.3389/fnins.2016.00333), rescaled as published in aihwkit.
+    """
+    return ConstantStep(
+        dw_min=0.0016,
+        dw_min_dtod=0.3,
+        dw_min_std=0.3,
+        up_down=0.0,
+        up_down_dtod=0.01,
+        w_max=1.0,
+        w_min=-1.0,
+        w_max_dtod=0.3,
+        w_min_dtod=0.3,
+    )
+
+
+def gokmen_vlasov_2016_device() -> ConstantStep:
+    """Gokmen & Vlasov's RPU device as the paper specifies it: constant step ``dw_min=0.001`` over
+    ``[-0.6, 0.6]`` (1200 states), 30 % device-to-device and cycle-to-cycle variation of the
+    step, 30 % spread of the bounds, 1 % device-to-device up/down asymmetry (aihwkit's generic
+    ``PulsedDevice`` defaults, and :class:`~rpusim.devices.ConstantStep`'s). aihwkit's
+    ``GokmenVlasovPresetDevice`` is the same device rescaled to ``[-1, 1]``
+    (:func:`gokmen_vlasov_device`).
+
+    Source: Gokmen & Vlasov, "Acceleration of deep neural network training with resistive
+    cross-point devices: design considerations", Front. Neurosci. 2016
+    (doi:10.3389/fnins.2016.00333).
     """
     return ConstantStep(
         dw_min=0.001,
@@ -244,6 +274,7 @@ def ecram_mo_device() -> LinearStep:
 DEVICE_PRESETS: dict[str, Callable[[], PulsedDevice]] = {
     "idealized": idealized_device,
     "gokmen_vlasov": gokmen_vlasov_device,
+    "gokmen_vlasov_2016": gokmen_vlasov_2016_device,
     "reram_es": reram_es_device,
     "reram_sb": reram_sb_device,
     "capacitor": capacitor_device,
@@ -316,14 +347,21 @@ def paper_baseline() -> RPUConfig:
 
 
 def gokmen_vlasov() -> RPUConfig:
-    """Gokmen & Vlasov's device (:func:`gokmen_vlasov_device`, 1200 states) with the paper's
-    periphery (as :func:`paper_baseline`).
+    """aihwkit's ``GokmenVlasovPreset``: :func:`gokmen_vlasov_device` (the 2016 device rescaled to
+    ``[-1, 1]``, 1250 states) with aihwkit's preset periphery (:func:`preset_io`,
+    :func:`preset_update`)."""
+    return _with_preset_periphery(gokmen_vlasov_device())
+
+
+def gokmen_vlasov_2016() -> RPUConfig:
+    """Gokmen & Vlasov's device on its own range (:func:`gokmen_vlasov_2016_device`, 1200
+    states) with the paper's periphery (as :func:`paper_baseline`).
 
     Source: Gokmen & Vlasov, Front. Neurosci. 2016 (doi:10.3389/fnins.2016.00333); periphery of
     Rasch, Gokmen & Haensch 2019 (arXiv:1906.02698).
     """
     config = paper_baseline()
-    config.device = gokmen_vlasov_device()
+    config.device = gokmen_vlasov_2016_device()
     return config
 
 
@@ -378,6 +416,7 @@ def unit_cell(
 CONFIG_PRESETS: dict[str, Callable[[], RPUConfig]] = {
     "paper_baseline": paper_baseline,
     "gokmen_vlasov": gokmen_vlasov,
+    "gokmen_vlasov_2016": gokmen_vlasov_2016,
     "idealized": idealized,
     "reram_es": reram_es,
     "reram_sb": reram_sb,

@@ -537,6 +537,140 @@ fn the_number_of_states_is_the_range_over_the_granularity() {
     );
 }
 
+/// aihwkit's ReRAM exponential-step fit (`ReRamESPresetDevice`) without its noise: a down
+/// step of 1.475 `dw_min` at `w = 0`, an up step of 1.097 `dw_min`.
+fn reram_es(noise: bool) -> ExpStepParameters {
+    ExpStepParameters {
+        pulsed: PulsedParameters {
+            dw_min: 0.00135,
+            dw_min_dtod: if noise { 0.2 } else { 0.0 },
+            dw_min_std: if noise { 5.0 } else { 0.0 },
+            up_down: 0.259359,
+            up_down_dtod: if noise { 0.05 } else { 0.0 },
+            w_max: 1.0,
+            w_min: -1.0,
+            w_max_dtod: if noise { 0.3 } else { 0.0 },
+            w_min_dtod: if noise { 0.3 } else { 0.0 },
+        },
+        write_noise: WriteNoiseParameters {
+            write_noise_std: if noise { 75.0 } else { 0.0 },
+            ..WriteNoiseParameters::default()
+        },
+        a: -0.5,
+        b: -0.5,
+        gamma_up: 5.0,
+        gamma_down: 5.0,
+        a_up: -1.18445,
+        a_down: -0.081404,
+        ..ExpStepParameters::default()
+    }
+}
+
+/// Pulses per device of one update call with `x = 1`, `d = -1` (every device up) and
+/// learning rate `lr`.
+fn pulses_of_one_update(t: &mut Tile, lr: f32) -> f64 {
+    let (rows, cols) = (t.out_size(), t.in_size());
+    let before = t.pulses();
+    t.update(&vec![1.0; cols], &vec![-1.0; rows], 1, lr)
+        .unwrap();
+    (t.pulses() - before) as f64 / (rows * cols) as f64
+}
+
+#[test]
+fn update_management_plans_with_the_models_granularity() {
+    // aihwkit's weight granularity (`calcWeightGranularity`): the exponential step's mean down
+    // step at w = 0 (rpu_expstep_device.h), the power step's dw_min 0.5^pow_gamma
+    // (rpu_powstep_device.h); dw_min would plan 0.68 times too many pulses for the ReRAM fit
+    // and half (a quarter) too few for the power step with gamma 1 (2).
+    let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() <= 1e-12 * b;
+    let reram_g = 0.00135 * (1.0 - 0.259359) * (1.0 + 0.081404 * 2.5f64.exp());
+    assert!((reram_g / 0.00135 - 1.475137).abs() < 1e-6);
+    assert!(close(
+        DeviceConfig::ExpStep(reram_es(true)).granularity(),
+        reram_g
+    ));
+    let default_g = 0.001 * (1.0 - 0.36833 * (-12.78785f64 * 0.2425).exp());
+    assert!(close(
+        DeviceConfig::default_of("ExpStep").unwrap().granularity(),
+        default_g
+    ));
+    // Without a positive down step at 0 it falls back to dw_min.
+    let flat = ExpStepParameters {
+        a_down: 2.0,
+        b: 0.0,
+        ..ExpStepParameters::default()
+    };
+    assert_eq!(DeviceConfig::ExpStep(flat).granularity(), Some(0.001));
+    for (gamma, up_down, g) in [(1.0, 0.0, 0.0005), (2.0, 0.0, 0.00025), (1.6, 0.25, 0.0)] {
+        let g = if g > 0.0 {
+            g
+        } else {
+            0.001 * 0.5f64.powf(gamma)
+        };
+        let p = PowStepParameters {
+            pow_gamma: gamma,
+            pow_up_down: up_down,
+            ..PowStepParameters::default()
+        };
+        assert!(
+            close(DeviceConfig::PowStep(p).granularity(), g),
+            "gamma {gamma}"
+        );
+    }
+    let huge = PowStepParameters {
+        pow_gamma: -2000.0,
+        ..PowStepParameters::default()
+    };
+    assert_eq!(DeviceConfig::PowStep(huge).granularity(), Some(0.001));
+
+    // The tile plans with it. Deterministic pulses, k = lr / granularity for x = d = 1:
+    // BL = ceil(k) slots of probability k / BL each, round(BL (k / BL)) pulses.
+    let quiet_pow = |gamma| {
+        DeviceConfig::PowStep(PowStepParameters {
+            pulsed: pulsed(0.0, 0.0, 0.0),
+            pow_gamma: gamma,
+            pow_gamma_dtod: 0.0,
+            ..PowStepParameters::default()
+        })
+    };
+    let deterministic = UpdateParameters {
+        pulse_type: PulseType::DeterministicImplicit,
+        ..UpdateParameters::default()
+    };
+    for (device, lr, pulses) in [
+        (quiet_pow(1.0), 0.002, 2.0), // k = 2 (dw_min: 1)
+        (quiet_pow(2.0), 0.002, 4.0), // k = 4 (dw_min: 1)
+        (DeviceConfig::ExpStep(reram_es(false)), 0.0027, 1.0), // k = 1.36 (dw_min: 2)
+        (
+            DeviceConfig::ExpStep(reram_es(false)),
+            (3.0 * reram_g) as f32,
+            3.0,
+        ),
+    ] {
+        let config = TileConfig {
+            device,
+            update: deterministic.clone(),
+            ..TileConfig::default()
+        };
+        let mut t = Tile::new(8, 8, config, 3).unwrap();
+        assert_eq!(pulses_of_one_update(&mut t, lr), pulses, "lr {lr}");
+    }
+    // Stochastic pulse trains at lr = dw_min on the ReRAM fit: BL = 1, p_x = p_d =
+    // sqrt(dw_min / granularity), so a device gets dw_min / granularity = 0.678 pulses per
+    // update on average (1 when planned with dw_min).
+    let mut t = tile(DeviceConfig::ExpStep(reram_es(true)), 8);
+    let per_update: Vec<f32> = (0..100)
+        .map(|_| pulses_of_one_update(&mut t, 0.00135) as f32)
+        .collect();
+    let (mean, std) = mean_std(&per_update);
+    let expected = 0.00135 / reram_g;
+    let se = std / (per_update.len() as f64).sqrt();
+    assert!(
+        (mean - expected).abs() < 5.0 * se,
+        "{mean} pulses per device and update, expected {expected} (se {se})"
+    );
+}
+
 /// A cell of three constant-step devices with bounds +-0.6 (no spread, so that every device
 /// takes the small weights programmed below).
 fn unit_cell(policy: UpdatePolicy, first: u32, gamma: Vec<f64>) -> DeviceConfig {

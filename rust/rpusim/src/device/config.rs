@@ -115,10 +115,14 @@ impl DeviceConfig {
     }
 
     /// The weight change of one pulse that update management plans with (aihwkit's weight
-    /// granularity): `dw_min`, for the piecewise step `dw_min` times its middle up node, for a
+    /// granularity): `dw_min` for the constant step, linear step and soft bounds; for the
+    /// exponential step the mean device's down step at `w = 0`, for the power step
+    /// `dw_min 0.5^pow_gamma`, for the piecewise step `dw_min` times its middle up node, for a
     /// unit cell the mean over its devices; `None` for the ideal device.
     pub fn granularity(&self) -> Option<f64> {
         match self {
+            DeviceConfig::ExpStep(p) => Some(p.granularity()),
+            DeviceConfig::PowStep(p) => Some(p.granularity()),
             DeviceConfig::PiecewiseStep(p) => Some(p.granularity()),
             DeviceConfig::VectorUnitCell(p) => p.granularity(),
             DeviceConfig::Ideal(_) => None,

@@ -14,7 +14,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pulsed::{check_finite, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters};
+use super::pulsed::{
+    check_finite, up_down_biases, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters,
+};
 use super::{math, move_by, NamedArrays, PulsedDevice};
 use crate::error::Result;
 
@@ -80,6 +82,24 @@ impl ExpStepParameters {
             check_finite(prefix, name, v, false)?;
         }
         Ok(())
+    }
+
+    /// The step update management plans with, aihwkit's weight granularity of the model
+    /// (`calcWeightGranularity` in `rpu_expstep_device.h`): the down step of the mean device at
+    /// `w = 0`, `(1 + down_bias) dw_min max(1 - A_down exp(-gamma_down b), 0)` with the bias of
+    /// `up_down` (aihwkit averages this down step with itself; the up step does not enter), or
+    /// `dw_min` when that is not positive.
+    pub(crate) fn granularity(&self) -> f64 {
+        let dw_min = self.pulsed.dw_min;
+        let (_, down_bias) = up_down_biases(self.pulsed.up_down);
+        let y = (1.0 - self.a_down * (-self.gamma_down * self.b).exp()).max(0.0);
+        let g = (1.0 + down_bias) * dw_min * y;
+        // `g > 0` is false for NaN too (an infinite exponential times a zero factor).
+        if g > 0.0 && g.is_finite() {
+            g
+        } else {
+            dw_min
+        }
     }
 }
 

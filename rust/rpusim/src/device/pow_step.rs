@@ -61,6 +61,19 @@ impl PowStepParameters {
         check_finite(prefix, "pow_up_down_dtod", self.pow_up_down_dtod, true)
     }
 
+    /// The step update management plans with, aihwkit's weight granularity of the model
+    /// (`calcWeightGranularity` in `rpu_powstep_device.h`): `dw_min 0.5^pow_gamma`, the step of
+    /// the mean device in the middle of its range (`omega = 1/2`), or `dw_min` when that is not
+    /// a positive finite number.
+    pub(crate) fn granularity(&self) -> f64 {
+        let g = self.pulsed.dw_min * 0.5f64.powf(self.pow_gamma);
+        if g > 0.0 && g.is_finite() {
+            g
+        } else {
+            self.pulsed.dw_min
+        }
+    }
+
     /// The exponents of a device from its extra normals `xi5`, `xi6`.
     fn exponents(&self, xi: &[f32; 4]) -> [f32; 2] {
         let gain = 1.0 + self.pow_gamma_dtod * f64::from(xi[0]);
