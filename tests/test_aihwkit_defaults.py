@@ -75,12 +75,6 @@ INTENDED: dict[tuple[str, str], str] = {
     ),
     ("PresetIOParameters (backward)", "bound_management"): "as SingleRPUConfig.backward",
     ("VectorUnitCell", "unit_cell_devices"): "aihwkit's empty list cannot make a tile",
-    ("GokmenVlasovPresetDevice", "dw_min"): (
-        "rpusim's gokmen_vlasov_device is Gokmen & Vlasov's device in its own units "
-        "(1200 states over [-0.6, 0.6]), aihwkit's rescales it to [-1, 1]"
-    ),
-    ("GokmenVlasovPresetDevice", "w_max"): "as dw_min",
-    ("GokmenVlasovPresetDevice", "w_min"): "as dw_min",
 }
 """Every default in which rpusim differs from aihwkit on purpose: (docs class column, field)
 -> why. Each has its row in docs/aihwkit.md."""
