@@ -31,6 +31,44 @@ impl SamplePlan {
     }
 }
 
+/// `fn $name(update, dw_min, lr, x_max, d_max) -> (BL, A, B)` of MODEL.md §3.3, computed in
+/// `$t` operation by operation as aihwkit's `performUpdateManagement`.
+macro_rules! plan_in {
+    ($name:ident, $t:ty) => {
+        fn $name(
+            update: &UpdateParameters,
+            dw_min: $t,
+            lr: $t,
+            x_max: $t,
+            d_max: $t,
+        ) -> (u32, $t, $t) {
+            let bl_max = update.desired_bl as $t;
+            // Pulses the largest entries need.
+            let k = lr * x_max * d_max / dw_min;
+            let bl = if update.update_bl_management {
+                k.ceil().min(bl_max)
+            } else {
+                bl_max
+            };
+            let base = (lr / (dw_min * bl)).sqrt();
+            let (mut a, mut b) = (base, base);
+            if update.update_management || update.update_bl_management {
+                let d_val = if k > bl_max {
+                    d_max * (bl_max / k)
+                } else {
+                    d_max
+                };
+                a *= (x_max / d_val).sqrt();
+                b *= (d_val / x_max).sqrt();
+            }
+            (bl as u32, a, b)
+        }
+    };
+}
+
+plan_in!(plan_f32, f32);
+plan_in!(plan_f64, f64);
+
 /// The plan for one sample with largest input `x_max` and largest error `d_max`, or `None` when
 /// the sample asks for no pulses (`x_max == 0`, `d_max == 0` or `lr == 0`).
 pub fn plan(
@@ -40,30 +78,20 @@ pub fn plan(
     x_max: f32,
     d_max: f32,
 ) -> Option<SamplePlan> {
-    let (lr, x_max, d_max) = (f64::from(lr), f64::from(x_max), f64::from(d_max));
     if x_max == 0.0 || d_max == 0.0 || lr == 0.0 {
         return None;
     }
-    let bl_max = f64::from(update.desired_bl);
-    // Pulses the largest entries need.
-    let k = lr * x_max * d_max / dw_min;
-    let bl = if update.update_bl_management {
-        k.ceil().min(bl_max)
-    } else {
-        bl_max
+    // In float32, operation by operation as aihwkit's `performUpdateManagement` (a learning
+    // rate of exactly `dw_min` in float32 then plans one pulse, not two), or in double where
+    // float32 overflows.
+    let (bl, a, b) = match plan_f32(update, dw_min as f32, lr, x_max, d_max) {
+        (bl, a, b) if a.is_normal() && b.is_normal() => (bl, a, b),
+        _ => {
+            let (bl, a, b) = plan_f64(update, dw_min, lr.into(), x_max.into(), d_max.into());
+            (bl, a as f32, b as f32)
+        }
     };
-    let base = (lr / (dw_min * bl)).sqrt();
-    let (mut a, mut b) = (base, base);
-    if update.update_management || update.update_bl_management {
-        let d_val = d_max * if k > bl_max { bl_max / k } else { 1.0 };
-        a *= (x_max / d_val).sqrt();
-        b *= (d_val / x_max).sqrt();
-    }
-    Some(SamplePlan {
-        bl: bl as u32,
-        a: a as f32,
-        b: b as f32,
-    })
+    Some(SamplePlan { bl, a, b })
 }
 
 /// Lines of one side of a sample whose trains draw from one address of the side's stream (a
@@ -131,6 +159,18 @@ mod tests {
             update_bl_management: bl_management,
             ..UpdateParameters::default()
         }
+    }
+
+    #[test]
+    fn plans_in_float32_as_aihwkit() {
+        // lr = dw_min in float32: one pulse at probability 1 (in double, k = 1.00000005 would
+        // ask for two slots).
+        let p = plan(&um(true), 0.001, 0.001, 1.0, 1.0).unwrap();
+        assert_eq!((p.bl, p.p_col(1.0), p.p_row(1.0)), (1, 1.0, 1.0));
+        // Where float32 overflows, double takes over: still finite probabilities.
+        let p = plan(&um(true), 1e-3, 1.0, 1e20, 1e20).unwrap();
+        assert_eq!(p.bl, 31);
+        assert!(p.a.is_finite() && p.b.is_finite() && p.a > 0.0 && p.b > 0.0);
     }
 
     #[test]
