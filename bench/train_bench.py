@@ -105,6 +105,11 @@ def mlp(linear: Linear, conv: Conv) -> nn.Sequential:
     )
 
 
+def mlp_relu(linear: Linear, conv: Conv) -> nn.Sequential:
+    """784-256-128-10, ReLU hidden layers (bench/aihwkit_compare.py)."""
+    return nn.Sequential(linear(784, 256), nn.ReLU(), linear(256, 128), nn.ReLU(), linear(128, 10))
+
+
 def lenet(linear: Linear, conv: Conv) -> nn.Sequential:
     """The LeNet of examples/mnist_lenet.py."""
     return nn.Sequential(
@@ -123,9 +128,10 @@ def lenet(linear: Linear, conv: Conv) -> nn.Sequential:
 
 MODELS: dict[str, tuple[Callable[[Linear, Conv], nn.Sequential], str]] = {
     "mlp": (mlp, "MLP 784-256-128-10 sigmoid"),
+    "mlp_relu": (mlp_relu, "MLP 784-256-128-10 ReLU"),
     "lenet": (lenet, "LeNet 16c5-p2-32c5-p2-128-10 tanh"),
 }
-"""Each network with its description; the MLP reads flat images, LeNet 1x28x28 ones."""
+"""Each network with its description; the MLPs read flat images, LeNet 1x28x28 ones."""
 
 
 @dataclass(frozen=True)
@@ -189,8 +195,9 @@ def analog_network(
 
 
 def images(x: Tensor, model: str) -> Tensor:
-    """``(n, 28, 28)`` images as the network reads them: flat for the MLP, one channel for LeNet."""
-    return x.reshape(len(x), -1) if model == "mlp" else x.unsqueeze(1)
+    """``(n, 28, 28)`` images as the network reads them: flat for the MLPs, one channel for
+    LeNet."""
+    return x.unsqueeze(1) if model == "lenet" else x.reshape(len(x), -1)
 
 
 def train(
@@ -258,10 +265,20 @@ def train_torch(data: dict[str, Any], workload: Workload, threads: int) -> dict[
     return train(network, optimizer, data, workload)
 
 
-def train_aihwkit(data: dict[str, Any], workload: Workload, threads: int) -> dict[str, list[float]]:
-    """Inside the bench environment (OMP_NUM_THREADS and MKL_NUM_THREADS set by the caller)."""
-    from aihwkit.nn import AnalogConv2d, AnalogLinear
-    from aihwkit.optim import AnalogSGD
+def aihwkit_config(
+    noise_management: bool = True,
+    bound_management: bool = True,
+    update_management: bool = True,
+    weight_scaling_omega: float = 0.0,
+    max_input_size: int = 0,
+    max_output_size: int = 0,
+) -> Any:
+    """aihwkit's SingleRPUConfig of presets.paper_baseline() (inside the bench environment):
+    the paper's device, the paper's periphery with abs-max noise management (forward and
+    backward) and iterative bound management (forward) unless switched off, update and
+    pulse-length management unless switched off, digital biases, weight scaling per tile with
+    ``weight_scaling_omega`` (0: off) and tiles of at most ``max_output_size x max_input_size``
+    (0: one tile per layer)."""
     from aihwkit.simulator.configs import ConstantStepDevice, SingleRPUConfig
     from aihwkit.simulator.parameters import (
         IOParameters,
@@ -270,27 +287,50 @@ def train_aihwkit(data: dict[str, Any], workload: Workload, threads: int) -> dic
     )
     from aihwkit.simulator.parameters.enums import BoundManagementType, NoiseManagementType
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(data["seed"])
-    config = SingleRPUConfig(
+    nm = NoiseManagementType.ABS_MAX if noise_management else NoiseManagementType.NONE
+    bm = BoundManagementType.ITERATIVE if bound_management else BoundManagementType.NONE
+    return SingleRPUConfig(
         device=ConstantStepDevice(**DEVICE),
-        forward=IOParameters(
-            noise_management=NoiseManagementType.ABS_MAX,
-            bound_management=BoundManagementType.ITERATIVE,
+        forward=IOParameters(noise_management=nm, bound_management=bm),
+        backward=IOParameters(noise_management=nm, bound_management=BoundManagementType.NONE),
+        update=UpdateParameters(
+            desired_bl=31,
+            update_management=update_management,
+            update_bl_management=update_management,
         ),
-        backward=IOParameters(
-            noise_management=NoiseManagementType.ABS_MAX,
-            bound_management=BoundManagementType.NONE,
-        ),
-        update=UpdateParameters(desired_bl=31, update_management=True, update_bl_management=True),
         mapping=MappingParameter(
-            digital_bias=True, weight_scaling_omega=0.0, max_input_size=0, max_output_size=0
+            digital_bias=True,
+            weight_scaling_omega=weight_scaling_omega,
+            weight_scaling_columnwise=False,
+            max_input_size=max_input_size,
+            max_output_size=max_output_size,
         ),
     )
-    network = analog_network(AnalogLinear, AnalogConv2d, config, data, workload)
-    optimizer = AnalogSGD(network.parameters(), lr=data["lr"])
+
+
+def aihwkit_network(config: Any, data: dict[str, Any], workload: Workload) -> nn.Sequential:
+    """The workload's network of aihwkit's analog layers with ``config``, set to the stored
+    initial weights."""
+    from aihwkit.nn import AnalogConv2d, AnalogLinear
+
+    return analog_network(AnalogLinear, AnalogConv2d, config, data, workload)
+
+
+def aihwkit_optimizer(network: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """aihwkit's AnalogSGD over ``network`` (its analog tiles in their own param groups)."""
+    from aihwkit.optim import AnalogSGD
+
+    optimizer = AnalogSGD(network.parameters(), lr=lr)
     optimizer.regroup_param_groups(network)
-    return train(network, optimizer, data, workload)
+    return optimizer  # type: ignore[no-any-return]
+
+
+def train_aihwkit(data: dict[str, Any], workload: Workload, threads: int) -> dict[str, list[float]]:
+    """Inside the bench environment (OMP_NUM_THREADS and MKL_NUM_THREADS set by the caller)."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(data["seed"])
+    network = aihwkit_network(aihwkit_config(), data, workload)
+    return train(network, aihwkit_optimizer(network, data["lr"]), data, workload)
 
 
 def run_aihwkit(
@@ -370,9 +410,10 @@ def print_layer(layer: dict[str, float], args: argparse.Namespace) -> None:
     )
 
 
-def prepare(args: argparse.Namespace, workloads: list[str]) -> dict[str, Any]:
-    """MNIST, the initial weights of every network needed and the batch orders, for every
-    implementation."""
+def prepare(args: argparse.Namespace, models: set[str]) -> dict[str, Any]:
+    """MNIST (``args.data_dir``, the first ``args.train_size`` / ``args.test_size`` images),
+    the initial weights of every network of ``models`` (keys of MODELS) and ``args.epochs``
+    batch orders, all from ``args.seed``, for every implementation."""
     from rpusim.data import DatasetNotFoundError, load_mnist
 
     try:
@@ -381,7 +422,7 @@ def prepare(args: argparse.Namespace, workloads: list[str]) -> dict[str, Any]:
         raise SystemExit(str(e)) from e
     subset = mnist.subset(args.train_size, args.test_size)
     weights = {}
-    for model in sorted({WORKLOADS[name].model for name in workloads}):
+    for model in sorted(models):
         torch.manual_seed(args.seed)
         network = MODELS[model][0](nn.Linear, nn.Conv2d)
         weights[model] = [p.detach().clone() for p in network.parameters()]
@@ -487,7 +528,7 @@ def main() -> None:
     import rpusim
 
     training = [name for name in args.workloads if name in WORKLOADS]
-    data = prepare(args, training)
+    data = prepare(args, {WORKLOADS[name].model for name in training})
     print(
         f"MNIST {len(data['x_train'])} training / {len(data['x_test'])} test images, "
         f"{args.epochs} epoch(s), lr {args.lr}, seed {args.seed}; "

@@ -3,7 +3,9 @@
 One training step (DESIGN.md): the forward pass calls ``tile.forward``; the backward pass calls
 ``tile.backward`` and stores the pair ``(x, d)`` on the tile's :class:`AnalogContext`; the
 optimizer's step sends the stored pairs to ``tile.update``. The analog weights never get a float
-gradient.
+gradient. As aihwkit's analog layers do, the backward pass gives no gradient through an output
+that reached the forward pass's output bound (the gradient of the ADC's clipping); the update
+still gets that output's error.
 """
 
 from __future__ import annotations
@@ -80,23 +82,39 @@ class AnalogContext(torch.nn.Parameter):
 
 
 class _AnalogMatmul(torch.autograd.Function):
-    """``y = W x`` on the tile; the backward pass returns ``W^T d`` and stores ``(x, d)``."""
+    """``y = W x`` on the tile; the backward pass returns ``W^T d`` and stores ``(x, d)``.
+
+    As in aihwkit, the error of an output that reached the output bound in the forward pass
+    (``AnalogTile._gradient_bounds``) is set to zero before the backward pass, the gradient of
+    the ADC's clipping; the stored ``d``, which the update uses, keeps it."""
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: FunctionCtx, analog_ctx: AnalogContext, x: Tensor, is_test: bool
     ) -> Tensor:
-        ctx.save_for_backward(x)
+        tile = analog_ctx.analog_tile
+        y = tile.forward(x, is_test=is_test)
+        clipped = None
+        if ctx.needs_input_grad[1]:  # only the backward pass uses it
+            bounds = tile._gradient_bounds()
+            if bounds is not None:
+                mask = y.abs() >= torch.from_numpy(bounds)
+                if bool(mask.any()):
+                    clipped = mask
+        ctx.save_for_backward(x, clipped)
         ctx.analog_ctx = analog_ctx  # type: ignore[attr-defined]
-        return analog_ctx.analog_tile.forward(x, is_test=is_test)
+        return y
 
     @staticmethod
     def backward(ctx: Any, d: Tensor) -> tuple[None, Tensor | None, None]:
-        (x,) = ctx.saved_tensors
+        x, clipped = ctx.saved_tensors
         analog_ctx: AnalogContext = ctx.analog_ctx
         d = d.contiguous()  # a gradient may be an expanded (stride 0) view
         needs_context, needs_input = ctx.needs_input_grad[:2]
-        dx = analog_ctx.analog_tile.backward(d) if needs_input else None
+        dx = None
+        if needs_input:
+            errors = d if clipped is None else d.masked_fill(clipped, 0.0)
+            dx = analog_ctx.analog_tile.backward(errors)
         if needs_context:
             analog_ctx.stored.append((x.detach(), d))
         return None, dx, None
@@ -105,5 +123,6 @@ class _AnalogMatmul(torch.autograd.Function):
 def analog_matmul(analog_ctx: AnalogContext, x: Tensor, is_test: bool) -> Tensor:
     """``tile.forward(x, is_test)`` for a float32 CPU ``(batch, tile.in_size)`` tensor, as a
     step of autograd: its backward pass computes ``tile.backward(d)`` (when ``x`` needs a
-    gradient) and stores ``(x, d)`` on ``analog_ctx`` (when the context requires a gradient)."""
+    gradient; the errors of outputs that reached the output bound set to zero, as in aihwkit)
+    and stores ``(x, d)`` on ``analog_ctx`` (when the context requires a gradient)."""
     return cast(Tensor, _AnalogMatmul.apply(analog_ctx, x, is_test))
