@@ -225,13 +225,18 @@ def test_input_without_gradient_skips_the_backward_pass() -> None:
 def test_no_grad_and_eval() -> None:
     layer = AnalogLinear(4, 3, rpu_config=FLOAT, seed=1)
     calls: list[bool] = []
-    forward = layer.tile.forward
+    forward, forward_clipped = layer.tile.forward, layer.tile._forward_clipped
 
     def spy(x: Tensor, is_test: bool = False) -> Tensor:
         calls.append(is_test)
         return forward(x, is_test=is_test)
 
+    def spy_clipped(x: Tensor, is_test: bool) -> tuple[Tensor, Any]:
+        calls.append(is_test)
+        return forward_clipped(x, is_test)
+
     layer.tile.forward = spy  # type: ignore[method-assign]
+    layer.tile._forward_clipped = spy_clipped  # type: ignore[method-assign]
     x = torch.randn(2, 4, requires_grad=True)
     with torch.no_grad():
         y = layer(x)
@@ -283,36 +288,55 @@ def test_outputs_at_the_output_bound_pass_no_gradient(omega: float) -> None:
     close(layer.get_weights()[0], w - LR * d.T @ x.detach())
 
 
-def test_output_bound_follows_the_configuration_and_the_scales() -> None:
-    """The bounds of the gradient stop are the forward's 0.999 * out_scale * out_bound times
-    the digital scales, renewed when the weights or the configuration change; none for a
-    perfect forward pass (which has no bound)."""
-    config = RPUConfig(
-        forward=exact_bounded_io(),
-        mapping=MappingParameters(weight_scaling_omega=0.5, max_input_size=0, max_output_size=0),
-    )
-    layer = AnalogLinear(4, 2, bias=False, rpu_config=config, seed=1)
-    layer.set_weights(torch.full((2, 4), 0.1))
-    bounds = layer.tile._gradient_bounds()
-    assert bounds is not None
-    torch.testing.assert_close(torch.from_numpy(bounds), torch.full((2,), 0.999 * 12 * 0.2))
-    layer.set_weights(torch.full((2, 4), 0.2))
-    bounds = layer.tile._gradient_bounds()
-    assert bounds is not None
-    torch.testing.assert_close(torch.from_numpy(bounds), torch.full((2,), 0.999 * 12 * 0.4))
-    changed = layer.tile.rpu_config
-    changed.forward.out_bound = 6.0
-    changed.forward.out_scale = 2.0
-    layer.tile.rpu_config = changed
-    bounds = layer.tile._gradient_bounds()
-    assert bounds is not None
-    torch.testing.assert_close(torch.from_numpy(bounds), torch.full((2,), 0.999 * 12 * 0.4))
-    restored = copy.deepcopy(layer.tile)
-    assert restored._gradient_bounds() is not None
-    changed.forward = IOParameters.perfect()
-    layer.tile.rpu_config = changed
-    assert layer.tile._gradient_bounds() is None
-    assert AnalogLinear(4, 2, rpu_config=FLOAT).tile._gradient_bounds() is None
+def test_every_array_stops_the_gradient_of_its_own_clipped_outputs() -> None:
+    """A layer split over two arrays of two inputs (as aihwkit's tile arrays, each a module of
+    its own): the outputs of each array are marked against its own bound, with its own scale,
+    and only that array's backward pass loses their errors. Nothing is marked with a larger
+    bound or a perfect forward pass."""
+
+    def layer_with(forward: IOParameters, omega: float = 0.0) -> AnalogLinear:
+        config = RPUConfig(
+            device=ideal_device(bound=10.0),
+            forward=forward,
+            backward=exact_bounded_io(bound_management="none"),
+            mapping=MappingParameters(weight_scaling_omega=omega, max_input_size=2),
+        )
+        layer = AnalogLinear(4, 2, bias=False, rpu_config=config, seed=1)
+        layer.set_weights(w)
+        return layer
+
+    w = torch.tensor([[1.0, 1.0, 0.5, 0.5], [-0.25, -0.25, 1.0, 1.0]])
+    x = torch.tensor([[1.0, 1.0, 1.0, 1.0]], requires_grad=True)
+    d = torch.tensor([[0.5, -2.0]])
+    no_bm = exact_bounded_io(bound_management="none", noise_management="none", out_bound=2.0)
+    for omega, marked in (
+        (0.0, [[True, False], [False, True]]),
+        (2.0, [[True, False], [True, True]]),
+    ):
+        layer = layer_with(no_bm, omega)
+        assert len(layer.tile.tiles) == 2
+        x.grad = None
+        layer(x).backward(d)
+        # Array 0 (inputs 0, 1) gives 2 and -0.5, array 1 (inputs 2, 3) 1 and 2: at a bound of 2
+        # (1.998 with aihwkit's margin) output 0 of array 0 and output 1 of array 1 are marked.
+        # With scales of max|W| / 2 (0.5 for both arrays) the analog outputs are twice as large.
+        expected = torch.cat(
+            [
+                d.masked_fill(torch.tensor([m]), 0.0) @ w[:, 2 * j : 2 * j + 2]
+                for j, m in enumerate(marked)
+            ],
+            dim=1,
+        )
+        assert x.grad is not None
+        close(x.grad, expected)
+        ((_, stored_d),) = layer.analog_ctx.stored
+        assert torch.equal(stored_d, d)  # the update keeps every error
+    for forward in (
+        exact_bounded_io(bound_management="none", noise_management="none"),
+        IOParameters.perfect(),
+    ):
+        _, clipped = layer_with(forward).tile._forward_clipped(x.detach(), False)
+        assert clipped is None
 
 
 def test_frozen_tile_stores_nothing_and_is_not_updated() -> None:

@@ -39,6 +39,15 @@ class Tile:
         """Pulses applied to the devices since the tile was made (saved with the state)."""
     def forward(self, x: npt.NDArray[np.float32], is_test: bool) -> npt.NDArray[np.float32]:
         """``x``: C-contiguous ``(n, in_size)``; returns ``(n, out_size)``."""
+    def forward_clipped(
+        self, x: npt.NDArray[np.float32], is_test: bool
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_] | None]:
+        """The forward pass, and which outputs of every array reached its output bound
+        (``(grid columns, batch, out_size)``), or ``None`` when none did."""
+    def backward_masked(
+        self, d: npt.NDArray[np.float32], clipped: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.float32]:
+        """The backward pass with the errors ``clipped`` marks set to zero, array by array."""
     def backward(self, d: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """``d``: C-contiguous ``(n, out_size)``; returns ``(n, in_size)``."""
     def update(self, x: npt.NDArray[np.float32], d: npt.NDArray[np.float32], lr: float) -> None: ...

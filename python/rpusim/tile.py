@@ -30,10 +30,6 @@ A = TypeVar("A", FloatArray, "torch.Tensor")
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _SEED_MAX = 2**64 - 1
-_OUTPUT_BOUND_MARGIN = 0.999
-"""aihwkit stops the gradient of an output at 0.999 of the output bound (its
-``get_forward_out_bound``), so that an output clipped to the bound counts as clipped."""
-_UNKNOWN: Any = object()
 
 
 class Counters(NamedTuple):
@@ -228,8 +224,6 @@ class AnalogTile:
     """
 
     _tile: _native.Tile
-    _gradient_bounds_cache: Any = _UNKNOWN
-    """:meth:`_gradient_bounds`, or ``_UNKNOWN`` after anything that may change it."""
 
     def __init__(
         self,
@@ -249,7 +243,6 @@ class AnalogTile:
         if not 0 <= int(seed) <= _SEED_MAX:
             raise ValueError(f"seed must be in [0, 2^64 - 1], got {seed}")
         self._tile = _native.Tile(out_size, in_size, rpu_config.to_json(), int(seed))
-        self._gradient_bounds_cache = _UNKNOWN
 
     # --- properties ---------------------------------------------------------------------------
 
@@ -300,7 +293,6 @@ class AnalogTile:
         if not isinstance(config, RPUConfig):
             raise TypeError(f"rpu_config must be an RPUConfig, got {type(config).__name__}")
         self._tile.set_config_json(config.to_json())
-        self._gradient_bounds_cache = _UNKNOWN
 
     # --- the three operations -----------------------------------------------------------------
 
@@ -378,7 +370,6 @@ class AnalogTile:
         if array.shape != shape:
             raise ValueError(f"weights: expected shape {shape}, got {tuple(array.shape)}")
         self._tile.set_weights(array, flag)
-        self._gradient_bounds_cache = _UNKNOWN
 
     @property
     def out_scales(self) -> FloatArray:
@@ -398,7 +389,6 @@ class AnalogTile:
         them: the analog weights use the configured range again, the effective weights stay
         (up to the devices' programming)."""
         self._tile.remap()
-        self._gradient_bounds_cache = _UNKNOWN
 
     # --- state --------------------------------------------------------------------------------
 
@@ -436,32 +426,33 @@ class AnalogTile:
                 f"{self.out_size} x {self.in_size} tile"
             )
         self._tile = native
-        self._gradient_bounds_cache = _UNKNOWN
 
     def __getstate__(self) -> dict[str, Any]:
         return self.state_dict()
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._tile = _native_from_state(state)
-        self._gradient_bounds_cache = _UNKNOWN
 
-    def _gradient_bounds(self) -> FloatArray | None:
-        """Per output row, the size of a forward output (digital scales applied) at and beyond
-        which the autograd bridge stops its gradient (``rpusim.nn``), as aihwkit's analog
-        tiles do (``TileWithPeriphery.post_forward`` / ``pre_backward``): an output whose
-        analog value ``y / out_scales`` reaches 0.999 of ``forward.out_scale *
-        forward.out_bound`` counts as clipped by the ADC, and its error does not enter the
-        backward pass (the update still gets it). ``None`` without an output bound (a perfect
-        forward pass, or ``out_bound <= 0``). Cached until the configuration, the weights or
-        the state change."""
-        if self._gradient_bounds_cache is _UNKNOWN:
-            forward = self.rpu_config.forward
-            bounds = None
-            if not forward.is_perfect and forward.out_bound > 0:
-                bound = _OUTPUT_BOUND_MARGIN * forward.out_scale * forward.out_bound
-                bounds = (bound * self.out_scales.astype(np.float64)).astype(np.float32)
-            self._gradient_bounds_cache = bounds
-        return self._gradient_bounds_cache  # type: ignore[no-any-return]
+    def _forward_clipped(self, x: A, is_test: bool) -> tuple[A, Any]:
+        """:meth:`forward`, and which outputs of every physical array reached its output bound
+        (for the autograd bridge's gradient stop, as aihwkit's tiles: an array's output whose
+        analog value, before its digital scale, is at ``0.999 * forward.out_scale *
+        forward.out_bound`` or beyond): a bool ndarray ``(grid columns, batch, out_size)``, or
+        ``None`` when none did (always for a perfect forward pass or without an output
+        bound)."""
+        flag = check_bool("AnalogTile.forward", "is_test", is_test)
+        array, is_tensor, one_d = _as_batch("x", x, self.in_size)
+        y, clipped = self._tile.forward_clipped(array, flag)
+        return _result(y, is_tensor, one_d), clipped
+
+    def _backward_masked(self, d: A, clipped: Any) -> A:
+        """:meth:`backward` with the errors of the outputs ``clipped`` marks (from
+        :meth:`_forward_clipped` of a batch of the same size) set to zero, array by array."""
+        array, is_tensor, one_d = _as_batch("d", d, self.out_size)
+        if clipped is None:
+            return _result(self._tile.backward(array), is_tensor, one_d)  # type: ignore[no-any-return]
+        z = self._tile.backward_masked(array, clipped)
+        return _result(z, is_tensor, one_d)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         name = type(self).__name__

@@ -84,37 +84,31 @@ class AnalogContext(torch.nn.Parameter):
 class _AnalogMatmul(torch.autograd.Function):
     """``y = W x`` on the tile; the backward pass returns ``W^T d`` and stores ``(x, d)``.
 
-    As in aihwkit, the error of an output that reached the output bound in the forward pass
-    (``AnalogTile._gradient_bounds``) is set to zero before the backward pass, the gradient of
-    the ADC's clipping; the stored ``d``, which the update uses, keeps it."""
+    As in aihwkit, the error of an output that reached its array's output bound in the forward
+    pass (``AnalogTile._forward_clipped``) is set to zero before that array's backward pass,
+    the gradient of the ADC's clipping; the stored ``d``, which the update uses, keeps it."""
 
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: FunctionCtx, analog_ctx: AnalogContext, x: Tensor, is_test: bool
     ) -> Tensor:
         tile = analog_ctx.analog_tile
-        y = tile.forward(x, is_test=is_test)
-        clipped = None
-        if ctx.needs_input_grad[1]:  # only the backward pass uses it
-            bounds = tile._gradient_bounds()
-            if bounds is not None:
-                mask = y.abs() >= torch.from_numpy(bounds)
-                if bool(mask.any()):
-                    clipped = mask
-        ctx.save_for_backward(x, clipped)
+        if ctx.needs_input_grad[1]:  # only the backward pass uses the clipped outputs
+            y, clipped = tile._forward_clipped(x, is_test)
+        else:
+            y, clipped = tile.forward(x, is_test=is_test), None
+        ctx.save_for_backward(x)
         ctx.analog_ctx = analog_ctx  # type: ignore[attr-defined]
+        ctx.clipped = clipped  # type: ignore[attr-defined]
         return y
 
     @staticmethod
     def backward(ctx: Any, d: Tensor) -> tuple[None, Tensor | None, None]:
-        x, clipped = ctx.saved_tensors
+        (x,) = ctx.saved_tensors
         analog_ctx: AnalogContext = ctx.analog_ctx
         d = d.contiguous()  # a gradient may be an expanded (stride 0) view
         needs_context, needs_input = ctx.needs_input_grad[:2]
-        dx = None
-        if needs_input:
-            errors = d if clipped is None else d.masked_fill(clipped, 0.0)
-            dx = analog_ctx.analog_tile.backward(errors)
+        dx = analog_ctx.analog_tile._backward_masked(d, ctx.clipped) if needs_input else None
         if needs_context:
             analog_ctx.stored.append((x.detach(), d))
         return None, dx, None

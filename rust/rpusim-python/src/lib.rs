@@ -4,7 +4,8 @@
 use std::sync::Mutex;
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2, PyReadonlyArray3,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -163,6 +164,66 @@ impl PyTile {
         let (x, n) = matrix("x", &x)?;
         Self::into_new(py, n, self.out_size, |y| {
             self.run(py, |t| t.forward_into(x, n, is_test, y))
+        })
+    }
+
+    /// The forward pass and which outputs of every array reached its output bound: `(y,
+    /// clipped)` with `clipped` a `(grid columns, n, out_size)` bool array, or `None` when none
+    /// did (or the pass has no output bound).
+    #[allow(clippy::type_complexity)]
+    fn forward_clipped<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+        is_test: bool,
+    ) -> PyResult<(
+        Bound<'py, PyArray2<f32>>,
+        Option<Bound<'py, PyArray3<bool>>>,
+    )> {
+        let (x, n) = matrix("x", &x)?;
+        let mut masks = Vec::new();
+        let mut any = false;
+        let y = Self::into_new(py, n, self.out_size, |y| {
+            any = self.run(py, |t| {
+                t.forward_clipped_into(x, n, is_test, y, Some(&mut masks))
+            })?;
+            Ok(())
+        })?;
+        if !any {
+            return Ok((y, None));
+        }
+        let columns = masks.len();
+        let flat: Vec<bool> = masks.into_iter().flatten().collect();
+        let mask = numpy::ndarray::Array3::from_shape_vec((columns, n, self.out_size), flat)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok((y, Some(mask.into_pyarray(py))))
+    }
+
+    /// The backward pass with the errors of the outputs `clipped` marks (from
+    /// `forward_clipped`) set to zero, array by array.
+    fn backward_masked<'py>(
+        &self,
+        py: Python<'py>,
+        d: PyReadonlyArray2<'py, f32>,
+        clipped: PyReadonlyArray3<'py, bool>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let (d, n) = matrix("d", &d)?;
+        let [columns, rows, cols] = [clipped.shape()[0], clipped.shape()[1], clipped.shape()[2]];
+        let flat = clipped
+            .as_slice()
+            .map_err(|_| PyValueError::new_err("clipped: must be C-contiguous"))?;
+        if rows != n || cols != self.out_size {
+            return Err(PyValueError::new_err(format!(
+                "clipped: expected shape (columns, {n}, {}), got ({columns}, {rows}, {cols})",
+                self.out_size
+            )));
+        }
+        let masks: Vec<Vec<bool>> = flat
+            .chunks((n * cols).max(1))
+            .map(<[bool]>::to_vec)
+            .collect();
+        Self::into_new(py, n, self.in_size, |z| {
+            self.run(py, |t| t.backward_masked_into(d, n, z, Some(&masks)))
         })
     }
 

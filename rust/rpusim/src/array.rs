@@ -401,50 +401,152 @@ impl TileArray {
         is_test: bool,
         y: &mut [f32],
     ) -> Result<()> {
+        self.forward_clipped_into(x, n, is_test, y, None)
+            .map(|_| ())
+    }
+
+    /// [`TileArray::forward_into`], and with `clipped` which outputs of every array reached
+    /// its output bound: `clipped[j]` (`n x out_size`, for the arrays of grid column `j`) is
+    /// true where the array's output, before its digital scale, is at `0.999 * out_scale *
+    /// out_bound` or beyond, as aihwkit's tiles mark the outputs whose gradient the ADC's
+    /// clipping stops. Returns whether any output was marked; marks nothing (and returns false)
+    /// for a perfect forward pass or without an output bound.
+    pub fn forward_clipped_into(
+        &mut self,
+        x: &[f32],
+        n: usize,
+        is_test: bool,
+        y: &mut [f32],
+        clipped: Option<&mut Vec<Vec<bool>>>,
+    ) -> Result<bool> {
         if let Some(tile) = self.single() {
-            return tile.forward_into(x, n, is_test, y);
+            tile.forward_into(x, n, is_test, y)?;
+        } else {
+            Self::check_batch("x", x, n, self.in_size)?;
+            Self::check_len("output", y, n, self.out_size)?;
+            gather(x, n, self.in_size, &self.in_cols, &mut self.scratch.inputs);
+            let p = self.in_cols.len();
+            let (inputs, work) = (&self.scratch.inputs, self.work(n));
+            run(
+                &mut self.tiles,
+                &mut self.scratch.results,
+                work,
+                |k, tile, out| {
+                    out.resize(n * tile.out_size(), 0.0);
+                    tile.forward_into(&inputs[k % p], n, is_test, out)
+                },
+            )?;
+            reduce(
+                &self.scratch.results,
+                y,
+                n,
+                self.out_size,
+                &self.out_rows,
+                p,
+                |i, j| i * p + j,
+            );
         }
-        Self::check_batch("x", x, n, self.in_size)?;
-        Self::check_len("output", y, n, self.out_size)?;
-        gather(x, n, self.in_size, &self.in_cols, &mut self.scratch.inputs);
+        let (Some(clipped), Some(bound)) = (clipped, self.gradient_bound()) else {
+            return Ok(false);
+        };
         let p = self.in_cols.len();
-        let (inputs, work) = (&self.scratch.inputs, self.work(n));
-        run(
-            &mut self.tiles,
-            &mut self.scratch.results,
-            work,
-            |k, tile, out| {
-                out.resize(n * tile.out_size(), 0.0);
-                tile.forward_into(&inputs[k % p], n, is_test, out)
-            },
-        )?;
-        reduce(
-            &self.scratch.results,
-            y,
-            n,
-            self.out_size,
-            &self.out_rows,
-            p,
-            |i, j| i * p + j,
-        );
-        Ok(())
+        clipped.resize_with(p, Vec::new);
+        let mut any = false;
+        for (j, mask) in clipped.iter_mut().enumerate() {
+            mask.clear();
+            mask.resize(n * self.out_size, false);
+            for (i, rows) in self.out_rows.iter().enumerate() {
+                let k = i * p + j;
+                let scales = self.tiles[k].out_scales();
+                let out: &[f32] = if self.tiles.len() == 1 {
+                    y
+                } else {
+                    &self.scratch.results[k]
+                };
+                for b in 0..n {
+                    let part = &out[b * rows.len()..(b + 1) * rows.len()];
+                    let marks =
+                        &mut mask[b * self.out_size + rows.start..b * self.out_size + rows.end];
+                    for ((m, &v), &s) in marks.iter_mut().zip(part).zip(scales) {
+                        *m = v.abs() >= (bound * f64::from(s)) as f32;
+                        any |= *m;
+                    }
+                }
+            }
+        }
+        Ok(any)
+    }
+
+    /// The analog output at which aihwkit stops the gradient, `0.999 * out_scale *
+    /// out_bound` (its `get_forward_out_bound`), or `None` for a perfect forward pass or
+    /// without an output bound.
+    fn gradient_bound(&self) -> Option<f64> {
+        let io = &self.config().forward;
+        (!io.is_perfect && io.out_bound > 0.0).then_some(0.999 * io.out_scale * io.out_bound)
     }
 
     /// `z = W^T d` ([`Tile::backward_into`]) for `n` samples; `z` is `n x in_size`.
     pub fn backward_into(&mut self, d: &[f32], n: usize, z: &mut [f32]) -> Result<()> {
-        if let Some(tile) = self.single() {
-            return tile.backward_into(d, n, z);
+        self.backward_masked_into(d, n, z, None)
+    }
+
+    /// [`TileArray::backward_into`] with the errors of the outputs that
+    /// [`TileArray::forward_clipped_into`] marked set to zero, array by array (`clipped[j]`
+    /// for the arrays of grid column `j`).
+    pub fn backward_masked_into(
+        &mut self,
+        d: &[f32],
+        n: usize,
+        z: &mut [f32],
+        clipped: Option<&[Vec<bool>]>,
+    ) -> Result<()> {
+        if clipped.is_none() {
+            if let Some(tile) = self.single() {
+                return tile.backward_into(d, n, z);
+            }
         }
         Self::check_batch("d", d, n, self.out_size)?;
         Self::check_len("output", z, n, self.in_size)?;
-        gather(
-            d,
-            n,
-            self.out_size,
-            &self.out_rows,
-            &mut self.scratch.errors,
-        );
         let (p, q) = (self.in_cols.len(), self.out_rows.len());
+        if let Some(masks) = clipped {
+            if masks.len() != p || masks.iter().any(|m| m.len() != n * self.out_size) {
+                return Err(Error::Shape {
+                    name: "clipped",
+                    expected: format!("{p} masks of {n} x {} outputs", self.out_size),
+                    got: format!("{} masks", masks.len()),
+                });
+            }
+        }
+        // One error batch per output part, or per array when the arrays of a grid row saw
+        // different outputs clipped.
+        let per_tile = clipped.is_some();
+        let parts = if per_tile { self.tiles.len() } else { q };
+        let errors = &mut self.scratch.errors;
+        errors.resize_with(parts, Vec::new);
+        for (e, buf) in errors.iter_mut().enumerate().take(parts) {
+            let (i, j) = if per_tile { (e / p, e % p) } else { (e, 0) };
+            let rows = &self.out_rows[i];
+            buf.clear();
+            for b in 0..n {
+                let values = &d[b * self.out_size + rows.start..b * self.out_size + rows.end];
+                match clipped {
+                    Some(masks) => {
+                        let marks =
+                            &masks[j][b * self.out_size + rows.start..b * self.out_size + rows.end];
+                        buf.extend(
+                            values
+                                .iter()
+                                .zip(marks)
+                                .map(|(&v, &m)| if m { 0.0 } else { v }),
+                        );
+                    }
+                    None => buf.extend_from_slice(values),
+                }
+            }
+        }
+        if let [tile] = self.tiles.as_mut_slice() {
+            return tile.backward_into(&self.scratch.errors[0], n, z);
+        }
         let (errors, work) = (&self.scratch.errors, self.work(n));
         run(
             &mut self.tiles,
@@ -452,7 +554,7 @@ impl TileArray {
             work,
             |k, tile, out| {
                 out.resize(n * tile.in_size(), 0.0);
-                tile.backward_into(&errors[k / p], n, out)
+                tile.backward_into(&errors[if per_tile { k } else { k / p }], n, out)
             },
         )?;
         reduce(
