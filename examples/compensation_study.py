@@ -29,11 +29,12 @@ dw_min 0.0002, bounds +-1, 30 % device-to-device and cycle-to-cycle variation; 7
 Every configuration of a network starts from the same initial weights and the same devices
 (tile seeds) and sees the same batches in the same order. Layers are split into arrays of at
 most 512 x 512 (aihwkit's default; the MLP's first layer is two arrays of 392 inputs). The test
-metric (error in % for MNIST, perplexity per character for the LSTM) is measured --evals-per-epoch times per epoch
-on the whole test set (the LSTM's hidden state restarts from zero at each of these points,
-not only at the start of an epoch). The script writes table.md (final metric and training
-time per epoch of every run), learning_curves.png (one panel per network) and results.json
-to --out-dir (default examples/out/compensation/), and prints the table.
+metric (error in % for MNIST, perplexity per character for the LSTM) is measured
+--evals-per-epoch times per epoch on the whole test set (the LSTM's hidden state restarts from
+zero at each of these points, not only at the start of an epoch). The script writes table.md
+(final metric and training time per epoch of every run), learning_curves.png (one panel per
+network) and results.json to --out-dir (default examples/out/compensation/), and prints the
+table.
 
 The full run (the default) trains LeNet 2 epochs and the MLP 3 epochs on all of MNIST, and
 the LSTM 2 epochs on 300 000 characters of the book (tested on 50 000); on 2 cores with
