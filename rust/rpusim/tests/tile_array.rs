@@ -197,3 +197,57 @@ fn a_grid_saves_loads_and_continues() {
         .iter()
         .all(|t| t.config().forward.out_noise == 0.0));
 }
+
+#[test]
+fn every_array_marks_its_own_clipped_outputs() {
+    // 1 x 4 weights on two arrays of two inputs, exact periphery with an output bound of 2:
+    // array 0 gives 2 (marked: at 0.999 * 2 or beyond), array 1 gives 1.
+    let mut c = TileConfig::default();
+    c.mapping.max_input_size = 2;
+    c.device = DeviceConfig::ConstantStep(PulsedParameters {
+        w_max: 10.0,
+        w_min: -10.0,
+        w_max_dtod: 0.0,
+        w_min_dtod: 0.0,
+        ..PulsedParameters::default()
+    });
+    for io in [&mut c.forward, &mut c.backward] {
+        io.out_noise = 0.0;
+        io.inp_res = 0.0;
+        io.out_res = 0.0;
+        io.bound_management = rpusim::BoundManagement::None;
+        io.noise_management = rpusim::NoiseManagement::None;
+    }
+    c.forward.out_bound = 2.0;
+    let mut array = TileArray::new(1, 4, c.clone(), 1).unwrap();
+    array.set_weights(&[1.0, 1.0, 0.5, 0.5]).unwrap();
+    let mut clipped = Vec::new();
+    let mut y = [0.0f32];
+    let any = array
+        .forward_clipped_into(&[1.0; 4], 1, false, &mut y, Some(&mut clipped))
+        .unwrap();
+    assert!(any);
+    assert_eq!(clipped, vec![vec![true], vec![false]]);
+    assert_eq!(y, [3.0]);
+    // The backward pass of array 0 loses the error, that of array 1 keeps it.
+    let mut z = [0.0f32; 4];
+    array
+        .backward_masked_into(&[1.0], 1, &mut z, Some(&clipped))
+        .unwrap();
+    assert_eq!(z, [0.0, 0.0, 0.5, 0.5]);
+    array.backward_into(&[1.0], 1, &mut z).unwrap();
+    assert_eq!(z, [1.0, 1.0, 0.5, 0.5]);
+    // Masks of the wrong shape are refused.
+    assert!(array
+        .backward_masked_into(&[1.0], 1, &mut z, Some(&clipped[..1]))
+        .is_err());
+    // Nothing is marked without an output bound.
+    let mut unbounded = c;
+    unbounded.forward = rpusim::IoParameters::perfect();
+    let mut array = TileArray::new(1, 4, unbounded, 1).unwrap();
+    array.set_weights(&[1.0, 1.0, 0.5, 0.5]).unwrap();
+    let any = array
+        .forward_clipped_into(&[1.0; 4], 1, false, &mut y, Some(&mut clipped))
+        .unwrap();
+    assert!(!any);
+}
