@@ -320,26 +320,28 @@ impl TileArray {
     /// Maps and programs the weights the array computes with, every tile its block with its
     /// own scales ([`Tile::set_weights`]).
     pub fn set_weights(&mut self, w: &[f32]) -> Result<()> {
-        if let Some(tile) = self.single() {
-            return tile.set_weights(w);
-        }
-        self.check_weights(w)?;
-        let blocks = self.blocks(w);
-        for (tile, block) in self.tiles.iter_mut().zip(blocks) {
-            tile.set_weights(&block)?;
-        }
-        Ok(())
+        self.write_blocks(w, Tile::set_weights)
     }
 
     /// Programs the analog weights as they are ([`Tile::program_weights`]).
     pub fn program_weights(&mut self, w: &[f32]) -> Result<()> {
+        self.write_blocks(w, Tile::program_weights)
+    }
+
+    /// `write(tile, block)` for every tile and its block of the row-major matrix `w`, checked
+    /// first.
+    fn write_blocks(
+        &mut self,
+        w: &[f32],
+        write: fn(&mut Tile, &[f32]) -> Result<()>,
+    ) -> Result<()> {
         if let Some(tile) = self.single() {
-            return tile.program_weights(w);
+            return write(tile, w);
         }
         self.check_weights(w)?;
         let blocks = self.blocks(w);
         for (tile, block) in self.tiles.iter_mut().zip(blocks) {
-            tile.program_weights(&block)?;
+            write(tile, &block)?;
         }
         Ok(())
     }

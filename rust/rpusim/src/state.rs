@@ -91,20 +91,8 @@ impl Tile {
 
     /// Restores a tile saved by [`Tile::to_bytes`]; corrupt or foreign bytes are an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Tile> {
-        if bytes.len() < MAGIC.len() + 12 || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(Error::State("not rpusim tile state (bad magic)".into()));
-        }
-        let (body, crc) = bytes.split_at(bytes.len() - 4);
-        if crc32fast::hash(body).to_le_bytes() != crc {
-            return Err(Error::State(
-                "checksum mismatch: the bytes are corrupt or truncated".into(),
-            ));
-        }
-        let mut r = Reader {
-            bytes: body,
-            pos: MAGIC.len(),
-        };
-        let version = r.version()?;
+        let (mut r, version) = Reader::open(bytes, MAGIC)?;
+        let body = r.bytes;
         let header_len = r.u32()? as usize;
         let mut header: serde_json::Value = serde_json::from_slice(r.take(header_len)?)
             .map_err(|e| Error::State(format!("header: {e}")))?;
@@ -232,20 +220,8 @@ impl TileArray {
             let tile = Tile::from_bytes(bytes)?;
             return TileArray::from_tiles(tile.out_size(), tile.in_size(), tile.seed(), vec![tile]);
         }
-        if bytes.len() < ARRAY_MAGIC.len() + 12 || &bytes[..ARRAY_MAGIC.len()] != ARRAY_MAGIC {
-            return Err(Error::State("not rpusim tile state (bad magic)".into()));
-        }
-        let (body, crc) = bytes.split_at(bytes.len() - 4);
-        if crc32fast::hash(body).to_le_bytes() != crc {
-            return Err(Error::State(
-                "checksum mismatch: the bytes are corrupt or truncated".into(),
-            ));
-        }
-        let mut r = Reader {
-            bytes: body,
-            pos: ARRAY_MAGIC.len(),
-        };
-        r.version()?;
+        let (mut r, _) = Reader::open(bytes, ARRAY_MAGIC)?;
+        let body = r.bytes;
         let header_len = r.u32()? as usize;
         let header: ArrayHeader = serde_json::from_slice(r.take(header_len)?)
             .map_err(|e| Error::State(format!("header: {e}")))?;
@@ -269,6 +245,26 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader after the magic and the format version of `bytes`, checked (magic, checksum,
+    /// a version this build reads), over all but the checksum; and the version.
+    fn open(bytes: &'a [u8], magic: &[u8; 8]) -> Result<(Reader<'a>, u32)> {
+        if bytes.len() < magic.len() + 12 || &bytes[..magic.len()] != magic {
+            return Err(Error::State("not rpusim tile state (bad magic)".into()));
+        }
+        let (body, crc) = bytes.split_at(bytes.len() - 4);
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return Err(Error::State(
+                "checksum mismatch: the bytes are corrupt or truncated".into(),
+            ));
+        }
+        let mut r = Reader {
+            bytes: body,
+            pos: magic.len(),
+        };
+        let version = r.version()?;
+        Ok((r, version))
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self
             .pos
