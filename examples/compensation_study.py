@@ -19,8 +19,8 @@ dw_min 0.0002, bounds +-1, 30 % device-to-device and cycle-to-cycle variation; 7
   management "none", no update or pulse-length management, no weight scaling;
 * ``nm``, ``bm``, ``um``, ``ws``: the baseline plus one measure: abs-max noise management
   forward and backward (NM); iterative bound management (BM); update and pulse-length
-  management (UM/UBLM); weight scaling (WS) with omega 0.6, one digital scale per tile, with
-  learning-rate compensation;
+  management (UM/UBLM); weight scaling (WS) with omega 0.6, one digital scale per tile (the
+  update divides the errors by it: SGD on the effective weights, as aihwkit);
 * ``preset``: NM, BM and UM/UBLM, i.e. paper_baseline() unchanged;
 * ``all``: NM, BM, UM/UBLM and WS;
 * ``remap``: ``all``, and every 50 optimizer steps the weights are re-mapped: read, and
@@ -122,8 +122,8 @@ CONFIGURATIONS = {
 def rpu_config(measures: frozenset[str] | None) -> RPUConfig:
     """presets.paper_baseline() with exactly ``measures`` on (NM: abs-max noise management
     forward and backward; BM: iterative bound management; UM: update and pulse-length
-    management; WS: weight scaling, omega 0.6 per tile, learning-rate compensation), or the
-    float configuration for ``None``."""
+    management; WS: weight scaling, omega 0.6 per tile, the update's errors divided by the
+    scale), or the float configuration for ``None``."""
     if measures is None:
         return RPUConfig.floating_point()
     unknown = measures - {"NM", "BM", "UM", "WS"}
