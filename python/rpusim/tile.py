@@ -448,9 +448,9 @@ class AnalogTile:
     def _backward_masked(self, d: A, clipped: Any) -> A:
         """:meth:`backward` with the errors of the outputs ``clipped`` marks (from
         :meth:`_forward_clipped` of a batch of the same size) set to zero, array by array."""
-        array, is_tensor, one_d = _as_batch("d", d, self.out_size)
         if clipped is None:
-            return _result(self._tile.backward(array), is_tensor, one_d)  # type: ignore[no-any-return]
+            return self.backward(d)
+        array, is_tensor, one_d = _as_batch("d", d, self.out_size)
         z = self._tile.backward_masked(array, clipped)
         return _result(z, is_tensor, one_d)  # type: ignore[no-any-return]
 

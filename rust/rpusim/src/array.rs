@@ -435,7 +435,7 @@ impl TileArray {
                 work,
                 |k, tile, out| {
                     out.resize(n * tile.out_size(), 0.0);
-                    tile.forward_into(&inputs[k % p], n, is_test, out)
+                    tile.forward_into(part(x, inputs, k % p), n, is_test, out)
                 },
             )?;
             reduce(
@@ -519,30 +519,28 @@ impl TileArray {
                 });
             }
         }
-        // One error batch per output part, or per array when the arrays of a grid row saw
+        // The errors of every output part, or of every array when the arrays of a grid row saw
         // different outputs clipped.
         let per_tile = clipped.is_some();
-        let parts = if per_tile { self.tiles.len() } else { q };
-        let errors = &mut self.scratch.errors;
-        errors.resize_with(parts, Vec::new);
-        for (e, buf) in errors.iter_mut().enumerate().take(parts) {
-            let (i, j) = if per_tile { (e / p, e % p) } else { (e, 0) };
-            let rows = &self.out_rows[i];
-            buf.clear();
-            for b in 0..n {
-                let values = &d[b * self.out_size + rows.start..b * self.out_size + rows.end];
-                match clipped {
-                    Some(masks) => {
-                        let marks =
-                            &masks[j][b * self.out_size + rows.start..b * self.out_size + rows.end];
-                        buf.extend(
-                            values
-                                .iter()
-                                .zip(marks)
-                                .map(|(&v, &m)| if m { 0.0 } else { v }),
-                        );
+        match clipped {
+            None => gather(
+                d,
+                n,
+                self.out_size,
+                &self.out_rows,
+                &mut self.scratch.errors,
+            ),
+            Some(masks) => {
+                let errors = &mut self.scratch.errors;
+                errors.resize_with(self.tiles.len(), Vec::new);
+                for (k, buf) in errors.iter_mut().enumerate() {
+                    let (rows, marks) = (&self.out_rows[k / p], &masks[k % p]);
+                    buf.clear();
+                    for b in 0..n {
+                        let at = b * self.out_size + rows.start..b * self.out_size + rows.end;
+                        let zeroed = d[at.clone()].iter().zip(&marks[at]);
+                        buf.extend(zeroed.map(|(&v, &m)| if m { 0.0 } else { v }));
                     }
-                    None => buf.extend_from_slice(values),
                 }
             }
         }
@@ -556,7 +554,12 @@ impl TileArray {
             work,
             |k, tile, out| {
                 out.resize(n * tile.in_size(), 0.0);
-                tile.backward_into(&errors[if per_tile { k } else { k / p }], n, out)
+                let errors = if per_tile {
+                    &errors[k]
+                } else {
+                    part(d, errors, k / p)
+                };
+                tile.backward_into(errors, n, out)
             },
         )?;
         reduce(
@@ -600,7 +603,7 @@ impl TileArray {
             &mut self.tiles,
             &mut self.scratch.results,
             work,
-            |k, tile, _| tile.update(&inputs[k % p], &errors[k / p], n, lr),
+            |k, tile, _| tile.update(part(x, inputs, k % p), part(d, errors, k / p), n, lr),
         )
     }
 
@@ -642,14 +645,28 @@ where
     }
 }
 
-/// The columns `parts[j]` of the `n x width` batch `v`, each into `out[j]` (`n x len`).
+/// The columns `parts[j]` of the `n x width` batch `v`, each into `out[j]` (`n x len`); with
+/// one part nothing is copied (`out` is left empty, and [`part`] gives `v` itself).
 fn gather(v: &[f32], n: usize, width: usize, parts: &[Range<usize>], out: &mut Vec<Vec<f32>>) {
+    if parts.len() == 1 {
+        out.clear();
+        return;
+    }
     out.resize_with(parts.len(), Vec::new);
     for (cols, buf) in parts.iter().zip(out.iter_mut()) {
         buf.clear();
         for b in 0..n {
             buf.extend_from_slice(&v[b * width + cols.start..b * width + cols.end]);
         }
+    }
+}
+
+/// Part `j` of the batch `v` as [`gather`] left it in `gathered`.
+fn part<'a>(v: &'a [f32], gathered: &'a [Vec<f32>], j: usize) -> &'a [f32] {
+    if gathered.is_empty() {
+        v
+    } else {
+        &gathered[j]
     }
 }
 
