@@ -1,7 +1,8 @@
 //! Which instruction set the kernels run with: detected once, capped by `RPUSIM_ISA` or
 //! [`set_max_isa`]. Every kernel has a portable version, and every faster version gives the
-//! same bits (integer operations and float multiplies and adds, each rounded, never fused), so
-//! the choice changes the speed only.
+//! same bits (integer operations, float operations each rounded once: a product's multiply-add
+//! is one IEEE fused multiply-add everywhere, other multiplies and adds are never fused), so the
+//! choice changes the speed only.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
@@ -13,9 +14,9 @@ use crate::error::{Error, Result};
 pub enum Isa {
     /// Plain Rust, for any CPU.
     Portable = 1,
-    /// x86-64 with AVX2 and POPCNT.
+    /// x86-64 with AVX2, FMA and POPCNT.
     Avx2 = 2,
-    /// x86-64 with AVX-512 F, BW, DQ, VL and VPOPCNTDQ (and AVX2).
+    /// x86-64 with AVX-512 F, BW, DQ, VL and VPOPCNTDQ (and AVX2, FMA).
     Avx512 = 3,
 }
 
@@ -63,7 +64,7 @@ fn detect() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
-        let avx2 = has!("avx2") && has!("popcnt");
+        let avx2 = has!("avx2") && has!("fma") && has!("popcnt");
         let avx512 = has!("avx512f")
             && has!("avx512bw")
             && has!("avx512dq")
@@ -125,13 +126,13 @@ pub(crate) fn compiled_for<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt")]
+#[target_feature(enable = "avx2,fma,popcnt")]
 unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq")]
+#[target_feature(enable = "avx2,fma,popcnt,avx512f,avx512bw,avx512dq,avx512vl,avx512vpopcntdq")]
 unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
     f()
 }

@@ -1,6 +1,6 @@
 //! Eight float lanes: the vector the product kernels are written in, as a plain array (any
-//! CPU; LLVM vectorises it where it can) or as an AVX register. Multiplies and adds are
-//! separate and rounded, lane by lane, so every implementation gives the same bits.
+//! CPU; LLVM vectorises it where it can) or as an AVX register. Each multiply-add is fused
+//! (one rounding, IEEE `fma`), lane by lane, so every implementation gives the same bits.
 
 /// Eight float lanes.
 pub(super) trait Lanes: Copy {
@@ -30,7 +30,7 @@ pub(super) trait Lanes: Copy {
     /// `p .. p + n` is writable (and the CPU has the implementation's features).
     unsafe fn store_first(self, p: *mut f32, n: usize);
 
-    /// `self + a * b`, the multiply rounded, then the add.
+    /// `self + a * b` with one rounding (a fused multiply-add).
     fn mul_add(self, a: Self, b: Self) -> Self;
 
     /// The sums of the lanes of eight vectors, each as [`super::reduce8`]: lane `k` of the
@@ -83,7 +83,7 @@ impl Lanes for [f32; 8] {
     fn mul_add(self, a: Self, b: Self) -> Self {
         let mut v = self;
         for l in 0..8 {
-            v[l] += a[l] * b[l];
+            v[l] = a[l].mul_add(b[l], v[l]);
         }
         v
     }
@@ -108,8 +108,8 @@ mod avx {
         }
     }
 
-    // SAFETY (every method): the lanes are used only in functions compiled with AVX2 (or
-    // AVX-512 VL), into which these are inlined; pointers as the trait says.
+    // SAFETY (every method): the lanes are used only in functions compiled with AVX2 and FMA
+    // (or AVX-512 VL), into which these are inlined; pointers as the trait says.
     impl super::Lanes for __m256 {
         #[inline(always)]
         fn zero() -> Self {
@@ -143,7 +143,7 @@ mod avx {
 
         #[inline(always)]
         fn mul_add(self, a: Self, b: Self) -> Self {
-            unsafe { _mm256_add_ps(self, _mm256_mul_ps(a, b)) }
+            unsafe { _mm256_fmadd_ps(a, b, self) }
         }
 
         /// Pairwise sums by horizontal adds, in the tree of `reduce8`: `hadd` adds neighbours,
