@@ -17,7 +17,6 @@ import hashlib
 from collections.abc import Iterator
 
 import numpy as np
-
 import rpusim
 from rpusim import devices, presets
 from rpusim.config import BoundManagementType, NoiseManagementType, PulseType
@@ -51,11 +50,18 @@ def _configs() -> Iterator[tuple[str, rpusim.RPUConfig]]:
         for bm in BoundManagementType:
             io = rpusim.IOParameters(noise_management=nm, bound_management=bm, out_bound=0.5)
             yield f"nm_{nm.value}_bm_{bm.value}", dataclasses.replace(base, forward=io)
-    yield "perfect", dataclasses.replace(
-        base, forward=rpusim.IOParameters.perfect(), backward=rpusim.IOParameters.perfect()
+    yield (
+        "perfect",
+        dataclasses.replace(
+            base, forward=rpusim.IOParameters.perfect(), backward=rpusim.IOParameters.perfect()
+        ),
     )
-    yield "no_um", dataclasses.replace(
-        base, update=rpusim.UpdateParameters(update_management=False, update_bl_management=False)
+    yield (
+        "no_um",
+        dataclasses.replace(
+            base,
+            update=rpusim.UpdateParameters(update_management=False, update_bl_management=False),
+        ),
     )
     for columnwise in (False, True):
         for compensation in (False, True):
@@ -101,7 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     total = hashlib.sha256()
     for name, config in _configs():
-        for label, cfg, shape in (("single", config, (12, 20)), ("split", _split(config), (20, 40))):
+        cases = (("single", config, (12, 20)), ("split", _split(config), (20, 40)))
+        for label, cfg, shape in cases:
             h = case_hash(cfg, *shape)
             total.update(h.encode())
             if not args.total:
