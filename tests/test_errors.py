@@ -63,6 +63,7 @@ def test_shapes_and_values_are_rpusim_errors_naming_the_parameter() -> None:
         # the native layer's own checks
         ("d", lambda: tile._tile.update(x, np.ones((3, 3), dtype=np.float32), 0.1)),
         ("x", lambda: tile._tile.forward(np.ones((4, 2), dtype=np.float32).T, False)),
+        ("weights", lambda: tile._tile.set_weights(np.ones((4, 3), dtype=np.float32), True)),
     ]
     for name, call in cases:
         with pytest.raises(rpusim.RPUSimError, match=name) as info:

@@ -350,6 +350,14 @@ impl PyTile {
         w: PyReadonlyArray2<'_, f32>,
         apply_weight_scaling: bool,
     ) -> PyResult<()> {
+        let (rows, cols) = (w.shape()[0], w.shape()[1]);
+        if (rows, cols) != (self.out_size, self.in_size) {
+            return Err(to_py(Error::Shape {
+                name: "weights",
+                expected: format!("({}, {})", self.out_size, self.in_size),
+                got: format!("({rows}, {cols})"),
+            }));
+        }
         let (w, _) = matrix("weights", &w)?;
         self.run(py, |t| {
             if apply_weight_scaling {
