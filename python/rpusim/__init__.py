@@ -16,7 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
 from rpusim import devices, presets
-from rpusim._native import FORMAT_VERSION
+from rpusim._native import FORMAT_VERSION, ConfigError, RPUSimError, StateError
 from rpusim.characterization import DeviceResponse, characterize
 from rpusim.config import (
     BoundManagementType,
@@ -49,6 +49,7 @@ __all__ = [
     "FORMAT_VERSION",
     "AnalogTile",
     "BoundManagementType",
+    "ConfigError",
     "Counters",
     "DeviceResponse",
     "IOParameters",
@@ -56,6 +57,8 @@ __all__ = [
     "NoiseManagementType",
     "PulseType",
     "RPUConfig",
+    "RPUSimError",
+    "StateError",
     "UpdateParameters",
     "__version__",
     "characterize",

@@ -1,5 +1,5 @@
 """Field checks shared by the configuration dataclasses: each returns the normalised value or
-raises TypeError/ValueError naming ``owner.name``."""
+raises TypeError/ConfigError naming ``owner.name``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from rpusim._native import ConfigError
+
 
 def check_real(
     owner: str,
@@ -21,32 +23,32 @@ def check_real(
     gt: float | None = None,
     le: float | None = None,
 ) -> float:
-    """``value`` as a finite float within the given limits, or TypeError/ValueError naming
+    """``value`` as a finite float within the given limits, or TypeError/ConfigError naming
     ``owner.name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}.{name} must be a real number, got {type(value).__name__}")
     v = float(value)
     if not math.isfinite(v):
-        raise ValueError(f"{owner}.{name} must be finite, got {value!r}")
+        raise ConfigError(f"{owner}.{name} must be finite, got {value!r}")
     if ge is not None and not v >= ge:
-        raise ValueError(f"{owner}.{name} must be >= {ge:g}, got {value!r}")
+        raise ConfigError(f"{owner}.{name} must be >= {ge:g}, got {value!r}")
     if gt is not None and not v > gt:
-        raise ValueError(f"{owner}.{name} must be > {gt:g}, got {value!r}")
+        raise ConfigError(f"{owner}.{name} must be > {gt:g}, got {value!r}")
     if le is not None and not v <= le:
-        raise ValueError(f"{owner}.{name} must be <= {le:g}, got {value!r}")
+        raise ConfigError(f"{owner}.{name} must be <= {le:g}, got {value!r}")
     return v
 
 
 def check_int(owner: str, name: str, value: object, *, ge: int, le: int | None = None) -> int:
     """``value`` as an int in ``[ge, le]`` (``le`` None: no upper bound), or
-    TypeError/ValueError naming ``owner.name``."""
+    TypeError/ConfigError naming ``owner.name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{owner}.{name} must be an int, got {type(value).__name__}")
     v = int(value)
     if le is None and v < ge:
-        raise ValueError(f"{owner}.{name} must be >= {ge}, got {v}")
+        raise ConfigError(f"{owner}.{name} must be >= {ge}, got {v}")
     if le is not None and not ge <= v <= le:
-        raise ValueError(f"{owner}.{name} must be in [{ge}, {le}], got {v}")
+        raise ConfigError(f"{owner}.{name} must be in [{ge}, {le}], got {v}")
     return v
 
 
@@ -59,7 +61,7 @@ def check_bool(owner: str, name: str, value: object) -> bool:
 
 def check_option(owner: str, name: str, value: object, options: type[enum.Enum]) -> str:
     """The string value of a member of the str-enum ``options``, given as the member or its
-    string; TypeError/ValueError naming ``owner.name`` otherwise."""
+    string; TypeError/ConfigError naming ``owner.name`` otherwise."""
     if isinstance(value, options):
         return str(value.value)
     if not isinstance(value, str):
@@ -69,14 +71,14 @@ def check_option(owner: str, name: str, value: object, options: type[enum.Enum])
     allowed = [str(m.value) for m in options]
     if value not in allowed:
         listed = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"{owner}.{name} must be one of {listed}, got {value!r}")
+        raise ConfigError(f"{owner}.{name} must be one of {listed}, got {value!r}")
     return value
 
 
 def check_object(value: object, where: str) -> dict[str, Any]:
     """A copy of the JSON object ``value``, or ValueError naming ``where``."""
     if not isinstance(value, dict):
-        raise ValueError(f"{where} must be a JSON object, got {type(value).__name__}")
+        raise ConfigError(f"{where} must be a JSON object, got {type(value).__name__}")
     return dict(value)
 
 
@@ -87,5 +89,5 @@ def check_fields(cls: type, value: object, where: str) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"{where}: unknown field {unknown[0]!r}")
+        raise ConfigError(f"{where}: unknown field {unknown[0]!r}")
     return values

@@ -8,12 +8,24 @@ import numpy.typing as npt
 __all__ = [
     "FORMAT_VERSION",
     "OLDEST_FORMAT_VERSION",
+    "ConfigError",
+    "RPUSimError",
+    "StateError",
     "Tile",
     "default_config_json",
     "default_device_json",
     "get_num_threads",
     "set_num_threads",
 ]
+
+class RPUSimError(ValueError):
+    """An argument, configuration or state rpusim refuses; the message names the parameter."""
+
+class ConfigError(RPUSimError):
+    """A configuration that is unreadable or has a value out of its range."""
+
+class StateError(RPUSimError):
+    """Saved state bytes that are corrupt, truncated or of an unknown format version."""
 
 FORMAT_VERSION: int
 """Format version of the state bytes this build writes."""

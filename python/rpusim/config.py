@@ -4,8 +4,8 @@ and the device model (MODEL.md sections 2-5).
 The dataclasses mirror the engine's serde structs field by field, with aihwkit's names, so a
 configuration converts to the engine's JSON by :meth:`RPUConfig.to_json` and back by
 :meth:`RPUConfig.from_json` (the only two conversion functions). Every dataclass checks its
-fields when it is built and raises ``TypeError``/``ValueError`` naming the field; the engine
-checks again.
+fields when it is built and raises ``TypeError`` or :class:`~rpusim.ConfigError` (a
+``ValueError``) naming the field; the engine checks again.
 
 Options are lowercase strings; the str-enums below are accepted too and stored as their string.
 
@@ -30,6 +30,7 @@ from rpusim._checks import (
     check_option,
     check_real,
 )
+from rpusim._native import ConfigError
 from rpusim.devices import DEVICE_TYPES, ConstantStep, Device, IdealDevice, device_from_document
 
 __all__ = [
@@ -167,7 +168,7 @@ class IOParameters:
         return cls(is_perfect=True)
 
     def validate(self) -> None:
-        """Checks every field (TypeError/ValueError naming it) and normalises numbers to float
+        """Checks every field (TypeError/ConfigError naming it) and normalises numbers to float
         and options to strings. Runs on construction and before conversion for the engine."""
         o = type(self).__name__
         self.is_perfect = check_bool(o, "is_perfect", self.is_perfect)
@@ -192,12 +193,12 @@ class IOParameters:
         self.max_bm_factor = check_real(o, "max_bm_factor", self.max_bm_factor, ge=1.0)
         self.max_bm_res = check_real(o, "max_bm_res", self.max_bm_res, ge=0.0)
         if self.inp_res > 0 and self.inp_bound <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"{o}.inp_bound must be > 0 when the DAC quantises (inp_res > 0), "
                 f"got {self.inp_bound}"
             )
         if self.out_res > 0 and self.out_bound <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"{o}.out_bound must be > 0 when the ADC quantises (out_res > 0), "
                 f"got {self.out_bound}"
             )
@@ -226,7 +227,7 @@ class UpdateParameters:
         self.validate()
 
     def validate(self) -> None:
-        """Checks every field (TypeError/ValueError naming it); runs on construction and before
+        """Checks every field (TypeError/ConfigError naming it); runs on construction and before
         conversion for the engine."""
         o = type(self).__name__
         self.desired_bl = check_int(o, "desired_bl", self.desired_bl, ge=1, le=MAX_BL)
@@ -282,7 +283,7 @@ class MappingParameters:
         self.validate()
 
     def validate(self) -> None:
-        """Checks every field (TypeError/ValueError naming it)."""
+        """Checks every field (TypeError/ConfigError naming it)."""
         o = type(self).__name__
         self.weight_scaling_omega = check_real(
             o, "weight_scaling_omega", self.weight_scaling_omega, ge=0.0
@@ -384,7 +385,7 @@ class RPUConfig:
         try:
             document = json.loads(text)
         except (TypeError, json.JSONDecodeError) as e:
-            raise ValueError(f"RPUConfig: not a JSON document: {e}") from None
+            raise ConfigError(f"RPUConfig: not a JSON document: {e}") from None
         document = check_fields(cls, document, "RPUConfig")
         parts: dict[str, Any] = {}
         if "device" in document:

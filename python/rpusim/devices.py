@@ -48,6 +48,7 @@ from rpusim._checks import (
     check_option,
     check_real,
 )
+from rpusim._native import ConfigError
 
 __all__ = [
     "DEVICE_TYPES",
@@ -84,7 +85,7 @@ def _check_reals(owner: str, name: str, value: object, *, max_len: int) -> list[
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f"{owner}.{name} must be a list of numbers, got {type(value).__name__}")
     if len(value) > max_len:
-        raise ValueError(f"{owner}.{name} must have at most {max_len} values, got {len(value)}")
+        raise ConfigError(f"{owner}.{name} must have at most {max_len} values, got {len(value)}")
     return [check_real(owner, f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
@@ -93,7 +94,7 @@ class Device:
     """Base of every device model; the engine knows a model by its class name."""
 
     def validate(self) -> None:
-        """Checks every field (TypeError/ValueError naming it); nothing to check here."""
+        """Checks every field (TypeError/ConfigError naming it); nothing to check here."""
 
     def to_document(self) -> dict[str, Any]:
         """The engine's JSON object of this device: ``{"type": class name, field: value, ...}``
@@ -176,7 +177,7 @@ class PulsedDevice(Device):
         self.validate()
 
     def validate(self) -> None:
-        """Checks every field (TypeError/ValueError naming it) and normalises numbers to float.
+        """Checks every field (TypeError/ConfigError naming it) and normalises numbers to float.
 
         Runs on construction; call it again after changing fields by hand (converting a
         configuration for the engine does).
@@ -249,7 +250,7 @@ def _check_reverse(device: LinearStep | SoftBounds) -> None:
     device.reverse_down = check_bool(owner, "reverse_down", device.reverse_down)
     device.reverse_offset = check_real(owner, "reverse_offset", device.reverse_offset, ge=0.0)
     if (device.reverse_up or device.reverse_down) and not device.mult_noise:
-        raise ValueError(
+        raise ConfigError(
             f"{owner}.mult_noise must be True when reverse_up or reverse_down is set "
             "(as in aihwkit)"
         )
@@ -480,9 +481,9 @@ class PiecewiseStep(PulsedDeviceWithWriteNoise):
             owner, "piecewise_down", self.piecewise_down, max_len=MAX_NODES
         )
         if not self.piecewise_up:
-            raise ValueError(f"{owner}.piecewise_up must have at least one value")
+            raise ConfigError(f"{owner}.piecewise_up must have at least one value")
         if len(self.piecewise_down) != len(self.piecewise_up):
-            raise ValueError(
+            raise ConfigError(
                 f"{owner}.piecewise_down must have as many values as piecewise_up "
                 f"({len(self.piecewise_up)}), got {len(self.piecewise_down)}"
             )
@@ -589,7 +590,7 @@ class VectorUnitCell(Device):
         self.gamma = value
 
     def validate(self) -> None:
-        """Checks every field and every device (TypeError/ValueError naming it)."""
+        """Checks every field and every device (TypeError/ConfigError naming it)."""
         owner = "VectorUnitCell"
         if isinstance(self.devices, (str, bytes)) or not isinstance(self.devices, Sequence):
             raise TypeError(
@@ -598,7 +599,7 @@ class VectorUnitCell(Device):
         self.devices = list(self.devices)
         n = len(self.devices)
         if not 1 <= n <= MAX_UNIT_CELL_DEVICES:
-            raise ValueError(
+            raise ConfigError(
                 f"{owner}.devices must hold 1 to {MAX_UNIT_CELL_DEVICES} devices, got {n}"
             )
         for k, device in enumerate(self.devices):
@@ -615,7 +616,7 @@ class VectorUnitCell(Device):
             device.validate()
         self.gamma = _check_reals(owner, "gamma", self.gamma, max_len=MAX_UNIT_CELL_DEVICES)
         if self.gamma and len(self.gamma) != n:
-            raise ValueError(
+            raise ConfigError(
                 f"{owner}.gamma must be empty (1/n each) or hold one value per device ({n}), "
                 f"got {len(self.gamma)}"
             )
@@ -671,12 +672,12 @@ def device_from_document(value: object, where: str = "device") -> Device:
     device_type = DEVICE_TYPES.get(tag) if isinstance(tag, str) else None
     if device_type is None:
         known = ", ".join(DEVICE_TYPES)
-        raise ValueError(f"{where}.type must be one of {known}, got {tag!r}")
+        raise ConfigError(f"{where}.type must be one of {known}, got {tag!r}")
     values = check_fields(device_type, document, where)
     if device_type is VectorUnitCell and "devices" in values:
         devices = values["devices"]
         if not isinstance(devices, list):
-            raise ValueError(f"{where}.devices must be a JSON array, got {type(devices).__name__}")
+            raise ConfigError(f"{where}.devices must be a JSON array, got {type(devices).__name__}")
         values["devices"] = [
             device_from_document(d, f"{where}.devices[{k}]") for k, d in enumerate(devices)
         ]

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from rpusim import _native
 from rpusim._checks import check_bool
+from rpusim._native import RPUSimError, StateError
 from rpusim.config import RPUConfig
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def _as_batch(name: str, value: object, size: int) -> tuple[FloatArray, bool, bo
         return array.reshape(1, size), is_tensor, True
     if array.ndim == 2 and array.shape[1] == size:
         return array, is_tensor, False
-    raise ValueError(
+    raise RPUSimError(
         f"{name}: expected shape (batch, {size}) or ({size},), got {tuple(array.shape)}"
     )
 
@@ -107,7 +108,7 @@ def _check_size(name: str, value: object) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if not 1 <= int(value) <= 2**32 - 1:
-        raise ValueError(f"{name} must be in [1, 2^32 - 1], got {value}")
+        raise RPUSimError(f"{name} must be in [1, 2^32 - 1], got {value}")
     return int(value)
 
 
@@ -117,11 +118,11 @@ def _native_from_state(state: object) -> _native.Tile:
         raise TypeError(f"state must be a dict from AnalogTile.state_dict(), got {type(state)}")
     for key in ("format_version", "out_size", "in_size", "state"):
         if key not in state:
-            raise ValueError(f"state: missing key {key!r}")
+            raise StateError(f"state: missing key {key!r}")
     version = state["format_version"]
     oldest, newest = _native.OLDEST_FORMAT_VERSION, _native.FORMAT_VERSION
     if isinstance(version, bool) or not isinstance(version, int) or not oldest <= version <= newest:
-        raise ValueError(
+        raise StateError(
             f"state: format_version {version!r} is not supported "
             f"(this build reads {oldest} to {newest})"
         )
@@ -132,7 +133,7 @@ def _native_from_state(state: object) -> _native.Tile:
         raise TypeError(f"state['state'] must be bytes, got {type(data).__name__}")
     native = _native.Tile.from_bytes(data)
     if (native.out_size, native.in_size) != (state["out_size"], state["in_size"]):
-        raise ValueError(
+        raise StateError(
             f"state: the stored tile is {native.out_size} x {native.in_size}, but the "
             f"dictionary says {state['out_size']} x {state['in_size']}"
         )
@@ -241,7 +242,7 @@ class AnalogTile:
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
             raise TypeError(f"seed must be an int, got {type(seed).__name__}")
         if not 0 <= int(seed) <= _SEED_MAX:
-            raise ValueError(f"seed must be in [0, 2^64 - 1], got {seed}")
+            raise RPUSimError(f"seed must be in [0, 2^64 - 1], got {seed}")
         self._tile = _native.Tile(out_size, in_size, rpu_config.to_json(), int(seed))
 
     # --- properties ---------------------------------------------------------------------------
@@ -336,11 +337,11 @@ class AnalogTile:
         xs, _, _ = _as_batch("x", x, self.in_size)
         ds, _, _ = _as_batch("d", d, self.out_size)
         if ds.shape[0] != xs.shape[0]:
-            raise ValueError(f"d: expected batch size {xs.shape[0]} (as x), got {ds.shape[0]}")
+            raise RPUSimError(f"d: expected batch size {xs.shape[0]} (as x), got {ds.shape[0]}")
         if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
             raise TypeError(f"lr must be a real number, got {type(lr).__name__}")
         if not (math.isfinite(lr) and 0 <= lr <= _FLOAT32_MAX):
-            raise ValueError(f"lr must be finite and >= 0, got {lr!r}")
+            raise RPUSimError(f"lr must be finite and >= 0, got {lr!r}")
         self._tile.update(xs, ds, float(lr))
 
     # --- weights ------------------------------------------------------------------------------
@@ -368,7 +369,7 @@ class AnalogTile:
         array, _ = _as_matrix("weights", weights)
         shape = (self.out_size, self.in_size)
         if array.shape != shape:
-            raise ValueError(f"weights: expected shape {shape}, got {tuple(array.shape)}")
+            raise RPUSimError(f"weights: expected shape {shape}, got {tuple(array.shape)}")
         self._tile.set_weights(array, flag)
 
     @property
@@ -417,11 +418,11 @@ class AnalogTile:
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Replaces the whole state (configuration and devices included) by ``state`` from
-        :meth:`state_dict`. The sizes must match (``ValueError``); a failure leaves the tile
-        unchanged."""
+        :meth:`state_dict`. The sizes must match (:class:`~rpusim.StateError`); a failure leaves
+        the tile unchanged."""
         native = _native_from_state(state)
         if (native.out_size, native.in_size) != (self.out_size, self.in_size):
-            raise ValueError(
+            raise StateError(
                 f"state: a {native.out_size} x {native.in_size} tile cannot be loaded into a "
                 f"{self.out_size} x {self.in_size} tile"
             )
@@ -465,7 +466,7 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+        raise RPUSimError(f"n must be >= 1, got {n}")
     _native.set_num_threads(int(n))
 
 

@@ -7,25 +7,87 @@ use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2, PyReadonlyArray3,
     PyUntypedArrayMethods,
 };
+use pyo3::create_exception;
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use rpusim::{DeviceConfig, Error, Tile, TileArray, TileConfig};
 
-/// The one place an engine error becomes a Python exception.
-fn to_py(e: Error) -> PyErr {
-    match e {
-        Error::Threads(_) => PyRuntimeError::new_err(e.to_string()),
-        _ => PyValueError::new_err(e.to_string()),
+create_exception!(
+    rpusim,
+    RPUSimError,
+    PyValueError,
+    "An argument, configuration or state rpusim refuses; the message names the parameter."
+);
+create_exception!(
+    rpusim,
+    ConfigError,
+    RPUSimError,
+    "A configuration that is unreadable or has a value out of its range."
+);
+create_exception!(
+    rpusim,
+    StateError,
+    RPUSimError,
+    "Saved state bytes that are corrupt, truncated or of an unknown format version."
+);
+
+/// An engine error on its way to Python: `?` on an engine result in a function that returns
+/// [`PyResult`] goes through the one conversion below (the orphan rule forbids
+/// `From<rpusim::Error> for PyErr` itself).
+struct EngineError(Error);
+
+impl From<Error> for EngineError {
+    fn from(e: Error) -> Self {
+        EngineError(e)
     }
 }
 
-/// A C-contiguous float32 matrix as a slice, or a ValueError naming `name`.
-fn matrix<'a>(name: &str, a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<(&'a [f32], usize)> {
+/// The one place an engine error becomes a Python exception: a corrupt state is a
+/// [`StateError`], an unreadable configuration a [`ConfigError`], threads that cannot start a
+/// `RuntimeError`, everything else (shapes, non-finite values, out-of-range arguments) an
+/// [`RPUSimError`].
+impl From<EngineError> for PyErr {
+    fn from(EngineError(e): EngineError) -> Self {
+        let message = e.to_string();
+        match e {
+            Error::State(_) => StateError::new_err(message),
+            Error::Config(_) => ConfigError::new_err(message),
+            Error::Threads(_) => PyRuntimeError::new_err(message),
+            Error::Shape { .. } | Error::NonFinite { .. } | Error::InvalidParameter { .. } => {
+                RPUSimError::new_err(message)
+            }
+        }
+    }
+}
+
+fn to_py(e: Error) -> PyErr {
+    EngineError(e).into()
+}
+
+/// A configuration document's errors, whatever the engine calls them, are [`ConfigError`]s.
+fn read_config(config_json: &str) -> PyResult<TileConfig> {
+    TileConfig::from_json(config_json).map_err(|e| ConfigError::new_err(e.to_string()))
+}
+
+/// A C-contiguous float32 matrix as a slice, or an error naming `name`.
+fn matrix<'a>(
+    name: &'static str,
+    a: &'a PyReadonlyArray2<'_, f32>,
+) -> PyResult<(&'a [f32], usize)> {
     let rows = a.shape()[0];
-    let slice = a
-        .as_slice()
-        .map_err(|_| PyValueError::new_err(format!("{name}: must be C-contiguous")))?;
+    // `as_slice` also takes a Fortran-ordered array, whose slice is in the wrong order here.
+    let not_c_order = || {
+        to_py(Error::Shape {
+            name,
+            expected: "a C-contiguous array".into(),
+            got: "another memory layout".into(),
+        })
+    };
+    if !a.is_c_contiguous() {
+        return Err(not_c_order());
+    }
+    let slice = a.as_slice().map_err(|_| not_c_order())?;
     Ok((slice, rows))
 }
 
@@ -125,7 +187,7 @@ impl PyTile {
         config_json: &str,
         seed: u64,
     ) -> PyResult<Self> {
-        let config = TileConfig::from_json(config_json).map_err(to_py)?;
+        let config = read_config(config_json)?;
         let tile = py
             .detach(|| TileArray::new(out_size, in_size, config, seed))
             .map_err(to_py)?;
@@ -209,15 +271,16 @@ impl PyTile {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let (d, n) = matrix("d", &d)?;
         let [columns, rows, cols] = [clipped.shape()[0], clipped.shape()[1], clipped.shape()[2]];
+        if rows != n || cols != self.out_size || !clipped.is_c_contiguous() {
+            return Err(to_py(Error::Shape {
+                name: "clipped",
+                expected: format!("C-contiguous (columns, {n}, {})", self.out_size),
+                got: format!("({columns}, {rows}, {cols})"),
+            }));
+        }
         let flat = clipped
             .as_slice()
-            .map_err(|_| PyValueError::new_err("clipped: must be C-contiguous"))?;
-        if rows != n || cols != self.out_size {
-            return Err(PyValueError::new_err(format!(
-                "clipped: expected shape (columns, {n}, {}), got ({columns}, {rows}, {cols})",
-                self.out_size
-            )));
-        }
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let masks: Vec<Vec<bool>> = flat
             .chunks((n * cols).max(1))
             .map(<[bool]>::to_vec)
@@ -254,9 +317,11 @@ impl PyTile {
         let (x, n) = matrix("x", &x)?;
         let (d, nd) = matrix("d", &d)?;
         if nd != n {
-            return Err(PyValueError::new_err(format!(
-                "d: expected {n} rows (as x), got {nd}"
-            )));
+            return Err(to_py(Error::Shape {
+                name: "d",
+                expected: format!("{n} rows (as x)"),
+                got: format!("{nd}"),
+            }));
         }
         self.run(py, |t| t.update(x, d, n, lr))
     }
@@ -285,6 +350,14 @@ impl PyTile {
         w: PyReadonlyArray2<'_, f32>,
         apply_weight_scaling: bool,
     ) -> PyResult<()> {
+        let (rows, cols) = (w.shape()[0], w.shape()[1]);
+        if (rows, cols) != (self.out_size, self.in_size) {
+            return Err(to_py(Error::Shape {
+                name: "weights",
+                expected: format!("({}, {})", self.out_size, self.in_size),
+                got: format!("({rows}, {cols})"),
+            }));
+        }
         let (w, _) = matrix("weights", &w)?;
         self.run(py, |t| {
             if apply_weight_scaling {
@@ -364,7 +437,7 @@ impl PyTile {
     }
 
     fn set_config_json(&self, py: Python<'_>, config_json: &str) -> PyResult<()> {
-        let config = TileConfig::from_json(config_json).map_err(to_py)?;
+        let config = read_config(config_json)?;
         self.run(py, |t| t.set_config(config))
     }
 
@@ -401,7 +474,7 @@ fn default_config_json() -> String {
 #[pyfunction]
 fn default_device_json(name: &str) -> PyResult<String> {
     let device = DeviceConfig::default_of(name).ok_or_else(|| {
-        PyValueError::new_err(format!(
+        ConfigError::new_err(format!(
             "name: unknown device model {name:?}, expected one of {}",
             rpusim::device::DEVICE_TYPES.join(", ")
         ))
@@ -416,6 +489,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(default_config_json, m)?)?;
     m.add_function(wrap_pyfunction!(default_device_json, m)?)?;
+    m.add("RPUSimError", m.py().get_type::<RPUSimError>())?;
+    m.add("ConfigError", m.py().get_type::<ConfigError>())?;
+    m.add("StateError", m.py().get_type::<StateError>())?;
     m.add("FORMAT_VERSION", rpusim::FORMAT_VERSION)?;
     m.add("OLDEST_FORMAT_VERSION", rpusim::OLDEST_FORMAT_VERSION)?;
     Ok(())
