@@ -74,6 +74,15 @@ def _configs() -> Iterator[tuple[str, rpusim.RPUConfig]]:
                 f"ws_col{int(columnwise)}_lrc{int(compensation)}",
                 dataclasses.replace(base, mapping=mapping),
             )
+    # With update management the compensation changes nothing (it keeps lr * d, the product
+    # the pulse probabilities are balanced on); without it, it does.
+    mapping = rpusim.MappingParameters(
+        weight_scaling_omega=0.6,
+        weight_scaling_columnwise=True,
+        weight_scaling_lr_compensation=True,
+    )
+    no_um = rpusim.UpdateParameters(update_management=False, update_bl_management=False)
+    yield "ws_col1_lrc1_no_um", dataclasses.replace(base, mapping=mapping, update=no_um)
     yield "paper_baseline", presets.paper_baseline()
     yield "floating_point", rpusim.RPUConfig.floating_point()
 

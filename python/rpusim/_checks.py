@@ -76,14 +76,14 @@ def check_option(owner: str, name: str, value: object, options: type[enum.Enum])
 
 
 def check_object(value: object, where: str) -> dict[str, Any]:
-    """A copy of the JSON object ``value``, or ValueError naming ``where``."""
+    """A copy of the JSON object ``value``, or ConfigError naming ``where``."""
     if not isinstance(value, dict):
         raise ConfigError(f"{where} must be a JSON object, got {type(value).__name__}")
     return dict(value)
 
 
 def check_fields(cls: type, value: object, where: str) -> dict[str, Any]:
-    """``value`` as a dict whose keys are all fields of the dataclass ``cls``, or ValueError
+    """``value`` as a dict whose keys are all fields of the dataclass ``cls``, or ConfigError
     naming ``where`` and the first unknown key."""
     values = check_object(value, where)
     names = {f.name for f in fields(cls)}

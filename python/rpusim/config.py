@@ -264,8 +264,10 @@ class MappingParameters:
     weight_scaling_lr_compensation: bool = False
     """Move the mean of the scales from the update's errors into its learning rate: the pulsed
     update gets ``lr / mean(alpha)`` and errors ``d * mean(alpha) / alpha`` instead of ``lr``
-    and ``d / alpha`` (the expected update is the same; update management splits the pulse
-    probabilities differently). Default False, as in aihwkit."""
+    and ``d / alpha``. The expected update is the same. With update management the pulse
+    probabilities depend on ``lr * d`` only, so the update is the same too; without it the
+    trains of ``x`` and ``d`` split the probability differently. Default False, as in
+    aihwkit."""
 
     lr_scale: float = 1.0
     """Digital factor on the learning rate of every update of the tile (learning-rate

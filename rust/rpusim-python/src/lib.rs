@@ -32,37 +32,20 @@ create_exception!(
     "Saved state bytes that are corrupt, truncated or of an unknown format version."
 );
 
-/// An engine error on its way to Python: `?` on an engine result in a function that returns
-/// [`PyResult`] goes through the one conversion below (the orphan rule forbids
-/// `From<rpusim::Error> for PyErr` itself).
-struct EngineError(Error);
-
-impl From<Error> for EngineError {
-    fn from(e: Error) -> Self {
-        EngineError(e)
-    }
-}
-
-/// The one place an engine error becomes a Python exception: a corrupt state is a
-/// [`StateError`], an unreadable configuration a [`ConfigError`], threads that cannot start a
-/// `RuntimeError`, everything else (shapes, non-finite values, out-of-range arguments) an
-/// [`RPUSimError`].
-impl From<EngineError> for PyErr {
-    fn from(EngineError(e): EngineError) -> Self {
-        let message = e.to_string();
-        match e {
-            Error::State(_) => StateError::new_err(message),
-            Error::Config(_) => ConfigError::new_err(message),
-            Error::Threads(_) => PyRuntimeError::new_err(message),
-            Error::Shape { .. } | Error::NonFinite { .. } | Error::InvalidParameter { .. } => {
-                RPUSimError::new_err(message)
-            }
+/// The one place an engine error becomes a Python exception (a function: the orphan rule
+/// forbids `From<rpusim::Error> for PyErr` in this crate): a corrupt state is a [`StateError`],
+/// an unreadable configuration a [`ConfigError`], threads that cannot start a `RuntimeError`,
+/// everything else (shapes, non-finite values, out-of-range arguments) an [`RPUSimError`].
+fn to_py(e: Error) -> PyErr {
+    let message = e.to_string();
+    match e {
+        Error::State(_) => StateError::new_err(message),
+        Error::Config(_) => ConfigError::new_err(message),
+        Error::Threads(_) => PyRuntimeError::new_err(message),
+        Error::Shape { .. } | Error::NonFinite { .. } | Error::InvalidParameter { .. } => {
+            RPUSimError::new_err(message)
         }
     }
-}
-
-fn to_py(e: Error) -> PyErr {
-    EngineError(e).into()
 }
 
 /// A configuration document's errors, whatever the engine calls them, are [`ConfigError`]s.
@@ -75,20 +58,18 @@ fn matrix<'a>(
     name: &'static str,
     a: &'a PyReadonlyArray2<'_, f32>,
 ) -> PyResult<(&'a [f32], usize)> {
-    let rows = a.shape()[0];
     // `as_slice` also takes a Fortran-ordered array, whose slice is in the wrong order here.
-    let not_c_order = || {
-        to_py(Error::Shape {
+    if !a.is_c_contiguous() {
+        return Err(to_py(Error::Shape {
             name,
             expected: "a C-contiguous array".into(),
             got: "another memory layout".into(),
-        })
-    };
-    if !a.is_c_contiguous() {
-        return Err(not_c_order());
+        }));
     }
-    let slice = a.as_slice().map_err(|_| not_c_order())?;
-    Ok((slice, rows))
+    let slice = a
+        .as_slice()
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((slice, a.shape()[0]))
 }
 
 /// One weight matrix on a grid of analog arrays (see `rpusim.AnalogTile` for the documented
