@@ -7,7 +7,6 @@ imported by this module until a tensor is passed.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, Union
@@ -29,7 +28,6 @@ FloatArray = npt.NDArray[np.float32]
 Float32Input = Union[FloatArray, "torch.Tensor"]
 A = TypeVar("A", FloatArray, "torch.Tensor")
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _SEED_MAX = 2**64 - 1
 
 
@@ -83,11 +81,12 @@ def _as_matrix(name: str, value: object) -> tuple[FloatArray, bool]:
 
 
 def _as_batch(name: str, value: object, size: int) -> tuple[FloatArray, bool, bool]:
-    """``value`` as a ``(batch, size)`` float32 matrix; also whether it was a tensor and 1-D."""
+    """``value`` as a float32 matrix, one sample a row (the engine checks that a row has
+    ``size`` values); also whether it was a tensor and 1-D."""
     array, is_tensor = _as_matrix(name, value)
-    if array.ndim == 1 and array.shape[0] == size:
-        return array.reshape(1, size), is_tensor, True
-    if array.ndim == 2 and array.shape[1] == size:
+    if array.ndim == 1:
+        return array.reshape(1, -1), is_tensor, True
+    if array.ndim == 2:
         return array, is_tensor, False
     raise RPUSimError(
         f"{name}: expected shape (batch, {size}) or ({size},), got {tuple(array.shape)}"
@@ -336,12 +335,9 @@ class AnalogTile:
         """
         xs, _, _ = _as_batch("x", x, self.in_size)
         ds, _, _ = _as_batch("d", d, self.out_size)
-        if ds.shape[0] != xs.shape[0]:
-            raise RPUSimError(f"d: expected batch size {xs.shape[0]} (as x), got {ds.shape[0]}")
         if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, numbers.Real):
             raise TypeError(f"lr must be a real number, got {type(lr).__name__}")
-        if not (math.isfinite(lr) and 0 <= lr <= _FLOAT32_MAX):
-            raise RPUSimError(f"lr must be finite and >= 0, got {lr!r}")
+        # The engine checks the range (finite, >= 0) of lr as float32.
         self._tile.update(xs, ds, float(lr))
 
     # --- weights ------------------------------------------------------------------------------
@@ -367,8 +363,8 @@ class AnalogTile:
         """
         flag = check_bool("AnalogTile.set_weights", "apply_weight_scaling", apply_weight_scaling)
         array, _ = _as_matrix("weights", weights)
-        shape = (self.out_size, self.in_size)
-        if array.shape != shape:
+        if array.ndim != 2:
+            shape = (self.out_size, self.in_size)
             raise RPUSimError(f"weights: expected shape {shape}, got {tuple(array.shape)}")
         self._tile.set_weights(array, flag)
 

@@ -4,14 +4,14 @@
 use std::sync::Mutex;
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray2, PyReadonlyArray3,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2,
+    PyReadonlyArray3, PyUntypedArrayMethods,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use rpusim::{DeviceConfig, Error, Tile, TileArray, TileConfig};
+use rpusim::{DeviceConfig, Error, Matrix, Tile, TileArray, TileConfig};
 
 create_exception!(
     rpusim,
@@ -53,11 +53,11 @@ fn read_config(config_json: &str) -> PyResult<TileConfig> {
     TileConfig::from_json(config_json).map_err(|e| ConfigError::new_err(e.to_string()))
 }
 
-/// A C-contiguous float32 matrix as a slice, or an error naming `name`.
-fn matrix<'a>(
+/// A C-contiguous array as its values, or an error naming `name`.
+fn contiguous<'a, T: numpy::Element, D: numpy::ndarray::Dimension>(
     name: &'static str,
-    a: &'a PyReadonlyArray2<'_, f32>,
-) -> PyResult<(&'a [f32], usize)> {
+    a: &'a PyReadonlyArray<'_, T, D>,
+) -> PyResult<&'a [T]> {
     // `as_slice` also takes a Fortran-ordered array, whose slice is in the wrong order here.
     if !a.is_c_contiguous() {
         return Err(to_py(Error::Shape {
@@ -66,10 +66,14 @@ fn matrix<'a>(
             got: "another memory layout".into(),
         }));
     }
-    let slice = a
-        .as_slice()
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-    Ok((slice, a.shape()[0]))
+    a.as_slice()
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+/// A C-contiguous float32 matrix as the engine's view (whose shape the engine checks).
+fn matrix<'a>(name: &'static str, a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<Matrix<'a>> {
+    let data = contiguous(name, a)?;
+    Matrix::new(data, a.shape()[0], a.shape()[1]).map_err(to_py)
 }
 
 /// One weight matrix on a grid of analog arrays (see `rpusim.AnalogTile` for the documented
@@ -204,9 +208,9 @@ impl PyTile {
         x: PyReadonlyArray2<'py, f32>,
         is_test: bool,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let (x, n) = matrix("x", &x)?;
-        Self::into_new(py, n, self.out_size, |y| {
-            self.run(py, |t| t.forward_into(x, n, is_test, y))
+        let x = matrix("x", &x)?;
+        Self::into_new(py, x.rows(), self.out_size, |y| {
+            self.run(py, |t| t.forward_into(x, is_test, y))
         })
     }
 
@@ -223,12 +227,13 @@ impl PyTile {
         Bound<'py, PyArray2<f32>>,
         Option<Bound<'py, PyArray3<bool>>>,
     )> {
-        let (x, n) = matrix("x", &x)?;
+        let x = matrix("x", &x)?;
+        let n = x.rows();
         let mut masks = Vec::new();
         let mut any = false;
         let y = Self::into_new(py, n, self.out_size, |y| {
             any = self.run(py, |t| {
-                t.forward_clipped_into(x, n, is_test, y, Some(&mut masks))
+                t.forward_clipped_into(x, is_test, y, Some(&mut masks))
             })?;
             Ok(())
         })?;
@@ -250,24 +255,15 @@ impl PyTile {
         d: PyReadonlyArray2<'py, f32>,
         clipped: PyReadonlyArray3<'py, bool>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let (d, n) = matrix("d", &d)?;
+        let d = matrix("d", &d)?;
         let [columns, rows, cols] = [clipped.shape()[0], clipped.shape()[1], clipped.shape()[2]];
-        if rows != n || cols != self.out_size || !clipped.is_c_contiguous() {
-            return Err(to_py(Error::Shape {
-                name: "clipped",
-                expected: format!("C-contiguous (columns, {n}, {})", self.out_size),
-                got: format!("({columns}, {rows}, {cols})"),
-            }));
-        }
-        let flat = clipped
-            .as_slice()
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let masks: Vec<Vec<bool>> = flat
-            .chunks((n * cols).max(1))
-            .map(<[bool]>::to_vec)
-            .collect();
-        Self::into_new(py, n, self.in_size, |z| {
-            self.run(py, |t| t.backward_masked_into(d, n, z, Some(&masks)))
+        let flat = contiguous("clipped", &clipped)?;
+        let masks = (0..columns)
+            .map(|j| Matrix::new(&flat[j * rows * cols..(j + 1) * rows * cols], rows, cols))
+            .collect::<rpusim::Result<Vec<_>>>()
+            .map_err(to_py)?;
+        Self::into_new(py, d.rows(), self.in_size, |z| {
+            self.run(py, |t| t.backward_masked_into(d, z, Some(&masks)))
         })
     }
 
@@ -276,9 +272,9 @@ impl PyTile {
         py: Python<'py>,
         d: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let (d, n) = matrix("d", &d)?;
-        Self::into_new(py, n, self.in_size, |z| {
-            self.run(py, |t| t.backward_into(d, n, z))
+        let d = matrix("d", &d)?;
+        Self::into_new(py, d.rows(), self.in_size, |z| {
+            self.run(py, |t| t.backward_into(d, z))
         })
     }
 
@@ -295,16 +291,8 @@ impl PyTile {
         d: PyReadonlyArray2<'_, f32>,
         lr: f32,
     ) -> PyResult<()> {
-        let (x, n) = matrix("x", &x)?;
-        let (d, nd) = matrix("d", &d)?;
-        if nd != n {
-            return Err(to_py(Error::Shape {
-                name: "d",
-                expected: format!("{n} rows (as x)"),
-                got: format!("{nd}"),
-            }));
-        }
-        self.run(py, |t| t.update(x, d, n, lr))
+        let (x, d) = (matrix("x", &x)?, matrix("d", &d)?);
+        self.run(py, |t| t.update(x, d, lr))
     }
 
     /// The effective weights (with the digital scales), or the analog ones.
@@ -331,15 +319,7 @@ impl PyTile {
         w: PyReadonlyArray2<'_, f32>,
         apply_weight_scaling: bool,
     ) -> PyResult<()> {
-        let (rows, cols) = (w.shape()[0], w.shape()[1]);
-        if (rows, cols) != (self.out_size, self.in_size) {
-            return Err(to_py(Error::Shape {
-                name: "weights",
-                expected: format!("({}, {})", self.out_size, self.in_size),
-                got: format!("({rows}, {cols})"),
-            }));
-        }
-        let (w, _) = matrix("weights", &w)?;
+        let w = matrix("weights", &w)?;
         self.run(py, |t| {
             if apply_weight_scaling {
                 t.set_weights(w)

@@ -12,17 +12,19 @@ use std::time::Duration;
 
 use common::{inputs, square_tile, BATCH, SIZES};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rpusim::{IoParameters, Tile, TileConfig};
+use rpusim::{IoParameters, Matrix, Tile, TileConfig};
 
 /// One pass of a batch: the tile, its input, its output.
 type Pass = fn(&mut Tile, &[f32], &mut [f32]);
 
 fn forward(tile: &mut Tile, x: &[f32], y: &mut [f32]) {
-    tile.forward_into(x, BATCH, false, y).unwrap();
+    let x = Matrix::new(x, BATCH, tile.in_size()).unwrap();
+    tile.forward_into(x, false, y).unwrap();
 }
 
 fn backward(tile: &mut Tile, d: &[f32], z: &mut [f32]) {
-    tile.backward_into(d, BATCH, z).unwrap();
+    let d = Matrix::new(d, BATCH, tile.out_size()).unwrap();
+    tile.backward_into(d, z).unwrap();
 }
 
 fn configs() -> [(&'static str, TileConfig); 2] {

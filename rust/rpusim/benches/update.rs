@@ -14,7 +14,7 @@ use common::{inputs, square_tile, BATCH, SIZES};
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use rpusim::TileConfig;
+use rpusim::{Matrix, TileConfig};
 
 const LR: f32 = 0.01;
 
@@ -30,12 +30,24 @@ fn update(c: &mut Criterion) {
         let d10: Vec<f32> = d.iter().map(|v| 10.0 * v).collect();
         for (name, d) in [("x1", &d), ("x10", &d10)] {
             let mut tile = square_tile(n, TileConfig::default());
-            tile.update(&x, d, BATCH, LR).unwrap();
+            tile.update(
+                Matrix::new(&x, BATCH, tile.in_size()).unwrap(),
+                Matrix::new(d, BATCH, tile.out_size()).unwrap(),
+                LR,
+            )
+            .unwrap();
             group
                 .measurement_time(Duration::from_secs(if n < 1024 { 3 } else { 8 }))
                 .throughput(Throughput::Elements(tile.pulses()));
             group.bench_function(BenchmarkId::new(name, n), |b| {
-                b.iter(|| tile.update(black_box(&x), black_box(d), BATCH, LR).unwrap())
+                b.iter(|| {
+                    tile.update(
+                        Matrix::new(black_box(&x), BATCH, tile.in_size()).unwrap(),
+                        Matrix::new(black_box(d), BATCH, tile.out_size()).unwrap(),
+                        LR,
+                    )
+                    .unwrap()
+                })
             });
         }
     }

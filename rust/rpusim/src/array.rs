@@ -15,10 +15,10 @@ use std::sync::Mutex;
 
 use crate::config::TileConfig;
 use crate::error::{Error, Result};
+use crate::matrix::Matrix;
 use crate::mvm::product_ns;
-use crate::numeric::first_non_finite;
 use crate::threads::sum_chunks;
-use crate::tile::{check_sizes, Counters, Tile};
+use crate::tile::{check_lr, check_sizes, Counters, Tile};
 
 /// The sizes of the parts that split `size` into pieces of at most `max` (0: no limit), as
 /// aihwkit splits a layer: `ceil(size / max)` parts, the first `size mod parts` one larger.
@@ -281,12 +281,6 @@ impl TileArray {
         w
     }
 
-    fn check_weights(&self, w: &[f32]) -> Result<()> {
-        self.tiles[0].check("weights", w, self.out_size * self.in_size, || {
-            "out_size * in_size"
-        })
-    }
-
     /// The analog weights the devices hold, row-major.
     pub fn weights(&self) -> Vec<f32> {
         self.join(|t| t.weights().to_vec())
@@ -319,12 +313,12 @@ impl TileArray {
 
     /// Maps and programs the weights the array computes with, every tile its block with its
     /// own scales ([`Tile::set_weights`]).
-    pub fn set_weights(&mut self, w: &[f32]) -> Result<()> {
+    pub fn set_weights(&mut self, w: Matrix) -> Result<()> {
         self.write_blocks(w, Tile::set_weights)
     }
 
     /// Programs the analog weights as they are ([`Tile::program_weights`]).
-    pub fn program_weights(&mut self, w: &[f32]) -> Result<()> {
+    pub fn program_weights(&mut self, w: Matrix) -> Result<()> {
         self.write_blocks(w, Tile::program_weights)
     }
 
@@ -332,16 +326,17 @@ impl TileArray {
     /// first.
     fn write_blocks(
         &mut self,
-        w: &[f32],
-        write: fn(&mut Tile, &[f32]) -> Result<()>,
+        w: Matrix,
+        write: fn(&mut Tile, Matrix) -> Result<()>,
     ) -> Result<()> {
         if let Some(tile) = self.single() {
             return write(tile, w);
         }
-        self.check_weights(w)?;
-        let blocks = self.blocks(w);
+        w.expect("weights", Some(self.out_size), self.in_size, "in_size")?;
+        let blocks = self.blocks(w.data());
         for (tile, block) in self.tiles.iter_mut().zip(blocks) {
-            write(tile, &block)?;
+            let rows = tile.out_size();
+            write(tile, Matrix::new(&block, rows, block.len() / rows)?)?;
         }
         Ok(())
     }
@@ -356,55 +351,35 @@ impl TileArray {
         self.tiles.iter_mut().try_for_each(|t| t.pulse(up))
     }
 
-    /// Checks the length of a batch of `n` rows of `width` values named `name`.
-    fn check_len(name: &'static str, v: &[f32], n: usize, width: usize) -> Result<()> {
-        if v.len() != n * width {
+    /// Checks the length of an output buffer of `n` rows of `width` values.
+    fn check_output(y: &[f32], n: usize, width: usize) -> Result<()> {
+        if y.len() != n * width {
             return Err(Error::Shape {
-                name,
+                name: "output",
                 expected: format!("{} values ({n} samples of {width})", n * width),
-                got: format!("{} values", v.len()),
-            });
-        }
-        Ok(())
-    }
-
-    /// Checks an input batch of `n` rows of `width` values named `name`: length, finite.
-    fn check_batch(name: &'static str, v: &[f32], n: usize, width: usize) -> Result<()> {
-        Self::check_len(name, v, n, width)?;
-        if let Some(index) = first_non_finite(v) {
-            return Err(Error::NonFinite {
-                name,
-                index,
-                value: v[index],
+                got: format!("{} values", y.len()),
             });
         }
         Ok(())
     }
 
     /// `y = W x` ([`Tile::forward`]) for `n` samples `x` (`n x in_size`).
-    pub fn forward(&mut self, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
-        let mut y = vec![0.0; n * self.out_size];
-        self.forward_into(x, n, is_test, &mut y)?;
+    pub fn forward(&mut self, x: Matrix, is_test: bool) -> Result<Vec<f32>> {
+        let mut y = vec![0.0; x.rows() * self.out_size];
+        self.forward_into(x, is_test, &mut y)?;
         Ok(y)
     }
 
     /// `z = W^T d` ([`Tile::backward`]) for `n` samples `d` (`n x out_size`).
-    pub fn backward(&mut self, d: &[f32], n: usize) -> Result<Vec<f32>> {
-        let mut z = vec![0.0; n * self.in_size];
-        self.backward_into(d, n, &mut z)?;
+    pub fn backward(&mut self, d: Matrix) -> Result<Vec<f32>> {
+        let mut z = vec![0.0; d.rows() * self.in_size];
+        self.backward_into(d, &mut z)?;
         Ok(z)
     }
 
     /// `y = W x` ([`Tile::forward_into`]) for `n` samples; `y` is `n x out_size`.
-    pub fn forward_into(
-        &mut self,
-        x: &[f32],
-        n: usize,
-        is_test: bool,
-        y: &mut [f32],
-    ) -> Result<()> {
-        self.forward_clipped_into(x, n, is_test, y, None)
-            .map(|_| ())
+    pub fn forward_into(&mut self, x: Matrix, is_test: bool, y: &mut [f32]) -> Result<()> {
+        self.forward_clipped_into(x, is_test, y, None).map(|_| ())
     }
 
     /// [`TileArray::forward_into`], and with `clipped` which outputs of every array reached
@@ -415,17 +390,18 @@ impl TileArray {
     /// for a perfect forward pass or without an output bound.
     pub fn forward_clipped_into(
         &mut self,
-        x: &[f32],
-        n: usize,
+        x: Matrix,
         is_test: bool,
         y: &mut [f32],
         clipped: Option<&mut Vec<Vec<bool>>>,
     ) -> Result<bool> {
+        let n = x.rows();
         if let Some(tile) = self.single() {
-            tile.forward_into(x, n, is_test, y)?;
+            tile.forward_into(x, is_test, y)?;
         } else {
-            Self::check_batch("x", x, n, self.in_size)?;
-            Self::check_len("output", y, n, self.out_size)?;
+            x.expect("x", None, self.in_size, "in_size")?;
+            Self::check_output(y, n, self.out_size)?;
+            let x = x.data();
             gather(x, n, self.in_size, &self.in_cols, &mut self.scratch.inputs);
             let p = self.in_cols.len();
             let (inputs, work) = (&self.scratch.inputs, self.work(n));
@@ -435,7 +411,8 @@ impl TileArray {
                 work,
                 |k, tile, out| {
                     out.resize(n * tile.out_size(), 0.0);
-                    tile.forward_into(part(x, inputs, k % p), n, is_test, out)
+                    let x = Matrix::new(part(x, inputs, k % p), n, tile.in_size())?;
+                    tile.forward_into(x, is_test, out)
                 },
             )?;
             reduce(
@@ -488,35 +465,38 @@ impl TileArray {
     }
 
     /// `z = W^T d` ([`Tile::backward_into`]) for `n` samples; `z` is `n x in_size`.
-    pub fn backward_into(&mut self, d: &[f32], n: usize, z: &mut [f32]) -> Result<()> {
-        self.backward_masked_into(d, n, z, None)
+    pub fn backward_into(&mut self, d: Matrix, z: &mut [f32]) -> Result<()> {
+        self.backward_masked_into(d, z, None)
     }
 
     /// [`TileArray::backward_into`] with the errors of the outputs that
     /// [`TileArray::forward_clipped_into`] marked set to zero, array by array (`clipped[j]`
-    /// for the arrays of grid column `j`).
+    /// for the arrays of grid column `j`, `n x out_size`).
     pub fn backward_masked_into(
         &mut self,
-        d: &[f32],
-        n: usize,
+        d: Matrix,
         z: &mut [f32],
-        clipped: Option<&[Vec<bool>]>,
+        clipped: Option<&[Matrix<bool>]>,
     ) -> Result<()> {
         if clipped.is_none() {
             if let Some(tile) = self.single() {
-                return tile.backward_into(d, n, z);
+                return tile.backward_into(d, z);
             }
         }
-        Self::check_batch("d", d, n, self.out_size)?;
-        Self::check_len("output", z, n, self.in_size)?;
+        d.expect("d", None, self.out_size, "out_size")?;
+        let (n, d) = (d.rows(), d.data());
+        Self::check_output(z, n, self.in_size)?;
         let (p, q) = (self.in_cols.len(), self.out_rows.len());
         if let Some(masks) = clipped {
-            if masks.len() != p || masks.iter().any(|m| m.len() != n * self.out_size) {
+            if masks.len() != p {
                 return Err(Error::Shape {
                     name: "clipped",
-                    expected: format!("{p} masks of {n} x {} outputs", self.out_size),
+                    expected: format!("{p} masks (one per grid column)"),
                     got: format!("{} masks", masks.len()),
                 });
+            }
+            for mask in masks {
+                mask.expect_shape("clipped", Some(n), self.out_size, "out_size")?;
             }
         }
         // The errors of every output part, or of every array when the arrays of a grid row saw
@@ -534,7 +514,7 @@ impl TileArray {
                 let errors = &mut self.scratch.errors;
                 errors.resize_with(self.tiles.len(), Vec::new);
                 for (k, buf) in errors.iter_mut().enumerate() {
-                    let (rows, marks) = (&self.out_rows[k / p], &masks[k % p]);
+                    let (rows, marks) = (&self.out_rows[k / p], masks[k % p].data());
                     buf.clear();
                     for b in 0..n {
                         let at = b * self.out_size + rows.start..b * self.out_size + rows.end;
@@ -545,7 +525,7 @@ impl TileArray {
             }
         }
         if let [tile] = self.tiles.as_mut_slice() {
-            return tile.backward_into(&self.scratch.errors[0], n, z);
+            return tile.backward_into(Matrix::new(&self.scratch.errors[0], n, self.out_size)?, z);
         }
         let (errors, work) = (&self.scratch.errors, self.work(n));
         run(
@@ -559,7 +539,7 @@ impl TileArray {
                 } else {
                     part(d, errors, k / p)
                 };
-                tile.backward_into(errors, n, out)
+                tile.backward_into(Matrix::new(errors, n, tile.out_size())?, out)
             },
         )?;
         reduce(
@@ -576,18 +556,14 @@ impl TileArray {
 
     /// `W <- W - lr d x^T` by pulses ([`Tile::update`]): every tile with its part of `x` and
     /// `d`.
-    pub fn update(&mut self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
+    pub fn update(&mut self, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
         if let Some(tile) = self.single() {
-            return tile.update(x, d, n, lr);
+            return tile.update(x, d, lr);
         }
-        Self::check_batch("x", x, n, self.in_size)?;
-        Self::check_batch("d", d, n, self.out_size)?;
-        if !(lr.is_finite() && lr >= 0.0) {
-            return Err(Error::invalid(
-                "lr",
-                format!("must be finite and >= 0, got {lr}"),
-            ));
-        }
+        x.expect("x", None, self.in_size, "in_size")?;
+        d.expect("d", Some(x.rows()), self.out_size, "out_size")?;
+        check_lr(lr)?;
+        let (n, x, d) = (x.rows(), x.data(), d.data());
         gather(x, n, self.in_size, &self.in_cols, &mut self.scratch.inputs);
         gather(
             d,
@@ -603,7 +579,11 @@ impl TileArray {
             &mut self.tiles,
             &mut self.scratch.results,
             work,
-            |k, tile, _| tile.update(part(x, inputs, k % p), part(d, errors, k / p), n, lr),
+            |k, tile, _| {
+                let x = Matrix::new(part(x, inputs, k % p), n, tile.in_size())?;
+                let d = Matrix::new(part(d, errors, k / p), n, tile.out_size())?;
+                tile.update(x, d, lr)
+            },
         )
     }
 

@@ -10,12 +10,16 @@
 //! fast kernels are tested against.
 //!
 //! ```
-//! use rpusim::{Tile, TileConfig};
-//! let mut tile = Tile::new(2, 3, TileConfig::default(), 42).unwrap();
-//! tile.set_weights(&[0.1, -0.2, 0.3, 0.0, 0.5, -0.4]).unwrap();
-//! let y = tile.forward(&[1.0, 0.5, -0.5], 1, false).unwrap();
+//! use rpusim::{Matrix, Tile, TileConfig};
+//! # fn main() -> rpusim::Result<()> {
+//! let mut tile = Tile::new(2, 3, TileConfig::default(), 42)?;
+//! tile.set_weights(Matrix::new(&[0.1, -0.2, 0.3, 0.0, 0.5, -0.4], 2, 3)?)?;
+//! let x = Matrix::new(&[1.0, 0.5, -0.5], 1, 3)?; // one sample of in_size 3
+//! let y = tile.forward(x, false)?;
 //! assert_eq!(y.len(), 2);
-//! tile.update(&[1.0, 0.5, -0.5], &[0.1, -0.1], 1, 0.01).unwrap();
+//! tile.update(x, Matrix::new(&[0.1, -0.1], 1, 2)?, 0.01)?;
+//! # Ok(())
+//! # }
 //! ```
 
 mod array;
@@ -25,6 +29,7 @@ pub mod device;
 mod error;
 pub mod io;
 pub mod mapping;
+mod matrix;
 pub mod mvm;
 mod numeric;
 pub mod pulse;
@@ -44,6 +49,7 @@ pub use cpu::{set_max_isa, Isa};
 pub use device::DeviceConfig;
 pub use error::{Error, Result};
 pub use mapping::MappingParameters;
+pub use matrix::Matrix;
 pub use state::{FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 pub use threads::{num_threads, set_num_threads};
 pub use tile::{Counters, Tile, MAX_DEVICES};

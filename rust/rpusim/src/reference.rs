@@ -11,39 +11,31 @@ use crate::config::{PulseType, TileConfig};
 use crate::device::{with_model, DeviceLayer, PulsedDevice, UnitCell};
 use crate::error::Result;
 use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, Kind, PassStreams, Periphery};
+use crate::matrix::Matrix;
 use crate::mvm::{axpy_order, dot};
 use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train};
 use crate::rng::{Normal, Op, Purpose, Sequence, Stream};
 use crate::tile::Tile;
 
 /// [`Tile::forward`], sample by sample.
-pub fn forward(tile: &mut Tile, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
-    let mut y = pass(tile, Direction::Forward, x, n, !is_test)?;
+pub fn forward(tile: &mut Tile, x: Matrix, is_test: bool) -> Result<Vec<f32>> {
+    tile.check_input(Direction::Forward, x)?;
+    let mut y = pass(tile, Direction::Forward, x.data(), x.rows(), !is_test);
     tile.scale_outputs(&mut y);
     Ok(y)
 }
 
 /// [`Tile::backward`], sample by sample.
-pub fn backward(tile: &mut Tile, d: &[f32], n: usize) -> Result<Vec<f32>> {
-    tile.check_input(Direction::Backward, d, n)?;
+pub fn backward(tile: &mut Tile, d: Matrix) -> Result<Vec<f32>> {
+    tile.check_input(Direction::Backward, d)?;
     let mut scaled = Vec::new();
-    let d = tile.backward_input(d, &mut scaled);
-    pass(tile, Direction::Backward, d, n, true)
+    let input = tile.backward_input(d.data(), &mut scaled);
+    Ok(pass(tile, Direction::Backward, input, d.rows(), true))
 }
 
-fn pass(
-    tile: &mut Tile,
-    direction: Direction,
-    x: &[f32],
-    n: usize,
-    learn: bool,
-) -> Result<Vec<f32>> {
+/// One pass of a checked batch of `n` samples `x`.
+fn pass(tile: &mut Tile, direction: Direction, x: &[f32], n: usize, learn: bool) -> Vec<f32> {
     let (k, m) = direction.sizes(tile.out_size, tile.in_size);
-    let name = match direction {
-        Direction::Forward => "x",
-        Direction::Backward => "d",
-    };
-    tile.check(name, x, n * k, || "n * input size")?;
     let (io, slot, call) = match direction {
         Direction::Forward => (tile.config.forward.clone(), 0, tile.counters.forward),
         Direction::Backward => (tile.config.backward.clone(), 1, tile.counters.backward),
@@ -125,7 +117,7 @@ fn pass(
         Direction::Forward => tile.counters.forward += 1,
         Direction::Backward => tile.counters.backward += 1,
     }
-    Ok(y)
+    y
 }
 
 /// Everything an update call reads besides the devices and weights.
@@ -142,10 +134,11 @@ struct Call<'a> {
 }
 
 /// [`Tile::update`], sample by sample, device by device.
-pub fn update(tile: &mut Tile, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
-    tile.check_update(x, d, n, lr)?;
+pub fn update(tile: &mut Tile, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
+    tile.check_update(x, d, lr)?;
+    let (x, n) = (x.data(), x.rows());
     let mut scaled = crate::workspace::UpdateErrors::default();
-    let (d, lr) = tile.update_input(d, lr, &mut scaled);
+    let (d, lr) = tile.update_input(d.data(), lr, &mut scaled);
     let call = Call {
         config: &tile.config,
         seed: tile.seed,

@@ -7,7 +7,7 @@ use crate::io::{analog_pass, batch_scales, Direction, PassBuffers};
 use std::ops::{Div, Mul};
 
 use crate::mapping::{scale_batch, scale_weights};
-use crate::numeric::first_non_finite;
+use crate::matrix::Matrix;
 use crate::update::{pulse_all, update, UpdateCall};
 use crate::workspace::{UpdateErrors, Workspace};
 
@@ -50,7 +50,7 @@ pub(crate) fn check_sizes(out_size: usize, in_size: usize, config: &TileConfig) 
 /// One analog crossbar array of `out_size x in_size` devices (MODEL.md §1).
 ///
 /// Weights are float32, row-major (row `i` is output `i`). All operations take a batch of `n`
-/// samples, row-major, and give the same bits as the sample-by-sample definitions of
+/// samples as an `n x k` [`Matrix`] and give the same bits as the sample-by-sample definitions of
 /// [`crate::reference`] at any thread count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tile {
@@ -166,10 +166,10 @@ impl Tile {
     /// configured weight scaling (new `out_scales`, MODEL.md §3.4), then programs the devices,
     /// each value clipped to its device's bounds (a unit cell programs its devices as its
     /// policy says, and models with write noise may add it).
-    pub fn set_weights(&mut self, w: &[f32]) -> Result<()> {
+    pub fn set_weights(&mut self, w: Matrix) -> Result<()> {
         self.check_weights(w)?;
-        let scales = self.config.mapping.scales(w, self.out_size);
-        let mut analog = w.to_vec();
+        let scales = self.config.mapping.scales(w.data(), self.out_size);
+        let mut analog = w.data().to_vec();
         scale_weights(&mut analog, &scales, f32::div);
         self.out_scales = scales;
         self.devices
@@ -178,47 +178,42 @@ impl Tile {
     }
 
     /// Programs the analog weights `W_a` as they are, keeping the digital scales.
-    pub fn program_weights(&mut self, w: &[f32]) -> Result<()> {
+    pub fn program_weights(&mut self, w: Matrix) -> Result<()> {
         self.check_weights(w)?;
         self.devices
-            .program(&mut self.weights, w, self.in_size, self.seed);
+            .program(&mut self.weights, w.data(), self.in_size, self.seed);
         Ok(())
     }
 
     /// Maps the current effective weights anew (with the configured `weight_scaling_omega`)
     /// and programs them: the periodic re-mapping of a training run.
     pub fn remap(&mut self) -> Result<()> {
-        self.set_weights(&self.effective_weights())
+        let w = self.effective_weights();
+        self.set_weights(Matrix::new(&w, self.out_size, self.in_size)?)
     }
 
-    fn check_weights(&self, w: &[f32]) -> Result<()> {
-        self.check("weights", w, self.out_size * self.in_size, || {
-            "out_size * in_size"
-        })
+    /// Checks a weight matrix: `out_size x in_size`, finite.
+    pub(crate) fn check_weights(&self, w: Matrix) -> Result<()> {
+        w.expect("weights", Some(self.out_size), self.in_size, "in_size")
     }
 
     /// `y = W x` through the forward periphery for `n` samples `x` (`n x in_size`), times the
     /// digital row scales. With `is_test` the running average of `average_abs_max` NM is used
     /// but not advanced.
-    pub fn forward(&mut self, x: &[f32], n: usize, is_test: bool) -> Result<Vec<f32>> {
-        let mut y = vec![0.0; n * self.out_size];
-        self.forward_into(x, n, is_test, &mut y)?;
+    pub fn forward(&mut self, x: Matrix, is_test: bool) -> Result<Vec<f32>> {
+        let mut y = vec![0.0; x.rows() * self.out_size];
+        self.forward_into(x, is_test, &mut y)?;
         Ok(y)
     }
 
     /// [`Tile::forward`] into `y` (`n x out_size`); allocates nothing once the tile has seen
     /// a batch of this size.
-    pub fn forward_into(
-        &mut self,
-        x: &[f32],
-        n: usize,
-        is_test: bool,
-        y: &mut [f32],
-    ) -> Result<()> {
-        self.check_input(Direction::Forward, x, n)?;
+    pub fn forward_into(&mut self, x: Matrix, is_test: bool, y: &mut [f32]) -> Result<()> {
+        self.check_input(Direction::Forward, x)?;
+        let n = x.rows();
         self.check_output(Direction::Forward, y, n)?;
         let mut buf = std::mem::take(&mut self.workspace.pass);
-        self.pass(Direction::Forward, x, n, !is_test, y, &mut buf);
+        self.pass(Direction::Forward, x.data(), n, !is_test, y, &mut buf);
         self.workspace.pass = buf;
         self.scale_outputs(y);
         Ok(())
@@ -226,20 +221,21 @@ impl Tile {
 
     /// `z = W^T d` through the backward periphery for `n` samples `d` (`n x out_size`); the
     /// errors enter multiplied by the digital row scales.
-    pub fn backward(&mut self, d: &[f32], n: usize) -> Result<Vec<f32>> {
-        let mut z = vec![0.0; n * self.in_size];
-        self.backward_into(d, n, &mut z)?;
+    pub fn backward(&mut self, d: Matrix) -> Result<Vec<f32>> {
+        let mut z = vec![0.0; d.rows() * self.in_size];
+        self.backward_into(d, &mut z)?;
         Ok(z)
     }
 
     /// [`Tile::backward`] into `z` (`n x in_size`); allocates nothing once the tile has seen a
     /// batch of this size.
-    pub fn backward_into(&mut self, d: &[f32], n: usize, z: &mut [f32]) -> Result<()> {
-        self.check_input(Direction::Backward, d, n)?;
+    pub fn backward_into(&mut self, d: Matrix, z: &mut [f32]) -> Result<()> {
+        self.check_input(Direction::Backward, d)?;
+        let n = d.rows();
         self.check_output(Direction::Backward, z, n)?;
         let mut buf = std::mem::take(&mut self.workspace.pass);
         let mut scaled = std::mem::take(&mut buf.input);
-        let input = self.backward_input(d, &mut scaled);
+        let input = self.backward_input(d.data(), &mut scaled);
         self.pass(Direction::Backward, input, n, true, z, &mut buf);
         buf.input = scaled;
         self.workspace.pass = buf;
@@ -294,14 +290,12 @@ impl Tile {
         self.out_scales.iter().any(|&s| s != 1.0)
     }
 
-    /// Checks a forward or backward input: its length for `n` samples and that it is finite.
-    pub(crate) fn check_input(&self, direction: Direction, x: &[f32], n: usize) -> Result<()> {
-        let (k, _) = direction.sizes(self.out_size, self.in_size);
-        let (name, size) = match direction {
-            Direction::Forward => ("x", "in_size"),
-            Direction::Backward => ("d", "out_size"),
-        };
-        self.check(name, x, n * k, || format!("n * {size} = {n} * {k}"))
+    /// Checks a forward (`n x in_size`) or backward (`n x out_size`) input, finite.
+    pub(crate) fn check_input(&self, direction: Direction, x: Matrix) -> Result<()> {
+        match direction {
+            Direction::Forward => x.expect("x", None, self.in_size, "in_size"),
+            Direction::Backward => x.expect("d", None, self.out_size, "out_size"),
+        }
     }
 
     /// Checks the length of an output buffer for `n` samples.
@@ -359,16 +353,16 @@ impl Tile {
 
     /// `W <- W - lr d x^T` by pulses, for `n` samples `x` (`n x in_size`) and `d`
     /// (`n x out_size`), applied in order.
-    pub fn update(&mut self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
-        self.check_update(x, d, n, lr)?;
+    pub fn update(&mut self, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
+        self.check_update(x, d, lr)?;
         let mut scaled = std::mem::take(&mut self.workspace.errors);
-        let (d, lr) = self.update_input(d, lr, &mut scaled);
+        let (d, lr) = self.update_input(d.data(), lr, &mut scaled);
         let call = UpdateCall {
             update: &self.config.update,
             device: &self.config.device,
-            x,
+            x: x.data(),
             d,
-            n,
+            n: x.rows(),
             lr,
             seed: self.seed,
             call: self.counters.update,
@@ -407,45 +401,22 @@ impl Tile {
         Ok(())
     }
 
-    pub(crate) fn check_update(&self, x: &[f32], d: &[f32], n: usize, lr: f32) -> Result<()> {
-        self.check("x", x, n * self.in_size, || {
-            format!("n * in_size = {n} * {}", self.in_size)
-        })?;
-        self.check("d", d, n * self.out_size, || {
-            format!("n * out_size = {n} * {}", self.out_size)
-        })?;
-        if !(lr.is_finite() && lr >= 0.0) {
-            return Err(Error::invalid(
-                "lr",
-                format!("must be finite and >= 0, got {lr}"),
-            ));
-        }
-        Ok(())
+    /// Checks the arguments of an update: `x` is `n x in_size`, `d` `n x out_size`, both
+    /// finite, and `lr` finite and >= 0.
+    pub(crate) fn check_update(&self, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
+        self.check_input(Direction::Forward, x)?;
+        d.expect("d", Some(x.rows()), self.out_size, "out_size")?;
+        check_lr(lr)
     }
+}
 
-    /// Checks the length of `v` and that it is finite; `what` says what the length is made of
-    /// (built only for the error: the hot paths allocate nothing).
-    pub(crate) fn check<W: std::fmt::Display>(
-        &self,
-        name: &'static str,
-        v: &[f32],
-        len: usize,
-        what: impl FnOnce() -> W,
-    ) -> Result<()> {
-        if v.len() != len {
-            return Err(Error::Shape {
-                name,
-                expected: format!("{len} values ({})", what()),
-                got: format!("{} values", v.len()),
-            });
-        }
-        if let Some(index) = first_non_finite(v) {
-            return Err(Error::NonFinite {
-                name,
-                index,
-                value: v[index],
-            });
-        }
-        Ok(())
+/// Checks the learning rate of an update: finite and >= 0.
+pub(crate) fn check_lr(lr: f32) -> Result<()> {
+    if !(lr.is_finite() && lr >= 0.0) {
+        return Err(Error::invalid(
+            "lr",
+            format!("must be finite and >= 0, got {lr}"),
+        ));
     }
+    Ok(())
 }

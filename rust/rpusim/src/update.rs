@@ -325,6 +325,7 @@ fn float_update(
 #[cfg(test)]
 mod tests {
     use crate::config::{PulseType, TileConfig};
+    use crate::matrix::Matrix;
     use crate::reference;
     use crate::tile::Tile;
 
@@ -350,11 +351,17 @@ mod tests {
             config.update.pulse_type = pulse_type;
             let (out, inp, n) = (20, 30, 50);
             let mut fast = Tile::new(out, inp, config, 9).unwrap();
-            fast.set_weights(&values(out * inp, 0.3, 1)).unwrap();
+            let w = values(out * inp, 0.3, 1);
+            fast.set_weights(Matrix::new(&w, out, inp).unwrap())
+                .unwrap();
             let mut slow = fast.clone();
             let (x, d) = (values(n * inp, 1.0, 2), values(n * out, 0.2, 3));
-            fast.update(&x, &d, n, 0.05).unwrap();
-            reference::update(&mut slow, &x, &d, n, 0.05).unwrap();
+            let (x, d) = (
+                Matrix::new(&x, n, inp).unwrap(),
+                Matrix::new(&d, n, out).unwrap(),
+            );
+            fast.update(x, d, 0.05).unwrap();
+            reference::update(&mut slow, x, d, 0.05).unwrap();
             assert_eq!(fast, slow, "{pulse_type:?}");
         }
     }

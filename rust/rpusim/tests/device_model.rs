@@ -11,7 +11,7 @@ use rpusim::device::{
     PowStepParameters, PulsedParameters, SoftBoundsParameters, UnitCell, UpdatePolicy,
     VectorUnitCellParameters, WriteNoiseParameters, DEVICE_TYPES,
 };
-use rpusim::{DeviceConfig, PulseType, Tile, TileConfig, UpdateParameters};
+use rpusim::{DeviceConfig, Matrix, PulseType, Tile, TileConfig, UpdateParameters};
 
 const ROWS: usize = 200;
 const COLS: usize = 250;
@@ -74,7 +74,8 @@ fn assert_moments(what: &str, v: &[f64], mean: f64, var: f64) {
 
 /// The change of every device by one pulse from weight `w0`, in direction `up`.
 fn one_pulse(t: &mut Tile, w0: f32, up: bool) -> Vec<f64> {
-    t.set_weights(&vec![w0; ROWS * COLS]).unwrap();
+    t.set_weights(Matrix::new(&vec![w0; ROWS * COLS], t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     let before = t.weights().to_vec();
     t.pulse(up).unwrap();
     t.weights()
@@ -401,7 +402,12 @@ fn weights_never_leave_the_bounds_of_any_model() {
         for call in 0..40 {
             let x = uniform(16 * 40, -1.0, 1.0, call);
             let d = uniform(16 * 30, -1.0, 1.0, call + 1000);
-            t.update(&x, &d, 16, 1.0).unwrap();
+            t.update(
+                Matrix::new(&x, 16, t.in_size()).unwrap(),
+                Matrix::new(&d, 16, t.out_size()).unwrap(),
+                1.0,
+            )
+            .unwrap();
             for layer in t.devices().layers() {
                 let a = layer.arrays();
                 let stored: &[f32] = match (&layer.persistent, &t.devices().cell) {
@@ -448,7 +454,8 @@ fn write_noise_sits_on_the_persistent_weight() {
             .map(|(a, b)| f64::from(*a) - f64::from(*b))
             .collect()
     };
-    t.set_weights(&vec![0.1; ROWS * COLS]).unwrap();
+    t.set_weights(Matrix::new(&vec![0.1; ROWS * COLS], t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     assert!(t.devices().layers()[0]
         .persistent
         .as_ref()
@@ -458,7 +465,8 @@ fn write_noise_sits_on_the_persistent_weight() {
     assert_moments("on set", &noise(&t), 0.0, sigma * sigma);
     // Programming again draws new noise.
     let first = t.weights().to_vec();
-    t.set_weights(&vec![0.1; ROWS * COLS]).unwrap();
+    t.set_weights(Matrix::new(&vec![0.1; ROWS * COLS], t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     assert_ne!(first, t.weights());
     t.pulse(true).unwrap();
     assert_moments("after a pulse", &noise(&t), 0.0, sigma * sigma);
@@ -471,7 +479,8 @@ fn write_noise_sits_on_the_persistent_weight() {
         ..p
     };
     let mut t = tile(DeviceConfig::ExpStep(quiet), 10);
-    t.set_weights(&vec![0.1; ROWS * COLS]).unwrap();
+    t.set_weights(Matrix::new(&vec![0.1; ROWS * COLS], t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     assert!(t.weights().iter().all(|&w| w == 0.1));
 }
 
@@ -502,7 +511,8 @@ fn the_number_of_states_is_the_range_over_the_granularity() {
             0,
         )
         .unwrap();
-        t.set_weights(&[-bound as f32]).unwrap();
+        t.set_weights(Matrix::new(&[-bound as f32], t.out_size(), t.in_size()).unwrap())
+            .unwrap();
         let mut pulses = 0;
         while t.weights()[0] < bound as f32 && pulses < 2 * states {
             t.pulse(true).unwrap();
@@ -571,8 +581,12 @@ fn reram_es(noise: bool) -> ExpStepParameters {
 fn pulses_of_one_update(t: &mut Tile, lr: f32) -> f64 {
     let (rows, cols) = (t.out_size(), t.in_size());
     let before = t.pulses();
-    t.update(&vec![1.0; cols], &vec![-1.0; rows], 1, lr)
-        .unwrap();
+    t.update(
+        Matrix::new(&vec![1.0; cols], 1, t.in_size()).unwrap(),
+        Matrix::new(&vec![-1.0; rows], 1, t.out_size()).unwrap(),
+        lr,
+    )
+    .unwrap();
     (t.pulses() - before) as f64 / (rows * cols) as f64
 }
 
@@ -707,11 +721,24 @@ fn changed(before: &[Vec<f32>], t: &Tile) -> Vec<usize> {
 #[test]
 fn a_unit_cell_reads_the_weighted_sum_of_its_devices() {
     let mut t = tile(unit_cell(UpdatePolicy::All, 0, vec![0.5, -1.0, 2.0]), 11);
-    t.set_weights(&uniform(ROWS * COLS, -0.3, 0.3, 1)).unwrap();
+    t.set_weights(
+        Matrix::new(
+            &uniform(ROWS * COLS, -0.3, 0.3, 1),
+            t.out_size(),
+            t.in_size(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     for call in 0..3 {
         let x = uniform(4 * COLS, -1.0, 1.0, call);
         let d = uniform(4 * ROWS, -1.0, 1.0, call + 9);
-        t.update(&x, &d, 4, 0.1).unwrap();
+        t.update(
+            Matrix::new(&x, 4, t.in_size()).unwrap(),
+            Matrix::new(&d, 4, t.out_size()).unwrap(),
+            0.1,
+        )
+        .unwrap();
         let v = cell(&t);
         for k in 0..ROWS * COLS {
             // Summed in device order, from 0.
@@ -726,7 +753,8 @@ fn a_unit_cell_reads_the_weighted_sum_of_its_devices() {
     let mut t = tile(unit_cell(UpdatePolicy::All, 0, Vec::new()), 11);
     assert_eq!(cell(&t).gamma, vec![1.0f32 / 3.0; 3]);
     let w = uniform(ROWS * COLS, -0.01, 0.01, 2);
-    t.set_weights(&w).unwrap();
+    t.set_weights(Matrix::new(&w, t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     for (a, b) in t.weights().iter().zip(&w) {
         assert!((a - b).abs() < 1e-8);
     }
@@ -742,7 +770,8 @@ fn update_policies_pick_the_devices_they_promise() {
 
     // single_fixed: only first_update_idx, call after call; programming writes only it.
     let mut t = tile(unit_cell(UpdatePolicy::SingleFixed, 2, Vec::new()), 12);
-    t.set_weights(&vec![0.05; ROWS * COLS]).unwrap();
+    t.set_weights(Matrix::new(&vec![0.05; ROWS * COLS], t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     assert!(cell(&t).weights[0].iter().all(|&w| w == 0.0));
     assert!(cell(&t).weights[2].iter().all(|&w| w == 0.05));
     for _ in 0..3 {
@@ -757,7 +786,8 @@ fn update_policies_pick_the_devices_they_promise() {
     let mut order = Vec::new();
     for call in 0..5 {
         if call == 3 {
-            t.set_weights(&vec![0.0; ROWS * COLS]).unwrap();
+            t.set_weights(Matrix::new(&vec![0.0; ROWS * COLS], t.out_size(), t.in_size()).unwrap())
+                .unwrap();
         }
         let before = cell(&t).weights.clone();
         t.pulse(true).unwrap();
@@ -840,15 +870,22 @@ fn every_model_saves_and_continues_bit_identically() {
         let round = |t: &mut Tile, call: u64| {
             let x = uniform(5 * 7, -1.0, 1.0, call);
             let d = uniform(5 * 6, -1.0, 1.0, call + 50);
-            t.update(&x, &d, 5, 0.2).unwrap();
+            t.update(
+                Matrix::new(&x, 5, t.in_size()).unwrap(),
+                Matrix::new(&d, 5, t.out_size()).unwrap(),
+                0.2,
+            )
+            .unwrap();
             if t.devices().layers().is_empty() {
                 return;
             }
             t.pulse(call.is_multiple_of(2)).unwrap();
         };
         let mut a = Tile::new(6, 7, config, 3).unwrap();
-        a.set_weights(&uniform(42, -0.3, 0.3, 5)).unwrap();
-        a.set_weights(&uniform(42, -0.3, 0.3, 6)).unwrap();
+        a.set_weights(Matrix::new(&uniform(42, -0.3, 0.3, 5), a.out_size(), a.in_size()).unwrap())
+            .unwrap();
+        a.set_weights(Matrix::new(&uniform(42, -0.3, 0.3, 6), a.out_size(), a.in_size()).unwrap())
+            .unwrap();
         for call in 0..3 {
             round(&mut a, call);
         }
@@ -860,8 +897,10 @@ fn every_model_saves_and_continues_bit_identically() {
             assert_eq!(a.weights(), b.weights(), "{name}");
         }
         let w = uniform(42, -0.3, 0.3, 7);
-        a.set_weights(&w).unwrap();
-        b.set_weights(&w).unwrap();
+        a.set_weights(Matrix::new(&w, a.out_size(), a.in_size()).unwrap())
+            .unwrap();
+        b.set_weights(Matrix::new(&w, b.out_size(), b.in_size()).unwrap())
+            .unwrap();
         assert_eq!(a.to_bytes(), b.to_bytes(), "{name}");
     }
 }

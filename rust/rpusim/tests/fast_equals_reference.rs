@@ -5,7 +5,7 @@ mod common;
 
 use common::reference_check::{check, config_strategy};
 use proptest::prelude::*;
-use rpusim::{IoParameters, Tile, TileConfig};
+use rpusim::{IoParameters, Matrix, Tile, TileConfig};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
@@ -62,9 +62,20 @@ fn default_config_on_a_large_tile() {
 #[test]
 fn empty_batches_do_nothing_but_count() {
     let mut t = Tile::new(3, 4, TileConfig::default(), 1).unwrap();
-    assert!(t.forward(&[], 0, false).unwrap().is_empty());
-    assert!(t.backward(&[], 0).unwrap().is_empty());
-    t.update(&[], &[], 0, 0.1).unwrap();
+    assert!(t
+        .forward(Matrix::new(&[], 0, t.in_size()).unwrap(), false)
+        .unwrap()
+        .is_empty());
+    assert!(t
+        .backward(Matrix::new(&[], 0, t.out_size()).unwrap())
+        .unwrap()
+        .is_empty());
+    t.update(
+        Matrix::new(&[], 0, t.in_size()).unwrap(),
+        Matrix::new(&[], 0, t.out_size()).unwrap(),
+        0.1,
+    )
+    .unwrap();
     let c = t.counters();
     assert_eq!((c.forward, c.backward, c.update), (1, 1, 1));
 }

@@ -4,8 +4,8 @@ mod common;
 
 use common::{mean_std, noiseless, tile_with_weights, uniform};
 use rpusim::{
-    device::PulsedParameters, BoundManagement, DeviceConfig, IoParameters, NoiseManagement, Tile,
-    TileConfig,
+    device::PulsedParameters, BoundManagement, DeviceConfig, IoParameters, Matrix, NoiseManagement,
+    Tile, TileConfig,
 };
 
 /// Devices with fixed, wide bounds, so that test weights are programmed exactly.
@@ -30,7 +30,8 @@ fn tile(out: usize, inp: usize, forward: IoParameters, weights: &[f32]) -> Tile 
         ..TileConfig::default()
     };
     let mut t = Tile::new(out, inp, config, 11).unwrap();
-    t.set_weights(weights).unwrap();
+    t.set_weights(Matrix::new(weights, out, inp).unwrap())
+        .unwrap();
     t
 }
 
@@ -57,8 +58,12 @@ fn perfect_io_is_the_float_product() {
     let w = t.weights().to_vec();
     let x = uniform(n * inp, -2.0, 2.0, 1);
     let d = uniform(n * out, -2.0, 2.0, 2);
-    let y = t.forward(&x, n, false).unwrap();
-    let z = t.backward(&d, n).unwrap();
+    let y = t
+        .forward(Matrix::new(&x, n, t.in_size()).unwrap(), false)
+        .unwrap();
+    let z = t
+        .backward(Matrix::new(&d, n, t.out_size()).unwrap())
+        .unwrap();
     for b in 0..n {
         for i in 0..out {
             let exact: f64 = (0..inp)
@@ -92,7 +97,9 @@ fn dac_and_adc_quantise_and_clip() {
     let n = 64;
     let mut t = tile(n, n, io, &identity(n));
     let x = uniform(n, -1.5, 1.5, 3);
-    let y = t.forward(&x, 1, false).unwrap();
+    let y = t
+        .forward(Matrix::new(&x, 1, t.in_size()).unwrap(), false)
+        .unwrap();
     for (xi, yi) in x.iter().zip(&y) {
         // Identity weights: the output is the DAC value, then the ADC value.
         let dac = ((f64::from(*xi) / inp_step).round() * inp_step).clamp(-1.0, 1.0);
@@ -109,7 +116,11 @@ fn dac_and_adc_quantise_and_clip() {
     }
     // A row of 16 ones and inputs at the bound: v = 16 saturates the ADC at 12.
     let mut sat = tile(1, 16, t.config().forward.clone(), &[1.0; 16]);
-    assert_eq!(sat.forward(&[1.0; 16], 1, false).unwrap(), vec![12.0]);
+    assert_eq!(
+        sat.forward(Matrix::new(&[1.0; 16], 1, sat.in_size()).unwrap(), false)
+            .unwrap(),
+        vec![12.0]
+    );
 }
 
 #[test]
@@ -123,7 +134,12 @@ fn output_noise_has_the_configured_spread() {
         };
         let (out, n) = (200, 500);
         let mut t = tile(out, 3, io, &vec![0.0; out * 3]);
-        let y = t.forward(&uniform(n * 3, -1.0, 1.0, 5), n, false).unwrap();
+        let y = t
+            .forward(
+                Matrix::new(&uniform(n * 3, -1.0, 1.0, 5), n, t.in_size()).unwrap(),
+                false,
+            )
+            .unwrap();
         let (mean, std) = mean_std(&y);
         let count = y.len() as f64;
         let se_std = f64::from(sigma) / (2.0 * count).sqrt();
@@ -160,7 +176,12 @@ fn input_and_weight_noise_have_their_spreads() {
     };
     let mut t = tile(1, k, io.clone(), &vec![1.0; k]);
     let n = 20_000;
-    let y = t.forward(&vec![0.0; n * k], n, false).unwrap();
+    let y = t
+        .forward(
+            Matrix::new(&vec![0.0; n * k], n, t.in_size()).unwrap(),
+            false,
+        )
+        .unwrap();
     let (_, std) = mean_std(&y);
     let expected = 0.02 * (k as f64).sqrt();
     assert!(
@@ -179,7 +200,12 @@ fn input_and_weight_noise_have_their_spreads() {
         .collect();
     let norm = x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
     let reps = 200;
-    let y = t.forward(&x.repeat(reps), reps, false).unwrap();
+    let y = t
+        .forward(
+            Matrix::new(&x.repeat(reps), reps, t.in_size()).unwrap(),
+            false,
+        )
+        .unwrap();
     let (_, std) = mean_std(&y);
     let expected = 0.05 * norm;
     assert!(
@@ -194,10 +220,14 @@ fn noise_management_makes_the_output_scale_with_the_input() {
     let w = uniform(out * inp, -0.3, 0.3, 8);
     let x = uniform(inp, -0.05, 0.05, 9);
     let mut nm = tile(out, inp, noiseless(), &w);
-    let y1 = nm.forward(&x, 1, false).unwrap();
+    let y1 = nm
+        .forward(Matrix::new(&x, 1, nm.in_size()).unwrap(), false)
+        .unwrap();
     for c in [0.37f32, 2.0, 5.0] {
         let xc: Vec<f32> = x.iter().map(|v| v * c).collect();
-        let yc = nm.forward(&xc, 1, false).unwrap();
+        let yc = nm
+            .forward(Matrix::new(&xc, 1, nm.in_size()).unwrap(), false)
+            .unwrap();
         for (a, b) in y1.iter().zip(&yc) {
             assert!(
                 (a * c - b).abs() <= 1e-5 * (1.0 + b.abs()),
@@ -216,13 +246,15 @@ fn noise_management_makes_the_output_scale_with_the_input() {
         &w,
     );
     let big: Vec<f32> = x.iter().map(|v| v * 60.0).collect();
-    let y_big = plain.forward(&big, 1, false).unwrap();
+    let y_big = plain
+        .forward(Matrix::new(&big, 1, plain.in_size()).unwrap(), false)
+        .unwrap();
     let exact: Vec<f32> = (0..out)
         .map(|i| (0..inp).map(|j| w[i * inp + j] * big[j]).sum())
         .collect();
     let err: f32 = y_big.iter().zip(&exact).map(|(a, b)| (a - b).abs()).sum();
     let with_nm: f32 = nm
-        .forward(&big, 1, false)
+        .forward(Matrix::new(&big, 1, inp).unwrap(), false)
         .unwrap()
         .iter()
         .zip(&exact)
@@ -253,12 +285,20 @@ fn noise_management_variants() {
         &identity(n),
     );
     assert_eq!(
-        t.forward(&[-1.0, -2.0, -0.5, -3.0], 1, false).unwrap(),
+        t.forward(
+            Matrix::new(&[-1.0, -2.0, -0.5, -3.0], 1, t.in_size()).unwrap(),
+            false
+        )
+        .unwrap(),
         vec![0.0; 4]
     );
     // abs_max of a zero input: exactly zero, no noise even with noise on.
     let mut t = tile(n, n, IoParameters::default(), &identity(n));
-    assert_eq!(t.forward(&[0.0; 4], 1, false).unwrap(), vec![0.0; 4]);
+    assert_eq!(
+        t.forward(Matrix::new(&[0.0; 4], 1, t.in_size()).unwrap(), false)
+            .unwrap(),
+        vec![0.0; 4]
+    );
     // constant: inputs above nm_thres * inp_bound are clipped there.
     let constant = IoParameters {
         noise_management: NoiseManagement::Constant,
@@ -267,7 +307,11 @@ fn noise_management_variants() {
     };
     let mut t = tile(n, n, constant, &identity(n));
     assert_eq!(
-        t.forward(&[1.0, -3.0, 2.5, 0.5], 1, false).unwrap(),
+        t.forward(
+            Matrix::new(&[1.0, -3.0, 2.5, 0.5], 1, t.in_size()).unwrap(),
+            false
+        )
+        .unwrap(),
         vec![1.0, -2.0, 2.0, 0.5]
     );
     // abs_max clipped at nm_thres.
@@ -277,7 +321,11 @@ fn noise_management_variants() {
     };
     let mut t = tile(n, n, thres, &identity(n));
     assert_eq!(
-        t.forward(&[1.0, -3.0, 0.5, 0.0], 1, false).unwrap(),
+        t.forward(
+            Matrix::new(&[1.0, -3.0, 0.5, 0.0], 1, t.in_size()).unwrap(),
+            false
+        )
+        .unwrap(),
         vec![1.0, -1.5, 0.5, 0.0]
     );
     // average_abs_max: the running average (decay 0.5) sets the clip level.
@@ -289,14 +337,38 @@ fn noise_management_variants() {
     let mut t = tile(n, n, avg, &identity(n));
     // First batch: abs-max 1 and 3, average 2, the running value starts there.
     let y = t
-        .forward(&[1.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0], 2, false)
+        .forward(
+            Matrix::new(&[1.0, 0.0, 0.0, 0.0, 0.0, 3.0, 0.0, 0.0], 2, n).unwrap(),
+            false,
+        )
         .unwrap();
     assert_eq!(y, vec![1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0]);
     // Second batch: abs-max 4 -> 0.5 * 2 + 0.5 * 4 = 3.
-    assert_eq!(t.forward(&[4.0, 0.0, 0.0, 0.0], 1, false).unwrap()[0], 3.0);
+    assert_eq!(
+        t.forward(
+            Matrix::new(&[4.0, 0.0, 0.0, 0.0], 1, t.in_size()).unwrap(),
+            false
+        )
+        .unwrap()[0],
+        3.0
+    );
     // In test mode the average is used but not advanced.
-    assert_eq!(t.forward(&[10.0, 0.0, 0.0, 0.0], 1, true).unwrap()[0], 3.0);
-    assert_eq!(t.forward(&[10.0, 0.0, 0.0, 0.0], 1, true).unwrap()[0], 3.0);
+    assert_eq!(
+        t.forward(
+            Matrix::new(&[10.0, 0.0, 0.0, 0.0], 1, t.in_size()).unwrap(),
+            true
+        )
+        .unwrap()[0],
+        3.0
+    );
+    assert_eq!(
+        t.forward(
+            Matrix::new(&[10.0, 0.0, 0.0, 0.0], 1, t.in_size()).unwrap(),
+            true
+        )
+        .unwrap()[0],
+        3.0
+    );
 }
 
 #[test]
@@ -307,32 +379,48 @@ fn bound_management_rescues_saturated_outputs() {
         ..IoParameters::default()
     };
     let mut t = tile(1, 16, bm.clone(), &[1.0; 16]);
-    let y = t.forward(&[1.0; 16], 1, false).unwrap()[0];
+    let y = t
+        .forward(Matrix::new(&[1.0; 16], 1, t.in_size()).unwrap(), false)
+        .unwrap()[0];
     // Within the quantisation error (the halved input 0.5 sits between two DAC steps).
     assert!((y - 16.0).abs() < 0.5, "{y}");
     // A product of 200 needs r = 32, beyond the limit r <= max_bm_res / inp_step = 15.75:
     // the last pass (r = 16) stays clipped, y = 12 * 16.
     let mut t = tile(1, 200, bm.clone(), &[1.0; 200]);
-    assert_eq!(t.forward(&[1.0; 200], 1, false).unwrap()[0], 192.0);
+    assert_eq!(
+        t.forward(Matrix::new(&[1.0; 200], 1, t.in_size()).unwrap(), false)
+            .unwrap()[0],
+        192.0
+    );
     // With a looser resolution limit the same product is rescued.
     let loose = IoParameters {
         max_bm_res: 1.0,
         ..bm.clone()
     };
     let mut t = tile(1, 200, loose, &[1.0; 200]);
-    let y = t.forward(&[1.0; 200], 1, false).unwrap()[0];
+    let y = t
+        .forward(Matrix::new(&[1.0; 200], 1, t.in_size()).unwrap(), false)
+        .unwrap()[0];
     assert!((y - 200.0).abs() < 0.05 * 200.0, "{y}");
     // The backward pass never repeats, whatever its configuration says.
     let mut t = tile(16, 1, bm.clone(), &[1.0; 16]);
     let mut c = t.config().clone();
     c.backward.bound_management = BoundManagement::Iterative;
     t.set_config(c).unwrap();
-    assert_eq!(t.backward(&[1.0; 16], 1).unwrap(), vec![12.0]);
+    assert_eq!(
+        t.backward(Matrix::new(&[1.0; 16], 1, t.out_size()).unwrap())
+            .unwrap(),
+        vec![12.0]
+    );
     // Without bound management the forward pass clips.
     let none = IoParameters {
         bound_management: BoundManagement::None,
         ..bm
     };
     let mut t = tile(1, 16, none, &[1.0; 16]);
-    assert_eq!(t.forward(&[1.0; 16], 1, false).unwrap(), vec![12.0]);
+    assert_eq!(
+        t.forward(Matrix::new(&[1.0; 16], 1, t.in_size()).unwrap(), false)
+            .unwrap(),
+        vec![12.0]
+    );
 }

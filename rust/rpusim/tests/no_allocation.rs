@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed}
 use std::sync::{Mutex, MutexGuard};
 
 use common::uniform;
-use rpusim::{set_num_threads, IoParameters, MappingParameters, TileArray, TileConfig};
+use rpusim::{set_num_threads, IoParameters, MappingParameters, Matrix, TileArray, TileConfig};
 
 // --- The counting allocator -------------------------------------------------------------
 
@@ -190,7 +190,15 @@ struct Bench {
 impl Bench {
     fn new(config: TileConfig, (out, inp, n): (usize, usize, usize)) -> Bench {
         let mut tile = TileArray::new(out, inp, config, 7).unwrap();
-        tile.set_weights(&uniform(out * inp, -0.3, 0.3, 8)).unwrap();
+        tile.set_weights(
+            Matrix::new(
+                &uniform(out * inp, -0.3, 0.3, 8),
+                tile.out_size(),
+                tile.in_size(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
         let x = (0..INPUTS as u64)
             .map(|s| uniform(n * inp, -1.0, 1.0, s))
             .collect();
@@ -215,20 +223,19 @@ impl Bench {
     }
 
     fn forward(&mut self, call: usize) {
-        let x = &self.x[call % INPUTS];
-        self.tile
-            .forward_into(x, self.n, false, &mut self.y)
-            .unwrap();
+        let x = Matrix::new(&self.x[call % INPUTS], self.n, self.tile.in_size()).unwrap();
+        self.tile.forward_into(x, false, &mut self.y).unwrap();
     }
 
     fn backward(&mut self, call: usize) {
-        let d = &self.d[call % INPUTS];
-        self.tile.backward_into(d, self.n, &mut self.z).unwrap();
+        let d = Matrix::new(&self.d[call % INPUTS], self.n, self.tile.out_size()).unwrap();
+        self.tile.backward_into(d, &mut self.z).unwrap();
     }
 
     fn update(&mut self, call: usize) {
-        let (x, d) = (&self.x[call % INPUTS], &self.d[call % INPUTS]);
-        self.tile.update(x, d, self.n, 0.05).unwrap();
+        let x = Matrix::new(&self.x[call % INPUTS], self.n, self.tile.in_size()).unwrap();
+        let d = Matrix::new(&self.d[call % INPUTS], self.n, self.tile.out_size()).unwrap();
+        self.tile.update(x, d, 0.05).unwrap();
     }
 }
 

@@ -3,15 +3,26 @@
 mod common;
 
 use common::{bits, tile_with_weights, uniform};
-use rpusim::{Error, Tile, TileConfig};
+use rpusim::{Error, Matrix, Tile, TileConfig};
 
 fn train_round(t: &mut Tile, call: u64) -> Vec<u32> {
     let (out, inp, n) = (t.out_size(), t.in_size(), 5);
     let x = uniform(n * inp, -1.0, 1.0, call);
     let d = uniform(n * out, -0.2, 0.2, call + 7);
-    let mut trace = bits(&t.forward(&x, n, false).unwrap());
-    trace.extend(bits(&t.backward(&d, n).unwrap()));
-    t.update(&x, &d, n, 0.1).unwrap();
+    let mut trace = bits(
+        &t.forward(Matrix::new(&x, n, t.in_size()).unwrap(), false)
+            .unwrap(),
+    );
+    trace.extend(bits(
+        &t.backward(Matrix::new(&d, n, t.out_size()).unwrap())
+            .unwrap(),
+    ));
+    t.update(
+        Matrix::new(&x, n, t.in_size()).unwrap(),
+        Matrix::new(&d, n, t.out_size()).unwrap(),
+        0.1,
+    )
+    .unwrap();
     trace.extend(bits(t.weights()));
     trace
 }
@@ -79,17 +90,22 @@ fn bad_input_is_an_error_and_changes_nothing() {
     nan_x[5] = f32::NAN;
     let mut inf_d = d;
     inf_d[1] = f32::INFINITY;
+    fn m(v: &[f32], rows: usize, cols: usize) -> Matrix<'_> {
+        Matrix::new(v, rows, cols).unwrap()
+    }
+    let (x, d, nan_x, inf_d) = (m(&x, 2, 4), m(&d, 2, 3), m(&nan_x, 2, 4), m(&inf_d, 2, 3));
     let cases: Vec<(&str, Result<(), Error>)> = vec![
-        ("x", t.forward(&x[..7], 2, false).map(drop)),
-        ("x", t.forward(&nan_x, 2, false).map(drop)),
-        ("d", t.backward(&d[..5], 2).map(drop)),
-        ("d", t.backward(&inf_d, 2).map(drop)),
-        ("x", t.update(&x[..4], &d, 2, 0.1)),
-        ("d", t.update(&x, &inf_d, 2, 0.1)),
-        ("lr", t.update(&x, &d, 2, -0.1)),
-        ("lr", t.update(&x, &d, 2, f32::NAN)),
-        ("weights", t.set_weights(&[0.0; 11])),
-        ("weights", t.set_weights(&[f32::NAN; 12])),
+        ("x", t.forward(m(&[0.1; 6], 2, 3), false).map(drop)),
+        ("x", t.forward(nan_x, false).map(drop)),
+        ("d", t.backward(m(&[0.1; 8], 2, 4)).map(drop)),
+        ("d", t.backward(inf_d).map(drop)),
+        ("x", t.update(m(&[0.1; 6], 2, 3), d, 0.1)),
+        ("d", t.update(x, inf_d, 0.1)),
+        ("d", t.update(x, m(&[0.1; 3], 1, 3), 0.1)),
+        ("lr", t.update(x, d, -0.1)),
+        ("lr", t.update(x, d, f32::NAN)),
+        ("weights", t.set_weights(m(&[0.0; 12], 4, 3))),
+        ("weights", t.set_weights(m(&[f32::NAN; 12], 3, 4))),
     ];
     for (name, result) in cases {
         let err = result.unwrap_err().to_string();
@@ -117,14 +133,15 @@ fn bad_input_is_an_error_and_changes_nothing() {
 fn configuration_changes_apply_to_a_running_tile() {
     let mut t = tile_with_weights(3, 4, TileConfig::default(), 2, 0.3);
     let x = uniform(4, -1.0, 1.0, 1);
-    let noisy = t.clone().forward(&x, 1, false).unwrap();
+    let x = Matrix::new(&x, 1, 4).unwrap();
+    let noisy = t.clone().forward(x, false).unwrap();
     let mut c = t.config().clone();
     c.forward = rpusim::IoParameters::perfect();
     t.set_config(c).unwrap();
-    let exact = t.forward(&x, 1, false).unwrap();
+    let exact = t.forward(x, false).unwrap();
     let w = t.weights();
     for i in 0..3 {
-        let expected: f32 = (0..4).map(|j| w[i * 4 + j] * x[j]).sum();
+        let expected: f32 = (0..4).map(|j| w[i * 4 + j] * x.data()[j]).sum();
         assert!((exact[i] - expected).abs() < 1e-6);
     }
     assert_ne!(bits(&noisy), bits(&exact));

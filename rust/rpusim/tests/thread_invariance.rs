@@ -9,7 +9,7 @@ use rpusim::device::{
     ExpStepParameters, PowStepParameters, SoftBoundsParameters, UpdatePolicy,
     VectorUnitCellParameters, WriteNoiseParameters,
 };
-use rpusim::{set_num_threads, DeviceConfig, IoParameters, TileArray, TileConfig};
+use rpusim::{set_num_threads, DeviceConfig, IoParameters, Matrix, TileArray, TileConfig};
 
 /// Runs a few rounds of every operation on an `out x inp` matrix (one array, or a grid as
 /// `config.mapping` splits it) and returns all outputs and the final state.
@@ -22,15 +22,33 @@ fn run(
     assert_eq!(rpusim::num_threads(), threads);
     let n = 64;
     let mut t = TileArray::new(out, inp, config.clone(), 99).unwrap();
-    t.set_weights(&uniform(out * inp, -0.3, 0.3, 99 ^ 0xABCD))
-        .unwrap();
+    t.set_weights(
+        Matrix::new(
+            &uniform(out * inp, -0.3, 0.3, 99 ^ 0xABCD),
+            t.out_size(),
+            t.in_size(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     let mut outputs = Vec::new();
     for call in 0..3u64 {
         let x = uniform(n * inp, -1.0, 1.0, call);
         let d = uniform(n * out, -0.1, 0.1, call + 100);
-        outputs.push(bits(&t.forward(&x, n, false).unwrap()));
-        outputs.push(bits(&t.backward(&d, n).unwrap()));
-        t.update(&x, &d, n, 0.05).unwrap();
+        outputs.push(bits(
+            &t.forward(Matrix::new(&x, n, t.in_size()).unwrap(), false)
+                .unwrap(),
+        ));
+        outputs.push(bits(
+            &t.backward(Matrix::new(&d, n, t.out_size()).unwrap())
+                .unwrap(),
+        ));
+        t.update(
+            Matrix::new(&x, n, t.in_size()).unwrap(),
+            Matrix::new(&d, n, t.out_size()).unwrap(),
+            0.05,
+        )
+        .unwrap();
         outputs.push(bits(&t.weights()));
     }
     (outputs, t.to_bytes())

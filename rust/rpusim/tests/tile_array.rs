@@ -5,7 +5,7 @@ mod common;
 
 use common::{bits, uniform};
 use rpusim::device::PulsedParameters;
-use rpusim::{split_sizes, tile_seed, DeviceConfig, Tile, TileArray, TileConfig};
+use rpusim::{split_sizes, tile_seed, DeviceConfig, Matrix, Tile, TileArray, TileConfig};
 
 /// The default configuration with arrays of at most `max_out x max_in`, weight scaling per
 /// array and some input noise (every noise source of every tile is in play).
@@ -38,7 +38,9 @@ fn a_grid_is_its_tiles_driven_by_hand() {
     let mut array = TileArray::new(out, inp, c.clone(), seed).unwrap();
     assert_eq!(array.tiles().len(), 9);
     let w = uniform(out * inp, -0.05, 0.05, 1);
-    array.set_weights(&w).unwrap();
+    array
+        .set_weights(Matrix::new(&w, array.out_size(), array.in_size()).unwrap())
+        .unwrap();
     // The same tiles by hand.
     let mut hand = Vec::new();
     for i in 0..3 {
@@ -50,16 +52,27 @@ fn a_grid_is_its_tiles_driven_by_hand() {
             let block: Vec<f32> = rows
                 .flat_map(|r| w[r * inp + cols.start..r * inp + cols.end].to_vec())
                 .collect();
-            t.set_weights(&block).unwrap();
+            t.set_weights(Matrix::new(&block, t.out_size(), t.in_size()).unwrap())
+                .unwrap();
             hand.push(t);
         }
     }
     for call in 0..3u64 {
         let x = uniform(n * inp, -1.0, 1.0, 10 + call);
         let d = uniform(n * out, -0.1, 0.1, 20 + call);
-        let y = array.forward(&x, n, false).unwrap();
-        let z = array.backward(&d, n).unwrap();
-        array.update(&x, &d, n, 0.05).unwrap();
+        let y = array
+            .forward(Matrix::new(&x, n, array.in_size()).unwrap(), false)
+            .unwrap();
+        let z = array
+            .backward(Matrix::new(&d, n, array.out_size()).unwrap())
+            .unwrap();
+        array
+            .update(
+                Matrix::new(&x, n, array.in_size()).unwrap(),
+                Matrix::new(&d, n, array.out_size()).unwrap(),
+                0.05,
+            )
+            .unwrap();
         let mut y_hand = vec![0.0f32; n * out];
         let mut z_hand = vec![0.0f32; n * inp];
         for (k, t) in hand.iter_mut().enumerate() {
@@ -67,7 +80,9 @@ fn a_grid_is_its_tiles_driven_by_hand() {
             let (start, j) = (k % 3 == 0, k / 3);
             let x_part = columns(&x, n, inp, cols.clone());
             let d_part = columns(&d, n, out, rows.clone());
-            let y_part = t.forward(&x_part, n, false).unwrap();
+            let y_part = t
+                .forward(Matrix::new(&x_part, n, t.in_size()).unwrap(), false)
+                .unwrap();
             for b in 0..n {
                 for (r, &v) in rows.clone().zip(&y_part[b * rows.len()..]) {
                     // The tiles along the inputs are summed in their order.
@@ -78,7 +93,9 @@ fn a_grid_is_its_tiles_driven_by_hand() {
                     }
                 }
             }
-            let z_part = t.backward(&d_part, n).unwrap();
+            let z_part = t
+                .backward(Matrix::new(&d_part, n, t.out_size()).unwrap())
+                .unwrap();
             for b in 0..n {
                 for (col, &v) in cols.clone().zip(&z_part[b * cols.len()..]) {
                     if j == 0 {
@@ -88,7 +105,12 @@ fn a_grid_is_its_tiles_driven_by_hand() {
                     }
                 }
             }
-            t.update(&x_part, &d_part, n, 0.05).unwrap();
+            t.update(
+                Matrix::new(&x_part, n, t.in_size()).unwrap(),
+                Matrix::new(&d_part, n, t.out_size()).unwrap(),
+                0.05,
+            )
+            .unwrap();
         }
         assert_eq!(bits(&y), bits(&y_hand), "forward, call {call}");
         assert_eq!(bits(&z), bits(&z_hand), "backward, call {call}");
@@ -107,16 +129,38 @@ fn a_matrix_within_the_limits_is_one_tile() {
     let mut array = TileArray::new(out, inp, c.clone(), 3).unwrap();
     let mut tile = Tile::new(out, inp, c, 3).unwrap();
     let w = uniform(out * inp, -0.3, 0.3, 2);
-    array.set_weights(&w).unwrap();
-    tile.set_weights(&w).unwrap();
+    array
+        .set_weights(Matrix::new(&w, array.out_size(), array.in_size()).unwrap())
+        .unwrap();
+    tile.set_weights(Matrix::new(&w, tile.out_size(), tile.in_size()).unwrap())
+        .unwrap();
     let x = uniform(n * inp, -1.0, 1.0, 4);
     let d = uniform(n * out, -0.1, 0.1, 5);
     assert_eq!(
-        bits(&array.forward(&x, n, false).unwrap()),
-        bits(&tile.forward(&x, n, false).unwrap())
+        bits(
+            &array
+                .forward(Matrix::new(&x, n, array.in_size()).unwrap(), false)
+                .unwrap()
+        ),
+        bits(
+            &tile
+                .forward(Matrix::new(&x, n, tile.in_size()).unwrap(), false)
+                .unwrap()
+        )
     );
-    array.update(&x, &d, n, 0.1).unwrap();
-    tile.update(&x, &d, n, 0.1).unwrap();
+    array
+        .update(
+            Matrix::new(&x, n, array.in_size()).unwrap(),
+            Matrix::new(&d, n, array.out_size()).unwrap(),
+            0.1,
+        )
+        .unwrap();
+    tile.update(
+        Matrix::new(&x, n, tile.in_size()).unwrap(),
+        Matrix::new(&d, n, tile.out_size()).unwrap(),
+        0.1,
+    )
+    .unwrap();
     // Its state is the tile's state, byte for byte.
     assert_eq!(array.to_bytes(), tile.to_bytes());
     assert_eq!(TileArray::from_bytes(&tile.to_bytes()).unwrap(), array);
@@ -135,7 +179,9 @@ fn weights_and_scales_of_a_grid() {
     let mut array = TileArray::new(out, inp, c, 1).unwrap();
     assert_eq!(array.tiles().len(), 3 * 2);
     let w = uniform(out * inp, -0.5, 0.5, 6);
-    array.set_weights(&w).unwrap();
+    array
+        .set_weights(Matrix::new(&w, array.out_size(), array.in_size()).unwrap())
+        .unwrap();
     let effective = array.effective_weights();
     for (a, b) in effective.iter().zip(&w) {
         assert!((a - b).abs() < 1e-6);
@@ -151,11 +197,20 @@ fn weights_and_scales_of_a_grid() {
     assert_eq!(rows_only.out_scales().unwrap().len(), out);
     // Bad shapes are refused before any tile changes.
     let before = array.clone();
-    assert!(array.set_weights(&w[1..]).is_err());
-    assert!(array.forward(&w[..8], 1, false).is_err());
+    let transposed = Matrix::new(&w, inp, out).unwrap();
+    assert!(array.set_weights(transposed).is_err());
+    assert!(array
+        .forward(Matrix::new(&w[..8], 1, 8).unwrap(), false)
+        .is_err());
     let mut x = vec![0.5; inp];
     x[3] = f32::NAN;
-    assert!(array.update(&x, &[0.1; 10], 1, 0.1).is_err());
+    assert!(array
+        .update(
+            Matrix::new(&x, 1, array.in_size()).unwrap(),
+            Matrix::new(&[0.1; 10], 1, array.out_size()).unwrap(),
+            0.1
+        )
+        .is_err());
     assert_eq!(array, before);
     assert_eq!(array.counters(), before.counters());
 }
@@ -164,19 +219,43 @@ fn weights_and_scales_of_a_grid() {
 fn a_grid_saves_loads_and_continues() {
     let (out, inp, n) = (20, 30, 4);
     let mut a = TileArray::new(out, inp, config(8, 16), 9).unwrap();
-    a.set_weights(&uniform(out * inp, -0.2, 0.2, 3)).unwrap();
+    a.set_weights(
+        Matrix::new(&uniform(out * inp, -0.2, 0.2, 3), a.out_size(), a.in_size()).unwrap(),
+    )
+    .unwrap();
     let x = uniform(n * inp, -1.0, 1.0, 4);
     let d = uniform(n * out, -0.1, 0.1, 5);
-    a.update(&x, &d, n, 0.1).unwrap();
+    a.update(
+        Matrix::new(&x, n, a.in_size()).unwrap(),
+        Matrix::new(&d, n, a.out_size()).unwrap(),
+        0.1,
+    )
+    .unwrap();
     let bytes = a.to_bytes();
     let mut b = TileArray::from_bytes(&bytes).unwrap();
     assert_eq!(a, b);
     assert_eq!(
-        bits(&a.forward(&x, n, false).unwrap()),
-        bits(&b.forward(&x, n, false).unwrap())
+        bits(
+            &a.forward(Matrix::new(&x, n, a.in_size()).unwrap(), false)
+                .unwrap()
+        ),
+        bits(
+            &b.forward(Matrix::new(&x, n, b.in_size()).unwrap(), false)
+                .unwrap()
+        )
     );
-    a.update(&x, &d, n, 0.1).unwrap();
-    b.update(&x, &d, n, 0.1).unwrap();
+    a.update(
+        Matrix::new(&x, n, a.in_size()).unwrap(),
+        Matrix::new(&d, n, a.out_size()).unwrap(),
+        0.1,
+    )
+    .unwrap();
+    b.update(
+        Matrix::new(&x, n, b.in_size()).unwrap(),
+        Matrix::new(&d, n, b.out_size()).unwrap(),
+        0.1,
+    )
+    .unwrap();
     assert_eq!(a.to_bytes(), b.to_bytes());
     // Truncated or flipped bytes are refused.
     for cut in [0, 8, bytes.len() / 2, bytes.len() - 1] {
@@ -220,34 +299,46 @@ fn every_array_marks_its_own_clipped_outputs() {
     }
     c.forward.out_bound = 2.0;
     let mut array = TileArray::new(1, 4, c.clone(), 1).unwrap();
-    array.set_weights(&[1.0, 1.0, 0.5, 0.5]).unwrap();
+    array
+        .set_weights(Matrix::new(&[1.0, 1.0, 0.5, 0.5], array.out_size(), array.in_size()).unwrap())
+        .unwrap();
     let mut clipped = Vec::new();
     let mut y = [0.0f32];
+    let (x, d) = (
+        Matrix::new(&[1.0; 4], 1, 4).unwrap(),
+        Matrix::new(&[1.0], 1, 1).unwrap(),
+    );
     let any = array
-        .forward_clipped_into(&[1.0; 4], 1, false, &mut y, Some(&mut clipped))
+        .forward_clipped_into(x, false, &mut y, Some(&mut clipped))
         .unwrap();
     assert!(any);
     assert_eq!(clipped, vec![vec![true], vec![false]]);
     assert_eq!(y, [3.0]);
     // The backward pass of array 0 loses the error, that of array 1 keeps it.
     let mut z = [0.0f32; 4];
-    array
-        .backward_masked_into(&[1.0], 1, &mut z, Some(&clipped))
-        .unwrap();
+    let masks: Vec<Matrix<bool>> = clipped
+        .iter()
+        .map(|m| Matrix::new(m, 1, 1).unwrap())
+        .collect();
+    array.backward_masked_into(d, &mut z, Some(&masks)).unwrap();
     assert_eq!(z, [0.0, 0.0, 0.5, 0.5]);
-    array.backward_into(&[1.0], 1, &mut z).unwrap();
+    array.backward_into(d, &mut z).unwrap();
     assert_eq!(z, [1.0, 1.0, 0.5, 0.5]);
-    // Masks of the wrong shape are refused.
+    // Masks of the wrong number or shape are refused.
     assert!(array
-        .backward_masked_into(&[1.0], 1, &mut z, Some(&clipped[..1]))
+        .backward_masked_into(d, &mut z, Some(&masks[..1]))
         .is_err());
+    let wide = [Matrix::new(&[true, false], 1, 2).unwrap(); 2];
+    assert!(array.backward_masked_into(d, &mut z, Some(&wide)).is_err());
     // Nothing is marked without an output bound.
     let mut unbounded = c;
     unbounded.forward = rpusim::IoParameters::perfect();
     let mut array = TileArray::new(1, 4, unbounded, 1).unwrap();
-    array.set_weights(&[1.0, 1.0, 0.5, 0.5]).unwrap();
+    array
+        .set_weights(Matrix::new(&[1.0, 1.0, 0.5, 0.5], array.out_size(), array.in_size()).unwrap())
+        .unwrap();
     let any = array
-        .forward_clipped_into(&[1.0; 4], 1, false, &mut y, Some(&mut clipped))
+        .forward_clipped_into(x, false, &mut y, Some(&mut clipped))
         .unwrap();
     assert!(!any);
 }

@@ -4,7 +4,7 @@ mod common;
 
 use common::{mean_std, uniform};
 use rpusim::{
-    device::PulsedParameters, DeviceConfig, PulseType, Tile, TileConfig, UpdateParameters,
+    device::PulsedParameters, DeviceConfig, Matrix, PulseType, Tile, TileConfig, UpdateParameters,
 };
 
 /// Devices without variation: every pulse is exactly `dw_min` (up to `std` per pulse).
@@ -48,7 +48,12 @@ fn mean_pulsed_update_is_the_gradient_step() {
         let mut t = Tile::new(out, inp, config(exact_devices(dw, 0.0, 10.0), update), 5).unwrap();
         let calls = 4000;
         for _ in 0..calls {
-            t.update(&x, &d, 1, lr).unwrap();
+            t.update(
+                Matrix::new(&x, 1, t.in_size()).unwrap(),
+                Matrix::new(&d, 1, t.out_size()).unwrap(),
+                lr,
+            )
+            .unwrap();
         }
         for i in 0..out {
             for j in 0..inp {
@@ -74,7 +79,12 @@ fn weights_never_leave_their_device_bounds() {
     for call in 0..60 {
         let x = uniform(n * inp, -1.0, 1.0, call);
         let d = uniform(n * out, -1.0, 1.0, call + 1000);
-        t.update(&x, &d, n, 1.0).unwrap();
+        t.update(
+            Matrix::new(&x, n, t.in_size()).unwrap(),
+            Matrix::new(&d, n, t.out_size()).unwrap(),
+            1.0,
+        )
+        .unwrap();
         let a = t.devices().arrays().unwrap();
         for (k, &w) in t.weights().iter().enumerate() {
             assert!(a.b_min[k] <= w && w <= a.b_max[k], "device {k}: {w}");
@@ -96,11 +106,17 @@ fn float_update_is_exact() {
     };
     let mut t = Tile::new(out, inp, config(exact_devices(0.001, 0.3, 0.6), update), 1).unwrap();
     let mut w = uniform(out * inp, -0.5, 0.5, 3);
-    t.set_weights(&w).unwrap();
+    t.set_weights(Matrix::new(&w, t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     let x = uniform(n * inp, -1.0, 1.0, 4);
     let d = uniform(n * out, -1.0, 1.0, 5);
     let lr = 0.3f32;
-    t.update(&x, &d, n, lr).unwrap();
+    t.update(
+        Matrix::new(&x, n, t.in_size()).unwrap(),
+        Matrix::new(&d, n, t.out_size()).unwrap(),
+        lr,
+    )
+    .unwrap();
     for b in 0..n {
         for i in 0..out {
             for j in 0..inp {
@@ -128,7 +144,12 @@ fn bl_management_caps_the_pulses_at_ceil_k() {
         let mut total = 0.0f64;
         for _ in 0..200 {
             let before = t.weights().to_vec();
-            t.update(&x, &d, 1, 0.25).unwrap();
+            t.update(
+                Matrix::new(&x, 1, t.in_size()).unwrap(),
+                Matrix::new(&d, 1, t.out_size()).unwrap(),
+                0.25,
+            )
+            .unwrap();
             for (a, b) in before.iter().zip(t.weights()) {
                 let pulses = ((a - b) / 0.001).round() as u32;
                 most = most.max(pulses);
@@ -158,7 +179,12 @@ fn deterministic_implicit_fires_round_bl_pd_px() {
         ..UpdateParameters::default()
     };
     let mut t = Tile::new(out, inp, config(exact_devices(0.001, 0.3, 1.0), update), 3).unwrap();
-    t.update(&vec![1.0; inp], &vec![0.1; out], 1, 0.01).unwrap();
+    t.update(
+        Matrix::new(&vec![1.0; inp], 1, t.in_size()).unwrap(),
+        Matrix::new(&vec![0.1; out], 1, t.out_size()).unwrap(),
+        0.01,
+    )
+    .unwrap();
     let steps: Vec<f32> = t.weights().iter().map(|w| -w / 0.001).collect();
     let (mean, std) = mean_std(&steps);
     let n = steps.len() as f64;
@@ -173,7 +199,12 @@ fn deterministic_implicit_fires_round_bl_pd_px() {
     // Halving d halves p_d: round(1 * 0.5 * 1) = 0 (ties to even) — no pulse at all.
     let mut t = Tile::new(out, inp, t.config().clone(), 3).unwrap();
     let d: Vec<f32> = (0..out).map(|i| if i == 0 { 0.1 } else { 0.05 }).collect();
-    t.update(&vec![1.0; inp], &d, 1, 0.01).unwrap();
+    t.update(
+        Matrix::new(&vec![1.0; inp], 1, t.in_size()).unwrap(),
+        Matrix::new(&d, 1, t.out_size()).unwrap(),
+        0.01,
+    )
+    .unwrap();
     assert!(t.weights()[inp..].iter().all(|&w| w == 0.0));
     assert!(t.weights()[..inp].iter().all(|&w| w < 0.0));
 }
@@ -230,12 +261,18 @@ fn a_device_has_w_range_over_dw_min_states() {
         ..UpdateParameters::default()
     };
     let mut t = Tile::new(1, 1, config(exact_devices(0.001, 0.0, 0.6), update), 0).unwrap();
-    t.set_weights(&[-1.0]).unwrap();
+    t.set_weights(Matrix::new(&[-1.0], t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     assert_eq!(t.weights()[0], -0.6);
     let mut calls = 0;
     while t.weights()[0] < 0.6 && calls < 2000 {
         // d < 0, x > 0: the weight grows by one pulse.
-        t.update(&[1.0], &[-0.1], 1, 0.01).unwrap();
+        t.update(
+            Matrix::new(&[1.0], 1, t.in_size()).unwrap(),
+            Matrix::new(&[-0.1], 1, t.out_size()).unwrap(),
+            0.01,
+        )
+        .unwrap();
         calls += 1;
     }
     assert!(
@@ -251,12 +288,18 @@ fn the_ideal_device_takes_the_exact_unbounded_step() {
     let mut t = Tile::new(out, inp, config(ideal, UpdateParameters::default()), 1).unwrap();
     // No bounds: programming keeps large weights.
     let mut w = uniform(out * inp, -50.0, 50.0, 3);
-    t.set_weights(&w).unwrap();
+    t.set_weights(Matrix::new(&w, t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     assert_eq!(t.weights(), &w[..]);
     assert!(t.devices().arrays().is_none());
     let x = uniform(n * inp, -1.0, 1.0, 4);
     let d = uniform(n * out, -1.0, 1.0, 5);
-    t.update(&x, &d, n, 0.5).unwrap();
+    t.update(
+        Matrix::new(&x, n, t.in_size()).unwrap(),
+        Matrix::new(&d, n, t.out_size()).unwrap(),
+        0.5,
+    )
+    .unwrap();
     for b in 0..n {
         for i in 0..out {
             for j in 0..inp {

@@ -5,7 +5,7 @@ mod common;
 
 use common::uniform;
 use rpusim::device::PulsedParameters;
-use rpusim::{DeviceConfig, IoParameters, MappingParameters, PulseType, Tile, TileConfig};
+use rpusim::{DeviceConfig, IoParameters, MappingParameters, Matrix, PulseType, Tile, TileConfig};
 
 /// Exact passes and the exact float update on devices with fixed bounds +-1.
 fn config(omega: f64, columnwise: bool) -> TileConfig {
@@ -51,7 +51,8 @@ fn mapping_uses_the_configured_range_and_keeps_the_effective_weights() {
         .collect();
     for columnwise in [false, true] {
         let mut t = Tile::new(out, inp, config(0.8, columnwise), 3).unwrap();
-        t.set_weights(&w).unwrap();
+        t.set_weights(Matrix::new(&w, t.out_size(), t.in_size()).unwrap())
+            .unwrap();
         assert_close(&t.effective_weights(), &w, 1e-6);
         if columnwise {
             for row in t.weights().chunks(inp) {
@@ -64,7 +65,8 @@ fn mapping_uses_the_configured_range_and_keeps_the_effective_weights() {
     }
     // Without scaling the weights are programmed as they are.
     let mut t = Tile::new(out, inp, config(0.0, false), 3).unwrap();
-    t.set_weights(&w).unwrap();
+    t.set_weights(Matrix::new(&w, t.out_size(), t.in_size()).unwrap())
+        .unwrap();
     assert_eq!(t.weights(), &w[..]);
     assert!(t.out_scales().iter().all(|&s| s == 1.0));
 }
@@ -77,22 +79,46 @@ fn the_scales_act_in_every_operation() {
     let d = uniform(n * out, -1.0, 1.0, 4);
     let mut scaled = Tile::new(out, inp, config(0.9, true), 5).unwrap();
     let mut plain = Tile::new(out, inp, config(0.0, false), 5).unwrap();
-    scaled.set_weights(&w).unwrap();
-    plain.set_weights(&w).unwrap();
+    scaled
+        .set_weights(Matrix::new(&w, scaled.out_size(), scaled.in_size()).unwrap())
+        .unwrap();
+    plain
+        .set_weights(Matrix::new(&w, plain.out_size(), plain.in_size()).unwrap())
+        .unwrap();
     assert_close(
-        &scaled.forward(&x, n, false).unwrap(),
-        &plain.forward(&x, n, false).unwrap(),
+        &scaled
+            .forward(Matrix::new(&x, n, scaled.in_size()).unwrap(), false)
+            .unwrap(),
+        &plain
+            .forward(Matrix::new(&x, n, plain.in_size()).unwrap(), false)
+            .unwrap(),
         1e-5,
     );
     assert_close(
-        &scaled.backward(&d, n).unwrap(),
-        &plain.backward(&d, n).unwrap(),
+        &scaled
+            .backward(Matrix::new(&d, n, scaled.out_size()).unwrap())
+            .unwrap(),
+        &plain
+            .backward(Matrix::new(&d, n, plain.out_size()).unwrap())
+            .unwrap(),
         1e-5,
     );
     // The update divides the errors by the scales: SGD on the effective weights (a small
     // rate: the mapped weights sit at 0.9, near the bounds at 1).
-    scaled.update(&x, &d, n, 0.001).unwrap();
-    plain.update(&x, &d, n, 0.001).unwrap();
+    scaled
+        .update(
+            Matrix::new(&x, n, scaled.in_size()).unwrap(),
+            Matrix::new(&d, n, scaled.out_size()).unwrap(),
+            0.001,
+        )
+        .unwrap();
+    plain
+        .update(
+            Matrix::new(&x, n, plain.in_size()).unwrap(),
+            Matrix::new(&d, n, plain.out_size()).unwrap(),
+            0.001,
+        )
+        .unwrap();
     assert_close(&scaled.effective_weights(), plain.weights(), 1e-5);
 }
 
@@ -104,15 +130,29 @@ fn lr_compensation_moves_the_mean_scale_into_the_learning_rate() {
     let d = uniform(n * out, -0.1, 0.1, 4);
     for columnwise in [false, true] {
         let mut plain = Tile::new(out, inp, config(0.0, false), 5).unwrap();
-        plain.set_weights(&w).unwrap();
-        plain.update(&x, &d, n, 0.01).unwrap();
+        plain
+            .set_weights(Matrix::new(&w, plain.out_size(), plain.in_size()).unwrap())
+            .unwrap();
+        plain
+            .update(
+                Matrix::new(&x, n, plain.in_size()).unwrap(),
+                Matrix::new(&d, n, plain.out_size()).unwrap(),
+                0.01,
+            )
+            .unwrap();
         for compensation in [false, true] {
             let mut c = config(0.9, columnwise);
             c.mapping.weight_scaling_lr_compensation = compensation;
             let mut t = Tile::new(out, inp, c, 5).unwrap();
-            t.set_weights(&w).unwrap();
+            t.set_weights(Matrix::new(&w, t.out_size(), t.in_size()).unwrap())
+                .unwrap();
             let before = t.weights().to_vec();
-            t.update(&x, &d, n, 0.01).unwrap();
+            t.update(
+                Matrix::new(&x, n, t.in_size()).unwrap(),
+                Matrix::new(&d, n, t.out_size()).unwrap(),
+                0.01,
+            )
+            .unwrap();
             // Either way the expected update is SGD on the effective weights.
             assert_close(&t.effective_weights(), plain.weights(), 1e-5);
             // The analog step of row i is lr d x^T / alpha_i (with compensation the rate is
@@ -146,8 +186,20 @@ fn lr_scale_multiplies_the_learning_rate() {
     c.mapping.lr_scale = 0.25;
     let mut scaled = Tile::new(out, inp, c, 1).unwrap();
     let mut plain = Tile::new(out, inp, config(0.0, false), 1).unwrap();
-    scaled.update(&x, &d, n, 0.4).unwrap();
-    plain.update(&x, &d, n, 0.1).unwrap();
+    scaled
+        .update(
+            Matrix::new(&x, n, scaled.in_size()).unwrap(),
+            Matrix::new(&d, n, scaled.out_size()).unwrap(),
+            0.4,
+        )
+        .unwrap();
+    plain
+        .update(
+            Matrix::new(&x, n, plain.in_size()).unwrap(),
+            Matrix::new(&d, n, plain.out_size()).unwrap(),
+            0.1,
+        )
+        .unwrap();
     assert_eq!(scaled.weights(), plain.weights());
 }
 
@@ -155,12 +207,25 @@ fn lr_scale_multiplies_the_learning_rate() {
 fn remapping_restores_the_range_and_keeps_the_weights() {
     let (out, inp, n) = (4, 6, 8);
     let mut t = Tile::new(out, inp, config(0.5, false), 9).unwrap();
-    t.set_weights(&uniform(out * inp, -0.02, 0.02, 10)).unwrap();
+    t.set_weights(
+        Matrix::new(
+            &uniform(out * inp, -0.02, 0.02, 10),
+            t.out_size(),
+            t.in_size(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     // Training moves the analog weights away from the mapped range.
     for call in 0..5 {
         let x = uniform(n * inp, -1.0, 1.0, 20 + call);
         let d = uniform(n * out, -1.0, 1.0, 40 + call);
-        t.update(&x, &d, n, 0.001).unwrap();
+        t.update(
+            Matrix::new(&x, n, t.in_size()).unwrap(),
+            Matrix::new(&d, n, t.out_size()).unwrap(),
+            0.001,
+        )
+        .unwrap();
     }
     let effective = t.effective_weights();
     assert!((max_abs(t.weights()) - 0.5).abs() > 0.01);

@@ -1,6 +1,6 @@
 //! The inputs of the tile benches: those of `bench/tile_bench.py`, batch 100 on square tiles.
 
-use rpusim::{Tile, TileConfig};
+use rpusim::{Matrix, Tile, TileConfig};
 
 #[path = "../../tests/common/uniform.rs"]
 mod uniform;
@@ -17,8 +17,15 @@ pub const BATCH: usize = 100;
 pub fn square_tile(n: usize, config: TileConfig) -> Tile {
     let mut tile = Tile::new(n, n, config, 0).unwrap();
     let scale = 1.0 / (n as f32).sqrt();
-    tile.set_weights(&uniform(n * n, -scale, scale, n as u64))
-        .unwrap();
+    tile.set_weights(
+        Matrix::new(
+            &uniform(n * n, -scale, scale, n as u64),
+            tile.out_size(),
+            tile.in_size(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     tile
 }
 

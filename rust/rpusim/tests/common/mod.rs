@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use rpusim::{Tile, TileConfig};
+use rpusim::{Matrix, Tile, TileConfig};
 
 pub mod reference_check;
 mod uniform;
@@ -17,8 +17,15 @@ pub fn tile_with_weights(
     scale: f32,
 ) -> Tile {
     let mut t = Tile::new(out, inp, config, seed).unwrap();
-    t.set_weights(&uniform(out * inp, -scale, scale, seed ^ 0xABCD))
-        .unwrap();
+    t.set_weights(
+        Matrix::new(
+            &uniform(out * inp, -scale, scale, seed ^ 0xABCD),
+            t.out_size(),
+            t.in_size(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     t
 }
 

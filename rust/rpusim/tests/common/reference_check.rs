@@ -9,8 +9,8 @@ use rpusim::device::{
     VectorUnitCellParameters, WriteNoiseParameters,
 };
 use rpusim::{
-    reference, BoundManagement, DeviceConfig, IoParameters, MappingParameters, NoiseManagement,
-    PulseType, TileConfig, UpdateParameters,
+    reference, BoundManagement, DeviceConfig, IoParameters, MappingParameters, Matrix,
+    NoiseManagement, PulseType, TileConfig, UpdateParameters,
 };
 
 fn io_strategy() -> impl Strategy<Value = IoParameters> {
@@ -248,14 +248,18 @@ pub fn check(
             x[mid] = 0.0;
         }
         let is_test = call % 3 == 2;
-        let y_fast = fast.forward(&x, n, is_test).unwrap();
-        let y_slow = reference::forward(&mut slow, &x, n, is_test).unwrap();
+        let (x, d) = (
+            Matrix::new(&x, n, inp).unwrap(),
+            Matrix::new(&d, n, out).unwrap(),
+        );
+        let y_fast = fast.forward(x, is_test).unwrap();
+        let y_slow = reference::forward(&mut slow, x, is_test).unwrap();
         assert_eq!(bits(&y_fast), bits(&y_slow), "forward, call {call}");
-        let z_fast = fast.backward(&d, n).unwrap();
-        let z_slow = reference::backward(&mut slow, &d, n).unwrap();
+        let z_fast = fast.backward(d).unwrap();
+        let z_slow = reference::backward(&mut slow, d).unwrap();
         assert_eq!(bits(&z_fast), bits(&z_slow), "backward, call {call}");
-        fast.update(&x, &d, n, lr).unwrap();
-        reference::update(&mut slow, &x, &d, n, lr).unwrap();
+        fast.update(x, d, lr).unwrap();
+        reference::update(&mut slow, x, d, lr).unwrap();
         assert_eq!(
             bits(fast.weights()),
             bits(slow.weights()),
