@@ -4,7 +4,6 @@ and small texts written by the tests. (tests/test_training.py trains on MNIST.)"
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,15 +18,8 @@ from rpusim.data import ImageDataset, load_digits, load_text  # noqa: E402
 from rpusim.optim import AnalogSGD  # noqa: E402
 from torch import nn  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def single_threaded(restore_threads: None) -> Iterator[None]:
-    """One engine and one torch thread, as the examples run (results do not depend on it)."""
-    torch_threads = torch.get_num_threads()
-    rpusim.set_num_threads(1)
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(torch_threads)
+pytestmark = pytest.mark.usefixtures("single_threaded")
+"""One engine and one torch thread (conftest.py)."""
 
 
 @pytest.fixture(scope="module")
