@@ -83,15 +83,17 @@ def test_train_epoch_lowers_the_loss_on_digits(digits: ImageDataset) -> None:
     assert training.test_accuracy(model, x_test, y_test) > 0.9
 
 
-def test_train_epoch_steps_once_per_batch_of_the_order(digits: ImageDataset) -> None:
+def test_train_epoch_takes_the_batches_of_the_order(digits: ImageDataset) -> None:
+    """One forward pass per mini-batch of ``x[order]``, in order, the last one shorter."""
     x, y = training.as_tensors(digits.train_images, digits.train_labels, flatten=True)
     model = nn.Linear(64, 10)
     optimizer = AnalogSGD(model.parameters(), lr=0.1)
-    steps = []
-    optimizer.register_step_post_hook(lambda *_: steps.append(1))
-    order = torch.arange(95)  # 9 full batches of 10 and one of 5; the other images unused
+    seen: list[torch.Tensor] = []
+    model.register_forward_hook(lambda _, inputs, __: seen.append(inputs[0]))
+    order = torch.randperm(95)  # 9 full batches of 10 and one of 5; the other images unused
     training.train_epoch(model, optimizer, x, y, order, 10, disable=True)
-    assert len(steps) == 10
+    assert [len(b) for b in seen] == [10] * 9 + [5]
+    assert torch.equal(torch.cat(seen), x[order])
 
 
 def test_float_and_analog_start_from_the_same_weights() -> None:
