@@ -14,7 +14,7 @@ Three parts (--only picks rows of them; all by default):
       ws     + weight scaling, omega 0.6, one digital scale per tile
       all    NM + BM + UM + WS
 
-  built from presets.paper_baseline() by compensation_study.rpu_config in rpusim and by
+  built from presets.paper_baseline() by rpusim.training.compensation_config in rpusim and by
   train_bench.aihwkit_config in aihwkit (the same device, periphery and update), each with
   aihwkit's default splitting of a layer into tiles of at most 512 x 512
   (mapping.max_input_size = max_output_size = 512: the 784-input layer is two tiles of 392
@@ -79,13 +79,12 @@ import train_bench
 from train_bench import Workload, aihwkit_config, aihwkit_network, aihwkit_optimizer
 
 BENCH_DIR = Path(__file__).resolve().parent
-EXAMPLES_DIR = BENCH_DIR.parent / "examples"
 RESULTS = BENCH_DIR / "results" / "aihwkit_compare.json"
 
 WORKLOAD = Workload("mlp_relu", 32)
 LR = 0.05
 OMEGA = 0.6
-"""Weight scaling maps max |W| of a tile onto 0.6 (compensation_study.WEIGHT_SCALING_OMEGA)."""
+"""Weight scaling maps max |W| of a tile onto 0.6 (rpusim.training.WEIGHT_SCALING_OMEGA)."""
 
 ROWS = {
     "float": ("float", None),
@@ -134,13 +133,12 @@ PARTS = ("stats", "step")
 
 
 def rpusim_training_config(measures: frozenset[str] | None, split: int) -> Any:
-    """compensation_study.rpu_config(measures) with tiles of at most ``split x split``."""
-    sys.path.insert(0, str(EXAMPLES_DIR))
-    import compensation_study
+    """rpusim.training.compensation_config(measures) with tiles of at most ``split x split``."""
+    from rpusim import training
 
-    if compensation_study.WEIGHT_SCALING_OMEGA != OMEGA:
-        raise SystemExit("compensation_study.WEIGHT_SCALING_OMEGA is not this script's OMEGA")
-    config = compensation_study.rpu_config(measures)
+    if training.WEIGHT_SCALING_OMEGA != OMEGA:
+        raise SystemExit("rpusim.training.WEIGHT_SCALING_OMEGA is not this script's OMEGA")
+    config = training.compensation_config(measures)
     config.mapping.max_input_size = config.mapping.max_output_size = split
     return config
 

@@ -7,12 +7,16 @@ rate (the same for every configuration of a network):
 * ``mlp``: MNIST, 784-256-128-10 sigmoid MLP (mnist_mlp.py), mini-batches of 10, mean loss,
   lr 0.1;
 * ``lenet``: MNIST, LeNet 16c5-p2-32c5-p2-128-10 tanh (mnist_lenet.py), batches of 10, lr 0.1;
-* ``lstm``: War and Peace, character-level 2-layer LSTM, hidden size 64
-  (lstm_war_and_peace.py), 32 streams x 50 characters per step, lr 4.
+* ``lstm``: War and Peace, character-level 2-layer LSTM, hidden size 64 (lstm_text.py), 32
+  streams x 50 characters per step, lr 4.
+
+The networks and their training loops are those of rpusim.training, which the example scripts
+use too.
 
 Configurations (--configs), each built from presets.paper_baseline() (the idealised device:
 dw_min 0.0002, bounds +-1, 30 % device-to-device and cycle-to-cycle variation; 7-bit DAC,
-9-bit ADC, output noise 0.06, output bound 12) by setting its compensation fields:
+9-bit ADC, output noise 0.06, output bound 12) by setting its compensation fields
+(rpusim.training.compensation_config):
 
 * ``float``: RPUConfig.floating_point(), exact float32 arithmetic;
 * ``baseline``: every measure off: noise management "none" forward and backward, bound
@@ -59,13 +63,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import lstm_war_and_peace as lstm_example
-import mnist_mlp
 import numpy as np
 import rpusim
 import torch
-from mnist_lenet import lenet
-from rpusim import RPUConfig, presets
+from rpusim import training
 from rpusim.compensation import WeightRemapper
 from rpusim.data import load_mnist, load_war_and_peace
 from rpusim.nn import convert_to_analog
@@ -73,10 +74,7 @@ from rpusim.optim import AnalogSGD
 from torch import Tensor, nn
 from tqdm import tqdm
 
-OUT_DIR = mnist_mlp.OUT_DIR / "compensation"
-
-WEIGHT_SCALING_OMEGA = 0.6
-"""Weight scaling maps ``max |W|`` of each tile onto 0.6 of the device range (bounds +-1)."""
+OUT_DIR = Path(__file__).resolve().parent / "out" / "compensation"
 
 REMAP_EVERY = 50
 """Optimizer steps between two re-mappings in the ``remap`` configuration. The digital scale
@@ -119,30 +117,6 @@ CONFIGURATIONS = {
         ),
     )
 }
-
-
-def rpu_config(measures: frozenset[str] | None) -> RPUConfig:
-    """presets.paper_baseline() with exactly ``measures`` on (NM: abs-max noise management
-    forward and backward; BM: iterative bound management; UM: update and pulse-length
-    management; WS: weight scaling, omega 0.6 per array, the update dividing the errors by the
-    scale), or the float configuration for ``None``."""
-    if measures is None:
-        return RPUConfig.floating_point()
-    unknown = measures - {"NM", "BM", "UM", "WS"}
-    if unknown:
-        raise ValueError(f"measures: unknown {sorted(unknown)}")
-    config = presets.paper_baseline()
-    noise_management = "abs_max" if "NM" in measures else "none"
-    config.forward.noise_management = noise_management
-    config.backward.noise_management = noise_management
-    config.forward.bound_management = "iterative" if "BM" in measures else "none"
-    config.backward.bound_management = "none"
-    config.update.update_management = "UM" in measures
-    config.update.update_bl_management = "UM" in measures
-    config.mapping.weight_scaling_omega = WEIGHT_SCALING_OMEGA if "WS" in measures else 0.0
-    config.mapping.weight_scaling_columnwise = False
-    config.validate()
-    return config
 
 
 # --- options --------------------------------------------------------------------------------
@@ -222,10 +196,10 @@ class ImageProblem:
     ) -> None:
         data = load_mnist(options.data_dir).subset(plan.train, plan.test)
         self.build = build
-        self.x_train, self.y_train = mnist_mlp.as_tensors(
+        self.x_train, self.y_train = training.as_tensors(
             data.train_images, data.train_labels, flatten
         )
-        self.x_test, self.y_test = mnist_mlp.as_tensors(data.test_images, data.test_labels, flatten)
+        self.x_test, self.y_test = training.as_tensors(data.test_images, data.test_labels, flatten)
         self.generator = torch.Generator().manual_seed(options.seed)
 
     def digital(self) -> nn.Module:
@@ -238,24 +212,22 @@ class ImageProblem:
         return [order[a:b] for a, b in zip(points, points[1:])]
 
     def train(self, model: nn.Module, optimizer: AnalogSGD, chunk: Tensor, show: bool) -> float:
-        run = mnist_mlp.Run("", model, optimizer)
-        mnist_mlp.train_epoch(
-            run,
+        return training.train_epoch(
+            model,
+            optimizer,
             self.x_train,
             self.y_train,
             chunk,
             self.batch_size,
-            "batches",
-            None if show else True,
+            disable=None if show else True,
         )
-        return run.seconds[0]
 
     def evaluate(self, model: nn.Module) -> float:
-        return 100 * (1 - mnist_mlp.test_accuracy(model, self.x_test, self.y_test))
+        return 100 * (1 - training.test_accuracy(model, self.x_test, self.y_test))
 
 
 class CharProblem:
-    """War and Peace as lstm_war_and_peace.py trains it: 32 streams, 50 characters per step,
+    """War and Peace as lstm_text.py trains it: 32 streams, 50 characters per step,
     the hidden state carried from step to step (and reset at the start of each part of an
     epoch); the metric is the test perplexity per character."""
 
@@ -267,11 +239,11 @@ class CharProblem:
     def __init__(self, plan: Plan, options: StudyOptions) -> None:
         corpus = load_war_and_peace(options.data_dir)
         self.vocabulary = len(corpus.vocabulary)
-        self.train_data = lstm_example.streams(corpus.train[: plan.train], self.streams)
-        self.test_data = lstm_example.streams(corpus.test[: plan.test], self.streams)
+        self.train_data = training.streams(corpus.train[: plan.train], self.streams)
+        self.test_data = training.streams(corpus.test[: plan.test], self.streams)
 
     def digital(self) -> nn.Module:
-        return lstm_example.CharLSTM(self.vocabulary, self.hidden, self.layers)
+        return training.CharLSTM(self.vocabulary, self.hidden, self.layers)
 
     def epoch_chunks(self, pieces: int) -> list[Tensor]:
         # Parts start at a window boundary and overlap by the one character a window's last
@@ -284,12 +256,12 @@ class CharProblem:
         ]
 
     def train(self, model: nn.Module, optimizer: AnalogSGD, chunk: Tensor, show: bool) -> float:
-        run = lstm_example.Run("", model, optimizer)
-        lstm_example.train_epoch(run, chunk, self.seq_len, "steps", None if show else True)
-        return run.seconds[0]
+        return training.train_text_epoch(
+            model, optimizer, chunk, self.seq_len, disable=None if show else True
+        )
 
     def evaluate(self, model: nn.Module) -> float:
-        return math.exp(lstm_example.test_loss(model, self.test_data, self.seq_len))
+        return math.exp(training.text_test_loss(model, self.test_data, self.seq_len))
 
 
 @dataclass(frozen=True)
@@ -316,7 +288,7 @@ NETS = {
             "images",
             full=Plan(2, None, None),
             quick=Plan(1, 4000, 2000),
-            problem=lambda plan, options: ImageProblem(lenet, False, plan, options),
+            problem=lambda plan, options: ImageProblem(training.lenet, False, plan, options),
         ),
         Net(
             "lstm",
@@ -338,7 +310,7 @@ NETS = {
             full=Plan(3, None, None),
             quick=Plan(1, 12_000, 2000),
             problem=lambda plan, options: ImageProblem(
-                lambda: mnist_mlp.mlp(784), True, plan, options
+                lambda: training.mlp(784), True, plan, options
             ),
         ),
     )
@@ -400,7 +372,9 @@ def train_run(task: Task, index: int, report: Callable[[Progress], None], show: 
     problem = net.problem(plan, options)
     torch.manual_seed(options.seed)
     configuration = CONFIGURATIONS[task.config]
-    model = convert_to_analog(problem.digital(), rpu_config(configuration.measures))
+    model = convert_to_analog(
+        problem.digital(), training.compensation_config(configuration.measures)
+    )
     optimizer = AnalogSGD(model.parameters(), lr=net.lr)
     if configuration.remap_every is not None:
         remapper = WeightRemapper(model, configuration.remap_every)
@@ -713,7 +687,7 @@ def parse_options(argv: Sequence[str] | None = None) -> StudyOptions:
 
 def main() -> None:
     options = parse_options()
-    torch.set_num_threads(1)  # see mnist_mlp.setup
+    torch.set_num_threads(1)  # see rpusim.training.setup
     rpusim.set_num_threads(1)
     print(
         f"compensation study: {len(options.nets)} network(s) x {len(options.configs)} "

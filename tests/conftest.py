@@ -32,6 +32,20 @@ def restore_threads() -> Iterator[None]:
 
 
 @pytest.fixture
+def single_threaded(restore_threads: None) -> Iterator[None]:
+    """One engine thread and one torch thread, put back after the test (skips without torch).
+    Batches of 10 gain nothing from more on 2 cores, and torch's OpenMP threads slow down by
+    an order of magnitude when another process (or the engine) keeps a core busy. Results do
+    not depend on the thread counts."""
+    torch = pytest.importorskip("torch")
+    torch_threads = torch.get_num_threads()
+    rpusim.set_num_threads(1)
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(torch_threads)
+
+
+@pytest.fixture
 def assert_unchanged() -> Callable[[rpusim.AnalogTile], Any]:
     """``with assert_unchanged(tile): ...`` checks that the block leaves the tile's whole state
     (bytes, weights, counters, configuration) as it was."""

@@ -1,14 +1,17 @@
-"""examples/compensation_study.py on a tiny setting: every network type, three configurations,
-one epoch on a few hundred images or a few thousand characters, in two processes. Checks that
-the table, the plot and the results are written and that the numbers are sane.
+"""examples/compensation_study.py, run as a script: its options and plans, and a tiny study
+(every network type, three configurations, one epoch on a few hundred images or a few thousand
+characters, in two processes) that must write the table, the plot and the results with sane
+numbers. Its configurations are rpusim.training.compensation_config, tested in
+test_training_module.py.
 
 MNIST and War and Peace are read from ../shared/datasets (or $RPUSIM_DATA); without them the
-test is skipped, with a message saying where to put them."""
+tiny study is skipped, with a message saying where to put them."""
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,35 +21,34 @@ pytest.importorskip("torch")
 pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
-from rpusim import RPUConfig, presets
 from rpusim.data import DatasetNotFoundError, load_mnist, load_war_and_peace
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import compensation_study as study
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "compensation_study.py"
 
 
-def test_configurations_are_the_preset_with_measures_switched() -> None:
-    assert study.rpu_config(None) == RPUConfig.floating_point()
-    assert study.rpu_config(frozenset({"NM", "BM", "UM"})) == presets.paper_baseline()
-    baseline = study.rpu_config(frozenset())
-    assert baseline.device == presets.paper_baseline().device
-    assert baseline.forward.noise_management == baseline.backward.noise_management == "none"
-    assert baseline.forward.bound_management == "none"
-    assert not baseline.update.update_management
-    assert not baseline.update.update_bl_management
-    assert baseline.mapping.weight_scaling_omega == 0
-    assert study.rpu_config(frozenset({"WS"})).mapping.weight_scaling_omega == 0.6
-    with pytest.raises(ValueError, match="XX"):
-        study.rpu_config(frozenset({"XX"}))
+def study(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=900
+    )
 
 
-def test_quick_plan_and_overrides() -> None:
-    options = study.parse_options(["--quick", "--train-size", "123", "--nets", "mlp,lstm"])
-    assert options.nets == ("mlp", "lstm")
-    assert study.plan_of(study.NETS["mlp"], options) == study.Plan(1, 123, 2000)
-    assert study.plan_of(study.NETS["lstm"], options) == study.Plan(1, 50_000, 10_000)
-    full = study.parse_options([])
-    assert study.plan_of(study.NETS["lenet"], full) == study.Plan(2, None, None)
+def test_help_states_the_full_and_the_quick_plans() -> None:
+    result = study("--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "epochs of every network (unset: lenet 2, lstm 2, mlp 3; with --quick: 1)" in text
+    assert "first N MNIST training images (unset: all; with --quick: lenet 4000, mlp 12000)" in text
+    assert "first N training characters (unset: 300000; with --quick: 50000)" in text
+    assert "of float, baseline, nm, bm, um, ws, preset, all, remap (default: all)" in text
+
+
+def test_unknown_networks_and_configurations_are_refused() -> None:
+    result = study("--nets", "mlp,cnn")
+    assert (
+        result.returncode == 2 and "unknown ['cnn']; choose from lenet, lstm, mlp" in result.stderr
+    )
+    result = study("--configs", "float,xx", "--jobs", "1")
+    assert result.returncode == 2 and "unknown ['xx']" in result.stderr
 
 
 def test_tiny_study_writes_table_plot_and_results(tmp_path: Path) -> None:
@@ -56,25 +58,29 @@ def test_tiny_study_writes_table_plot_and_results(tmp_path: Path) -> None:
     except DatasetNotFoundError as e:
         pytest.skip(str(e))
     configs = ("float", "baseline", "remap")
-    options = study.StudyOptions(
-        configs=configs,
-        epochs=1,
-        train_size=600,
-        test_size=300,
-        train_chars=3000,
-        test_chars=1500,
-        evals_per_epoch=2,
-        jobs=2,
-        out_dir=tmp_path,
-    )
-    output = study.run_study(options)
+    result = study(
+        "--configs", ",".join(configs), "--epochs", "1", "--train-size", "600",
+        "--test-size", "300", "--train-chars", "3000", "--test-chars", "1500",
+        "--evals-per-epoch", "2", "--jobs", "2", "--out-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # The sizes given override the full plan's; the epochs too.
+    for line in (
+        "- MNIST LeNet: 600 training / 300 test images, 1 epoch(s), lr 0.1, seed 0, 2 evaluations",
+        "- War and Peace LSTM 2x64: 3000 training / 1500 test characters, 1 epoch(s), lr 4.0",
+        "- MNIST MLP 784-256-128-10: 600 training / 300 test images, 1 epoch(s), lr 0.1",
+    ):
+        assert line in result.stdout
+    assert "summary: 9 runs in" in result.stdout
 
-    assert len(output.results) == 3 * len(configs)
-    for r in output.results:
-        assert r.epochs == [0.0, 0.5, 1.0]
-        assert len(r.seconds) == 1
-        assert all(math.isfinite(m) and m > 0 for m in r.metric)
-    final = {(r.net, r.config): r.metric[-1] for r in output.results}
+    document = json.loads((tmp_path / "results.json").read_text())
+    runs = document["runs"]
+    assert len(runs) == 3 * len(configs)
+    for r in runs:
+        assert r["epochs"] == [0.0, 0.5, 1.0]
+        assert len(r["seconds"]) == 1
+        assert all(math.isfinite(m) and m > 0 for m in r["metric"])
+    final = {(r["net"], r["config"]): r["metric"][-1] for r in runs}
     assert final["lenet", "float"] < 70  # chance is 90 % error
     # Without the measures LeNet stays at chance; with all of them and re-mapping it learns.
     assert final["lenet", "baseline"] > 80
@@ -82,9 +88,8 @@ def test_tiny_study_writes_table_plot_and_results(tmp_path: Path) -> None:
     assert final["lstm", "float"] < 60  # a uniform guess has perplexity 82 (the vocabulary)
 
     table = (tmp_path / "table.md").read_text()
-    assert output.table in table
-    for c in configs:
-        assert f"| {study.CONFIGURATIONS[c].label} |" in table
+    assert table.count("\n|") == 2 + len(configs)  # header, rule, a row per configuration
+    for label in ("float", "baseline (all off)", "all + re-mapping every 50 steps"):
+        assert f"| {label} |" in table
+        assert f"| {label} |" in result.stdout
     assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    document = json.loads((tmp_path / "results.json").read_text())
-    assert len(document["runs"]) == len(output.results)

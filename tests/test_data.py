@@ -117,3 +117,56 @@ def test_loaders_need_no_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_text_file_split_90_10_with_its_vocabulary(tmp_path: Path) -> None:
+    text = "".join(f"line {i:02d}: brown fox".ljust(24) + "\n" for i in range(40))  # 40 x 25
+    path = tmp_path / "fox.txt"
+    path.write_text(text, encoding="utf-8")
+    corpus = data.load_text(path)
+    assert corpus.name == "fox.txt" and corpus.path == path
+    assert corpus.vocabulary == "".join(sorted(set(text)))
+    assert len(text) == 1000 and (len(corpus.train), len(corpus.test)) == (900, 100)
+    assert corpus.decode(corpus.train) == text[: len(corpus.train)]
+    assert corpus.decode(corpus.test) == text[len(corpus.train) :]
+    assert data.load_text(path, "Fox", test_fraction=0.25).name == "Fox"
+    assert len(data.load_text(path, test_fraction=0.25).test) == 250
+
+
+def test_text_file_gzipped_or_not_with_bom_and_carriage_returns(tmp_path: Path) -> None:
+    raw = "\ufeff" + "Grüße aus Köln\r\nund 東京\rnach Zürich. " * 5
+    clean = "Grüße aus Köln\nund 東京\nnach Zürich. " * 5
+    plain, packed = tmp_path / "tale.txt", tmp_path / "tale.gz"
+    plain.write_bytes(raw.encode("utf-8"))
+    packed.write_bytes(gzip.compress(raw.encode("utf-8")))
+    for path in (plain, packed):
+        corpus = data.load_text(path)
+        assert corpus.decode(np.concatenate([corpus.train, corpus.test])) == clean
+        assert "\r" not in corpus.vocabulary and "\ufeff" not in corpus.vocabulary
+
+
+def test_text_file_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        data.load_text(tmp_path / "missing.txt")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Fran\xe7ais".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.txt: not UTF-8"):
+        data.load_text(latin1)
+    short = tmp_path / "short.txt"
+    short.write_text("a")
+    with pytest.raises(ValueError, match=r"short\.txt: 1 characters are too few"):
+        data.load_text(short)
+    with pytest.raises(ValueError, match="test_fraction"):
+        data.load_text(latin1, test_fraction=0.0)
+
+
+def test_war_and_peace_is_read_by_load_text(tmp_path: Path) -> None:
+    """The book's loader is load_text on its file, also when the file is not gzipped."""
+    (tmp_path / "text").mkdir()
+    path = tmp_path / "text" / "warpeace_input.txt"
+    path.write_text("Well, Prince, so Genoa and Lucca are now just family estates. " * 3)
+    corpus = data.load_war_and_peace(tmp_path)
+    same = data.load_text(path, "War and Peace")
+    assert (corpus.name, corpus.vocabulary, corpus.path) == (same.name, same.vocabulary, path)
+    np.testing.assert_array_equal(corpus.train, same.train)
+    np.testing.assert_array_equal(corpus.test, same.test)

@@ -6,28 +6,20 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-import rpusim  # noqa: E402
 from rpusim import AnalogTile, RPUConfig, compensation, presets  # noqa: E402
 from rpusim.data import DatasetNotFoundError, ImageDataset, load_mnist, load_war_and_peace  # noqa: E402
 from rpusim.nn import AnalogConv2d, AnalogLinear, AnalogLSTM  # noqa: E402
 from rpusim.optim import AnalogSGD  # noqa: E402
 from torch import nn  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def single_threaded(restore_threads: None) -> Iterator[None]:
-    torch_threads = torch.get_num_threads()
-    rpusim.set_num_threads(1)
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(torch_threads)
+pytestmark = pytest.mark.usefixtures("single_threaded")
+"""One engine and one torch thread (conftest.py)."""
 
 
 def split_config(max_out: int, max_in: int, base: RPUConfig | None = None) -> RPUConfig:

@@ -7,14 +7,12 @@ are skipped, with a message saying where to put it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 torch = pytest.importorskip("torch")
 
 import rpusim  # noqa: E402
-from rpusim import RPUConfig, presets  # noqa: E402
+from rpusim import RPUConfig, presets, training  # noqa: E402
 from rpusim.data import DatasetNotFoundError, ImageDataset, load_mnist  # noqa: E402
 from rpusim.nn import AnalogConv2d, AnalogLinear  # noqa: E402
 from rpusim.optim import AnalogSGD  # noqa: E402
@@ -23,16 +21,8 @@ from torch import nn  # noqa: E402
 BATCH = 10
 
 
-@pytest.fixture(autouse=True)
-def single_threaded(restore_threads: None) -> Iterator[None]:
-    """One engine thread and one torch thread: batches of 10 gain nothing from more on 2
-    cores, and torch's OpenMP threads slow down by an order of magnitude when another
-    process (or the engine) keeps a core busy. Results do not depend on the thread counts."""
-    torch_threads = torch.get_num_threads()
-    rpusim.set_num_threads(1)
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(torch_threads)
+pytestmark = pytest.mark.usefixtures("single_threaded")
+"""One engine and one torch thread (conftest.py)."""
 
 
 def mnist(n_train: int, n_test: int) -> ImageDataset:
@@ -45,25 +35,16 @@ def mnist(n_train: int, n_test: int) -> ImageDataset:
 def accuracy_after_training(
     model: nn.Module, data: ImageDataset, epochs: int, lr: float, flatten: bool
 ) -> float:
-    """Trains with AnalogSGD on mini-batches of 10 (mean cross-entropy) and returns the test
-    accuracy in eval mode."""
-    shape = (-1, 28 * 28) if flatten else (-1, 1, 28, 28)
-    x_train = torch.from_numpy(data.train_images).reshape(shape)
-    y_train = torch.from_numpy(data.train_labels)
+    """Trains with AnalogSGD on mini-batches of 10 (mean cross-entropy, rpusim.training's loop)
+    and returns the test accuracy in eval mode."""
+    x_train, y_train = training.as_tensors(data.train_images, data.train_labels, flatten)
+    x_test, y_test = training.as_tensors(data.test_images, data.test_labels, flatten)
     optimizer = AnalogSGD(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(0)
     for _ in range(epochs):
-        model.train()
         order = torch.randperm(len(x_train), generator=generator)
-        for start in range(0, len(order), BATCH):
-            batch = order[start : start + BATCH]
-            optimizer.zero_grad()
-            nn.functional.cross_entropy(model(x_train[batch]), y_train[batch]).backward()
-            optimizer.step()
-    model.eval()
-    with torch.no_grad():
-        predictions = model(torch.from_numpy(data.test_images).reshape(shape)).argmax(dim=1)
-    return float((predictions == torch.from_numpy(data.test_labels)).float().mean())
+        training.train_epoch(model, optimizer, x_train, y_train, order, BATCH, disable=True)
+    return training.test_accuracy(model, x_test, y_test)
 
 
 # Observed with these seeds: about 0.91 (float) and 0.90 (analog); the thresholds leave room

@@ -34,9 +34,9 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-_LAZY_SUBMODULES = ("compensation", "data", "nn", "optim")
-"""Imported on first access (``rpusim.nn.AnalogLinear``): ``nn`` and ``optim`` need torch, which
-``import rpusim`` does not import."""
+_LAZY_SUBMODULES = ("compensation", "data", "nn", "optim", "training")
+"""Imported on first access (``rpusim.nn.AnalogLinear``): ``nn``, ``optim`` and ``training`` need
+torch, which ``import rpusim`` does not import."""
 
 
 def __getattr__(name: str) -> ModuleType:

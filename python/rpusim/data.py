@@ -1,6 +1,7 @@
 """Loaders for the real data sets of the examples and tests.
 
 * :func:`load_mnist`: MNIST, the four original gzipped IDX files in ``<data dir>/mnist/``;
+* :func:`load_text`: any text file (gzipped or not) as characters, split 90/10;
 * :func:`load_war_and_peace`: War and Peace as characters,
   ``<data dir>/text/warpeace_input.txt.gz``;
 * :func:`load_digits`: scikit-learn's bundled 8x8 digits, the offline fallback (no files).
@@ -33,6 +34,7 @@ __all__ = [
     "find_data_dir",
     "load_digits",
     "load_mnist",
+    "load_text",
     "load_war_and_peace",
 ]
 
@@ -93,6 +95,8 @@ class CharCorpus:
     """The first part of the text, as indices into ``vocabulary``."""
     test: npt.NDArray[np.int64]
     """The rest of the text, as indices into ``vocabulary``."""
+    path: Path | None = None
+    """The file the text was read from."""
 
     def encode(self, text: str) -> npt.NDArray[np.int64]:
         """``text`` as indices; ``KeyError`` for a character outside the vocabulary."""
@@ -197,32 +201,65 @@ def load_mnist(data_dir: PathLike | None = None) -> ImageDataset:
     )
 
 
-def load_war_and_peace(data_dir: PathLike | None = None, test_fraction: float = 0.1) -> CharCorpus:
-    """War and Peace (the classic char-RNN file) as characters: the first ``1 - test_fraction``
-    of the text is the training part, the rest the test part.
+def load_text(path: PathLike, name: str | None = None, test_fraction: float = 0.1) -> CharCorpus:
+    """A UTF-8 text file (gzipped or not) as characters: the first ``1 - test_fraction`` of the
+    text is the training part, the rest the test part. The vocabulary is every character of
+    the whole text.
 
-    The byte-order mark is dropped and the file's ``\\r`` line breaks become ``\\n``.
+    A leading byte-order mark is dropped and ``\\r\\n`` and ``\\r`` line breaks become ``\\n``.
+
+    Args:
+        path: the file; read as gzip when it starts with gzip's magic bytes.
+        name: the corpus's name for messages (default: the file's name).
+        test_fraction: the share of the test part, in ``(0, 1)``.
 
     Raises:
-        DatasetNotFoundError: ``<data dir>/text/warpeace_input.txt.gz`` is missing.
+        FileNotFoundError: there is no file ``path``.
+        ValueError: the file is not UTF-8 text, or too short to give both parts a character.
     """
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    path = find_data_dir(data_dir) / _WAR_AND_PEACE
-    data = _open_maybe_gzipped(path.with_suffix(""))
-    if data is None:
-        raise DatasetNotFoundError(
-            f"War and Peace not found: {path} is missing; "
-            + _where_to_put("warpeace_input.txt.gz", str(path.parent))
+    path = Path(path)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e})") from None
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    split = round(len(text) * (1 - test_fraction))
+    if not 0 < split < len(text):
+        raise ValueError(
+            f"{path}: {len(text)} characters are too few to split into a training and a test "
+            f"part (test_fraction {test_fraction})"
         )
-    text = data.decode("utf-8").lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     vocabulary = "".join(sorted(set(text)))
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     lookup = np.zeros(max(map(ord, vocabulary)) + 1, dtype=np.int64)
     lookup[[ord(c) for c in vocabulary]] = np.arange(len(vocabulary))
     indices = lookup[codes]
-    split = round(len(indices) * (1 - test_fraction))
-    return CharCorpus("War and Peace", vocabulary, indices[:split], indices[split:])
+    return CharCorpus(
+        path.name if name is None else name, vocabulary, indices[:split], indices[split:], path
+    )
+
+
+def load_war_and_peace(data_dir: PathLike | None = None, test_fraction: float = 0.1) -> CharCorpus:
+    """War and Peace (the classic char-RNN file) as characters, read by :func:`load_text`:
+    the first ``1 - test_fraction`` of the text is the training part, the rest the test part.
+
+    Raises:
+        DatasetNotFoundError: ``<data dir>/text/warpeace_input.txt.gz`` is missing (or
+            ``warpeace_input.txt``, which is read when there is no gzipped file).
+    """
+    path = find_data_dir(data_dir) / _WAR_AND_PEACE
+    found = [p for p in (path, path.with_suffix("")) if p.is_file()]
+    if not found:
+        raise DatasetNotFoundError(
+            f"War and Peace not found: {path} is missing; "
+            + _where_to_put("warpeace_input.txt.gz", str(path.parent))
+        )
+    return load_text(found[0], "War and Peace", test_fraction)
 
 
 def load_digits() -> ImageDataset:

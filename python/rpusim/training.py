@@ -1,0 +1,496 @@
+"""The training loops, networks and runs of the examples: float training against analog tiles
+with the device and periphery of Rasch, Gokmen & Haensch (2019), from the same initial weights
+and on the same batches.
+
+* Images (``examples/mnist_mlp.py``, ``examples/mnist_lenet.py``): the networks :func:`mlp`
+  and :func:`lenet`; :func:`as_tensors`, :func:`train_epoch`, :func:`test_accuracy`; the
+  comparison :func:`train_and_compare` with :func:`summary` and :func:`plot`.
+* Text (``examples/lstm_text.py``): the network :class:`CharLSTM`; :func:`streams`,
+  :func:`train_text_epoch`, :func:`text_test_loss`; the comparison
+  :func:`train_text_and_compare` with :func:`text_summary`.
+* Both: :class:`Run`, :func:`float_and_analog`, :func:`setup`; the options of the image
+  examples, :func:`image_arguments`.
+* The compensation study (``examples/compensation_study.py``): :func:`compensation_config`,
+  the paper's baseline with a chosen set of compensation measures on.
+
+Needs torch; tqdm, when installed, draws the progress bars, and :func:`plot` needs
+matplotlib. ``import rpusim`` does not import this module (``import rpusim.training``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import Tensor, nn
+
+import rpusim
+from rpusim import presets
+from rpusim.config import RPUConfig
+from rpusim.data import ImageDataset
+from rpusim.nn import convert_to_analog
+from rpusim.optim import AnalogSGD
+
+__all__ = [
+    "COMPENSATION_MEASURES",
+    "WEIGHT_SCALING_OMEGA",
+    "CharLSTM",
+    "Run",
+    "as_tensors",
+    "compensation_config",
+    "detach",
+    "float_and_analog",
+    "image_arguments",
+    "lenet",
+    "mlp",
+    "plot",
+    "setup",
+    "streams",
+    "summary",
+    "test_accuracy",
+    "text_summary",
+    "text_test_loss",
+    "train_and_compare",
+    "train_epoch",
+    "train_text_and_compare",
+    "train_text_epoch",
+]
+
+Log = Optional[Callable[[str], None]]
+"""Where the comparisons send their line per epoch (``None``: nowhere)."""
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+def _progress(steps: range, desc: str, unit: str, disable: bool | None) -> Iterable[int]:
+    """``steps`` with a tqdm progress bar when tqdm is installed (``disable``: tqdm's,
+    ``None`` for a bar on a terminal only)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return steps
+    return tqdm(steps, desc=desc, unit=unit, leave=False, disable=disable)
+
+
+# --- both -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One network being trained, and what it reached after every epoch."""
+
+    name: str
+    model: nn.Module
+    optimizer: AnalogSGD
+    accuracy: list[float] = field(default_factory=list)
+    """Test accuracy in ``[0, 1]`` (images)."""
+    test_loss: list[float] = field(default_factory=list)
+    """Test cross-entropy per character in nats (text)."""
+    seconds: list[float] = field(default_factory=list)
+    """Training time (the tests not counted)."""
+
+
+def float_and_analog(digital: nn.Module, lr: float) -> list[Run]:
+    """``digital`` converted for floating point (``RPUConfig.floating_point()``) and for the
+    paper's tiles (``presets.paper_baseline()``), in this order, with the same initial weights
+    and each with its :class:`~rpusim.optim.AnalogSGD` at ``lr``. The tile seeds come from
+    torch's global generator."""
+    runs = []
+    for name, config in (
+        ("float", RPUConfig.floating_point()),
+        ("analog", presets.paper_baseline()),
+    ):
+        model = convert_to_analog(digital, config)
+        runs.append(Run(name, model, AnalogSGD(model.parameters(), lr=lr)))
+    return runs
+
+
+def setup(seed: int, threads: int) -> None:
+    """Seeds torch's global generator and sets the engine's thread count. torch keeps one
+    thread: its share of the work (activations, small products) is tiny, and its OpenMP
+    threads slow down by an order of magnitude when the engine or another process keeps a core
+    busy."""
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    rpusim.set_num_threads(threads)
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def mlp(inputs: int) -> nn.Sequential:
+    """The MLP of the examples: ``inputs``-256-128-10, sigmoid hidden layers."""
+    return nn.Sequential(
+        nn.Linear(inputs, 256), nn.Sigmoid(), nn.Linear(256, 128), nn.Sigmoid(), nn.Linear(128, 10)
+    )
+
+
+def lenet() -> nn.Sequential:
+    """LeNet for 28x28 images: conv 5x5 1->16, tanh, max-pool 2; conv 5x5 16->32, tanh,
+    max-pool 2; FC 512->128, tanh; FC 128->10."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 5),
+        nn.Tanh(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 5),
+        nn.Tanh(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 128),
+        nn.Tanh(),
+        nn.Linear(128, 10),
+    )
+
+
+def as_tensors(
+    images: npt.NDArray[np.float32], labels: npt.NDArray[np.int64], flatten: bool
+) -> tuple[Tensor, Tensor]:
+    """Images as ``(n, pixels)`` (``flatten``) or ``(n, 1, height, width)`` float32, labels as
+    int64; without copies."""
+    x = torch.from_numpy(images)
+    x = x.reshape(len(x), -1) if flatten else x.unsqueeze(1)
+    return x, torch.from_numpy(labels)
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: AnalogSGD,
+    x: Tensor,
+    y: Tensor,
+    order: Tensor,
+    batch_size: int,
+    desc: str = "batches",
+    disable: bool | None = None,
+) -> float:
+    """One epoch of mean cross-entropy over the mini-batches of ``batch_size`` samples of
+    ``x[order]``, in train mode; returns its time in seconds. ``desc`` and ``disable``: the
+    progress bar's (``disable=None``: a bar on a terminal only)."""
+    model.train()
+    start = time.perf_counter()
+    for first in _progress(range(0, len(order), batch_size), desc, "batch", disable):
+        batch = order[first : first + batch_size]
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+def test_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> float:
+    """The share of ``x`` whose largest output is the label ``y``, in eval mode, in batches of
+    ``batch_size``."""
+    model.eval()
+    with torch.no_grad():
+        correct = sum(
+            int((model(x[i : i + batch_size]).argmax(dim=1) == y[i : i + batch_size]).sum())
+            for i in range(0, len(x), batch_size)
+        )
+    return correct / len(x)
+
+
+def train_and_compare(
+    digital: nn.Module,
+    data: ImageDataset,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    flatten: bool,
+    log: Log = _print,
+) -> list[Run]:
+    """Trains ``digital`` converted for floating point and for the paper's tiles
+    (:func:`float_and_analog`) epoch by epoch on the same batches (a new order every epoch,
+    drawn from a generator seeded with ``seed``), and measures the test accuracy after every
+    epoch. ``log`` gets a line per epoch with the accuracies and times."""
+    runs = float_and_analog(digital, lr)
+    x_train, y_train = as_tensors(data.train_images, data.train_labels, flatten)
+    x_test, y_test = as_tensors(data.test_images, data.test_labels, flatten)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(x_train), generator=generator)
+        for run in runs:
+            run.seconds.append(
+                train_epoch(
+                    run.model,
+                    run.optimizer,
+                    x_train,
+                    y_train,
+                    order,
+                    batch_size,
+                    f"epoch {epoch} {run.name}",
+                )
+            )
+            run.accuracy.append(test_accuracy(run.model, x_test, y_test))
+        if log is not None:
+            line = ", ".join(
+                f"{run.name} {100 * run.accuracy[-1]:5.2f} % ({run.seconds[-1]:5.1f} s)"
+                for run in runs
+            )
+            log(f"epoch {epoch:3d}: test accuracy {line}")
+    return runs
+
+
+def summary(runs: Sequence[Run]) -> str:
+    """``float 97.10 % (8.2 s/epoch), analog 96.00 % (25.3 s/epoch)``: the last epoch's test
+    accuracy and the mean training time per epoch of each run."""
+    return ", ".join(
+        f"{run.name} {100 * run.accuracy[-1]:.2f} % ({np.mean(run.seconds):.1f} s/epoch)"
+        for run in runs
+    )
+
+
+def plot(runs: Sequence[Run], title: str, path: Path) -> None:
+    """The test accuracy per epoch of every run, as a PNG at ``path`` (its folder is made).
+    Needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for run in runs:
+        epochs = range(1, len(run.accuracy) + 1)
+        axes.plot(epochs, [100 * a for a in run.accuracy], marker="o", label=run.name)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def image_arguments(
+    description: str, epochs: int | str, lr: float | str
+) -> argparse.ArgumentParser:
+    """The options of the image examples (``--data-dir``, ``--epochs``, ``--lr``,
+    ``--batch-size``, ``--train-size``, ``--test-size``, ``--seed``, ``--threads``, ``--out``).
+    ``epochs`` and ``lr`` are the defaults, or texts saying how the script chooses them (the
+    options are then ``None`` when not given)."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="directory holding mnist/ (unset: $RPUSIM_DATA, else ../shared/datasets)",
+    )
+    given = {"epochs": epochs, "lr": lr}
+    defaults = {k: (None if isinstance(v, str) else v) for k, v in given.items()}
+    helps = {k: (f" ({v})" if isinstance(v, str) else "") for k, v in given.items()}
+    parser.add_argument(
+        "--epochs", type=int, default=defaults["epochs"], help="training epochs" + helps["epochs"]
+    )
+    parser.add_argument(
+        "--lr", type=float, default=defaults["lr"], help="learning rate, mean loss" + helps["lr"]
+    )
+    parser.add_argument("--batch-size", type=int, default=10, help="mini-batch size")
+    parser.add_argument("--train-size", type=int, default=None, help="first N training images")
+    parser.add_argument("--test-size", type=int, default=None, help="first N test images")
+    parser.add_argument("--seed", type=int, default=0, help="weights, devices and batch order")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="engine threads (results do not depend on it; batches of 10 gain little from more)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="PNG of the accuracy curves (unset: examples/out/<script>.png)",
+    )
+    return parser
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+class CharLSTM(nn.Module):
+    """One-hot characters -> LSTM layers -> linear decoder to next-character logits."""
+
+    def __init__(self, vocabulary: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.vocabulary = vocabulary
+        self.lstm = nn.LSTM(vocabulary, hidden, layers)
+        self.decoder = nn.Linear(hidden, vocabulary)
+
+    def forward(
+        self, chars: Tensor, state: tuple[Tensor, Tensor] | None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """``chars``: ``(seq, batch)`` indices; returns ``(seq, batch, vocabulary)`` logits and
+        the last state."""
+        one_hot = nn.functional.one_hot(chars, self.vocabulary).float()
+        output, state = self.lstm(one_hot, state)
+        return self.decoder(output), state
+
+
+def streams(text: npt.NDArray[np.int64], batch: int) -> Tensor:
+    """The text cut into ``batch`` contiguous streams, ``(length, batch)``; the characters
+    past ``length * batch`` are dropped.
+
+    Raises:
+        ValueError: a stream would be shorter than 2 characters (one input and its target).
+    """
+    length = len(text) // batch
+    if length < 2:
+        raise ValueError(
+            f"{len(text)} characters cut into {batch} streams leave {length} per stream; at "
+            "least 2 are needed: a longer text or fewer streams"
+        )
+    return torch.from_numpy(text[: length * batch].reshape(batch, length).T.copy())
+
+
+def detach(state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """An LSTM state cut from its graph: back-propagation stops there."""
+    return state[0].detach(), state[1].detach()
+
+
+def train_text_epoch(
+    model: nn.Module,
+    optimizer: AnalogSGD,
+    data: Tensor,
+    seq_len: int,
+    desc: str = "steps",
+    disable: bool | None = None,
+) -> float:
+    """One pass of truncated back-propagation through time over ``data`` (``(length, batch)``
+    character indices, from :func:`streams`): windows of ``seq_len`` characters, one optimizer
+    step each (mean cross-entropy of the next character), the hidden state carried from one
+    window to the next. Returns its time in seconds; ``desc`` and ``disable``: the progress
+    bar's (``disable=None``: a bar on a terminal only)."""
+    model.train()
+    start = time.perf_counter()
+    state = None
+    for first in _progress(range(0, len(data) - 1, seq_len), desc, "step", disable):
+        chars = data[first : first + seq_len + 1]
+        optimizer.zero_grad()
+        logits, state = model(chars[:-1], state)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), chars[1:].flatten())
+        loss.backward()
+        optimizer.step()
+        state = detach(state)
+    return time.perf_counter() - start
+
+
+def text_test_loss(model: nn.Module, data: Tensor, seq_len: int) -> float:
+    """Mean cross-entropy per character (nats) of predicting every next character of ``data``
+    (``(length, batch)``), in eval mode, in windows of ``seq_len`` with the state carried."""
+    model.eval()
+    total, count, state = 0.0, 0, None
+    with torch.no_grad():
+        for first in range(0, len(data) - 1, seq_len):
+            chars = data[first : first + seq_len + 1]
+            logits, state = model(chars[:-1], state)
+            targets = chars[1:].flatten()
+            total += float(
+                nn.functional.cross_entropy(logits.flatten(0, 1), targets, reduction="sum")
+            )
+            count += targets.numel()
+    return total / count
+
+
+def train_text_and_compare(
+    digital: nn.Module,
+    train: npt.NDArray[np.int64],
+    test: npt.NDArray[np.int64],
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seq_len: int,
+    log: Log = _print,
+) -> list[Run]:
+    """Trains ``digital`` (a :class:`CharLSTM`) converted for floating point and for the
+    paper's tiles (:func:`float_and_analog`) epoch by epoch on the same windows: the training
+    text cut into ``batch_size`` streams, ``seq_len`` characters per step. Measures the test
+    loss after every epoch; ``log`` gets a line per epoch with the losses, perplexities and
+    times."""
+    runs = float_and_analog(digital, lr)
+    train_data = streams(train, batch_size)
+    test_data = streams(test, batch_size)
+    for epoch in range(1, epochs + 1):
+        for run in runs:
+            run.seconds.append(
+                train_text_epoch(
+                    run.model, run.optimizer, train_data, seq_len, f"epoch {epoch} {run.name}"
+                )
+            )
+            run.test_loss.append(text_test_loss(run.model, test_data, seq_len))
+        if log is not None:
+            line = ", ".join(
+                f"{run.name} {run.test_loss[-1]:.3f} (perplexity "
+                f"{math.exp(run.test_loss[-1]):5.2f}, {run.seconds[-1]:.0f} s)"
+                for run in runs
+            )
+            log(f"epoch {epoch:3d}: test loss {line}")
+    return runs
+
+
+def text_summary(runs: Sequence[Run]) -> str:
+    """``float loss 1.602 / perplexity 4.96 (51 s/epoch), analog ...``: the last epoch's test
+    loss and perplexity and the mean training time per epoch of each run."""
+    return ", ".join(
+        f"{run.name} loss {run.test_loss[-1]:.3f} / perplexity {math.exp(run.test_loss[-1]):.2f}"
+        f" ({np.mean(run.seconds):.0f} s/epoch)"
+        for run in runs
+    )
+
+
+# --- the compensation study -----------------------------------------------------------------
+
+COMPENSATION_MEASURES = ("NM", "BM", "UM", "WS")
+"""Noise management, bound management, update (with pulse-length) management, weight
+scaling."""
+
+WEIGHT_SCALING_OMEGA = 0.6
+"""Weight scaling in :func:`compensation_config` maps ``max |W|`` of each array onto 0.6 of the
+device range (bounds +-1)."""
+
+
+def compensation_config(measures: Collection[str] | None) -> RPUConfig:
+    """``presets.paper_baseline()`` with exactly ``measures`` on, or
+    ``RPUConfig.floating_point()`` for ``None``.
+
+    The measures (:data:`COMPENSATION_MEASURES`): ``NM``, abs-max noise management forward and
+    backward (else none); ``BM``, iterative bound management forward (never backward); ``UM``,
+    update and pulse-length management; ``WS``, weight scaling with omega
+    :data:`WEIGHT_SCALING_OMEGA`, one digital scale per array (the update divides the errors by
+    it, lr compensation off: aihwkit's defaults). With ``{"NM", "BM", "UM"}`` it is the preset
+    unchanged.
+
+    Raises:
+        ValueError: an unknown measure.
+    """
+    if measures is None:
+        return RPUConfig.floating_point()
+    unknown = set(measures) - set(COMPENSATION_MEASURES)
+    if unknown:
+        raise ValueError(f"measures: unknown {sorted(unknown)}; known: {COMPENSATION_MEASURES}")
+    config = presets.paper_baseline()
+    noise_management = "abs_max" if "NM" in measures else "none"
+    config.forward.noise_management = noise_management
+    config.backward.noise_management = noise_management
+    config.forward.bound_management = "iterative" if "BM" in measures else "none"
+    config.backward.bound_management = "none"
+    config.update.update_management = "UM" in measures
+    config.update.update_bl_management = "UM" in measures
+    config.mapping.weight_scaling_omega = WEIGHT_SCALING_OMEGA if "WS" in measures else 0.0
+    config.mapping.weight_scaling_columnwise = False
+    config.validate()
+    return config

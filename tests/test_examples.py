@@ -1,0 +1,81 @@
+"""The example scripts run as a user runs them, on data the tests write or bring along: the
+LSTM on a small text file given with --text, the MLP on the bundled digits when MNIST is
+missing. (compensation_study.py has test_compensation_study.py.)"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_lstm_trains_on_the_text_file_it_is_given(tmp_path: Path) -> None:
+    path = tmp_path / "poem.txt"
+    text = "".join(
+        f"{i % 7} little ducks went out one day, over the hills and far away\n" for i in range(60)
+    )
+    path.write_text(text, encoding="utf-8")
+    result = run(
+        "lstm_text.py", "--text", str(path), "--epochs", "2", "--hidden", "16", "--layers", "1",
+        "--batch-size", "8", "--seq-len", "20", "--lr", "2", "--train-chars", "0",
+        "--test-chars", "0",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    vocabulary = len(set(text))
+    assert lines[0] == (
+        f"text: {path} ({len(text)} characters, vocabulary {vocabulary}; the first 90 % trains, "
+        "the last 10 % tests)"
+    )
+    train = round(0.9 * len(text))
+    assert lines[1].startswith(
+        f"poem.txt: {train} training / {len(text) - train} test characters, vocabulary "
+        f"{vocabulary}; LSTM 1 x 16; 8 streams x 20 characters per step, lr 2.0, 2 epochs"
+    )
+    losses = [float(x) for x in re.findall(r"float (\d+\.\d+) \(perplexity", result.stdout)]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    assert lines[-1].startswith("summary: poem.txt char-LSTM after 2 epochs, test float loss")
+
+
+def test_lstm_refuses_a_text_it_cannot_read(tmp_path: Path) -> None:
+    result = run("lstm_text.py", "--text", str(tmp_path / "missing.txt"))
+    assert result.returncode == 2 and "--text:" in result.stderr
+    assert "missing.txt" in result.stderr
+    binary = tmp_path / "image.bin"
+    binary.write_bytes(bytes([0xFF, 0xFE, 0x00, 0x81]) * 10)
+    result = run("lstm_text.py", "--text", str(binary))
+    assert result.returncode == 2 and "image.bin: not UTF-8 text" in result.stderr
+
+
+def test_mlp_falls_back_to_the_digits(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "curves.png"
+    result = run(
+        "mnist_mlp.py", "--data-dir", str(tmp_path), "--epochs", "1", "--train-size", "200",
+        "--test-size", "100", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "MNIST not found" in result.stdout and "bundled 8x8 digits instead" in result.stdout
+    assert "scikit-learn digits (subset): 200 training / 100 test images; MLP 64-256-128-10" in (
+        result.stdout
+    )
+    assert re.search(r"epoch   1: test accuracy float [ \d]\d\.\d\d % .*, analog ", result.stdout)
+    assert "summary: scikit-learn digits (subset) MLP after 1 epochs" in result.stdout
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
