@@ -180,3 +180,17 @@ def test_pulsed_update_moves_the_weights_like_sgd_on_average() -> None:
     assert 0.5 < np.sqrt((z**2).mean()) < 1.6, z
     # ... and a wrong step size would show: the mean matches to a few percent.
     np.testing.assert_allclose(mean, expected, atol=0.05 * np.abs(expected).max())
+
+
+def test_step_hooks_run_once_even_after_a_plain_sgd_exists():
+    """torch wraps SGD.step with the hook runner once SGD has an instance; AnalogSGD's step
+    must not run its hooks a second time through it."""
+    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    layer = AnalogLinear(2, 1)
+    optimizer = AnalogSGD(layer.parameters(), lr=0.1)
+    calls = []
+    optimizer.register_step_pre_hook(lambda *_: calls.append("pre"))
+    optimizer.register_step_post_hook(lambda *_: calls.append("post"))
+    layer(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    assert calls == ["pre", "post"]

@@ -56,7 +56,12 @@ class AnalogSGD(SGD):
                 loss = closure()
         for context, group in self._analog_contexts():
             context.update(float(group["lr"]))
-        super().step()
+        # Once SGD has an instance, torch has wrapped SGD.step to run the step hooks, which
+        # the wrapper of this step already ran: take SGD's own step, or they run twice.
+        sgd_step = SGD.step
+        if getattr(sgd_step, "hooked", False):
+            sgd_step = sgd_step.__wrapped__
+        sgd_step(self)
         return loss
 
     def zero_grad(self, set_to_none: bool = True) -> None:
