@@ -125,6 +125,24 @@ def setup(seed: int, threads: int) -> None:
     rpusim.set_num_threads(threads)
 
 
+def _compare(
+    runs: list[Run],
+    epochs: int,
+    epoch_of: Callable[[int, Run], None],
+    line: Callable[[Run], str],
+    what: str,
+    log: Log,
+) -> list[Run]:
+    """``epoch_of(epoch, run)`` (train and measure one epoch) for every run, epoch by epoch;
+    ``log`` gets ``epoch   e: {what} {line(run), ...}`` after each."""
+    for epoch in range(1, epochs + 1):
+        for run in runs:
+            epoch_of(epoch, run)
+        if log is not None:
+            log(f"epoch {epoch:3d}: {what} " + ", ".join(line(run) for run in runs))
+    return runs
+
+
 # --- images ---------------------------------------------------------------------------------
 
 
@@ -212,32 +230,28 @@ def train_and_compare(
     (:func:`float_and_analog`) epoch by epoch on the same batches (a new order every epoch,
     drawn from a generator seeded with ``seed``), and measures the test accuracy after every
     epoch. ``log`` gets a line per epoch with the accuracies and times."""
-    runs = float_and_analog(digital, lr)
     x_train, y_train = as_tensors(data.train_images, data.train_labels, flatten)
     x_test, y_test = as_tensors(data.test_images, data.test_labels, flatten)
     generator = torch.Generator().manual_seed(seed)
-    for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(x_train), generator=generator)
-        for run in runs:
-            run.seconds.append(
-                train_epoch(
-                    run.model,
-                    run.optimizer,
-                    x_train,
-                    y_train,
-                    order,
-                    batch_size,
-                    f"epoch {epoch} {run.name}",
-                )
-            )
-            run.accuracy.append(test_accuracy(run.model, x_test, y_test))
-        if log is not None:
-            line = ", ".join(
-                f"{run.name} {100 * run.accuracy[-1]:5.2f} % ({run.seconds[-1]:5.1f} s)"
-                for run in runs
-            )
-            log(f"epoch {epoch:3d}: test accuracy {line}")
-    return runs
+    # Drawn ahead in epoch order: the same orders as drawing each at the start of its epoch.
+    orders = [torch.randperm(len(x_train), generator=generator) for _ in range(epochs)]
+
+    def epoch_of(epoch: int, run: Run) -> None:
+        desc = f"epoch {epoch} {run.name}"
+        order = orders[epoch - 1]
+        run.seconds.append(
+            train_epoch(run.model, run.optimizer, x_train, y_train, order, batch_size, desc)
+        )
+        run.accuracy.append(test_accuracy(run.model, x_test, y_test))
+
+    return _compare(
+        float_and_analog(digital, lr),
+        epochs,
+        epoch_of,
+        lambda run: f"{run.name} {100 * run.accuracy[-1]:5.2f} % ({run.seconds[-1]:5.1f} s)",
+        "test accuracy",
+        log,
+    )
 
 
 def summary(runs: Sequence[Run]) -> str:
@@ -421,25 +435,25 @@ def train_text_and_compare(
     text cut into ``batch_size`` streams, ``seq_len`` characters per step. Measures the test
     loss after every epoch; ``log`` gets a line per epoch with the losses, perplexities and
     times."""
-    runs = float_and_analog(digital, lr)
     train_data = streams(train, batch_size)
     test_data = streams(test, batch_size)
-    for epoch in range(1, epochs + 1):
-        for run in runs:
-            run.seconds.append(
-                train_text_epoch(
-                    run.model, run.optimizer, train_data, seq_len, f"epoch {epoch} {run.name}"
-                )
-            )
-            run.test_loss.append(text_test_loss(run.model, test_data, seq_len))
-        if log is not None:
-            line = ", ".join(
-                f"{run.name} {run.test_loss[-1]:.3f} (perplexity "
-                f"{math.exp(run.test_loss[-1]):5.2f}, {run.seconds[-1]:.0f} s)"
-                for run in runs
-            )
-            log(f"epoch {epoch:3d}: test loss {line}")
-    return runs
+
+    def epoch_of(epoch: int, run: Run) -> None:
+        desc = f"epoch {epoch} {run.name}"
+        run.seconds.append(train_text_epoch(run.model, run.optimizer, train_data, seq_len, desc))
+        run.test_loss.append(text_test_loss(run.model, test_data, seq_len))
+
+    return _compare(
+        float_and_analog(digital, lr),
+        epochs,
+        epoch_of,
+        lambda run: (
+            f"{run.name} {run.test_loss[-1]:.3f} (perplexity "
+            f"{math.exp(run.test_loss[-1]):5.2f}, {run.seconds[-1]:.0f} s)"
+        ),
+        "test loss",
+        log,
+    )
 
 
 def text_summary(runs: Sequence[Run]) -> str:

@@ -335,8 +335,8 @@ impl TileArray {
         w.expect("weights", Some(self.out_size), self.in_size, "in_size")?;
         let blocks = self.blocks(w.data());
         for (tile, block) in self.tiles.iter_mut().zip(blocks) {
-            let rows = tile.out_size();
-            write(tile, Matrix::new(&block, rows, block.len() / rows)?)?;
+            let (rows, cols) = (tile.out_size(), tile.in_size());
+            write(tile, Matrix::new(&block, rows, cols)?)?;
         }
         Ok(())
     }
