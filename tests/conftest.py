@@ -21,16 +21,17 @@ import pytest
 import rpusim
 import rpusim._native
 
-SOURCE_TREE = Path(__file__).resolve().parents[1]
+SOURCE_PACKAGE = Path(__file__).resolve().parents[1] / "python" / "rpusim"
+"""The package in the source tree, which the installed wheel must not be."""
 
 
 def _check_installed() -> None:
     """``rpusim`` is the installed wheel: package and extension in this interpreter's
-    site-packages (purelib), outside the source tree."""
+    site-packages (purelib), not python/rpusim of the source tree."""
     site = Path(sysconfig.get_paths()["purelib"]).resolve()
     for module in (rpusim, rpusim._native):
         path = Path(str(module.__file__)).resolve()
-        if site not in path.parents or SOURCE_TREE in path.parents:
+        if site not in path.parents or SOURCE_PACKAGE in path.parents:
             raise pytest.UsageError(
                 f"RPUSIM_TEST_INSTALLED=1, but {module.__name__} is {path}, "
                 f"not inside {site} (the installed wheel)"
