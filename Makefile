@@ -40,6 +40,12 @@ TEST_VENV_OLDEST := $(CURDIR)/.venv-test-oldest
 
 # pyo3's build script (run by clippy) reads the interpreter of .venv, as it does under maturin.
 export PYO3_PYTHON := $(PY)
+# maturin (develop and build alike) gives pyo3's build script a configuration file it writes
+# into target/maturin and PYO3_BUILD_EXTENSION_MODULE=1. clippy gets the same two once the file
+# exists; with other values each of them made cargo rebuild pyo3 and the extension after the
+# other (half a minute each time).
+PYO3_AS_MATURIN = $(if $(PYO3_MATURIN_CONFIG),PYO3_CONFIG_FILE=$(PYO3_MATURIN_CONFIG) PYO3_BUILD_EXTENSION_MODULE=1)
+PYO3_MATURIN_CONFIG = $(firstword $(wildcard $(CURDIR)/target/maturin/pyo3-config-*-abi3.txt))
 
 DEMO_ARGS ?=
 BENCH_ARGS ?=
@@ -75,7 +81,7 @@ demo: build
 # extension (hence build) and compares it with _native.pyi.
 lint: build
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --release -- -D warnings
+	$(PYO3_AS_MATURIN) cargo clippy --workspace --all-targets --release -- -D warnings
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy
