@@ -6,9 +6,11 @@
 #                package supports (TORCH_OLDEST)
 #   make lint    rustfmt, clippy (warnings are errors), ruff check, ruff format --check,
 #                mypy --strict on the package, mypy.stubtest of _native.pyi against the extension
-#   make wheel   one abi3 wheel (CPython >= 3.9, release profile: fat LTO, one codegen unit) in dist/
+#   make wheel   one abi3 wheel (CPython >= 3.9) in dist/, built with the release profile (fat
+#                LTO, one codegen unit)
 #   make bench   tile benchmark against a float32 numpy GEMM (bench/tile_bench.py)
-#   make clean   remove build products (keeps .venv; `make distclean` removes it too)
+#   make clean   remove build products (keeps the virtual environments; `make distclean` removes
+#                them too)
 #
 # Development runs from the virtual environment .venv at the repository root (the package
 # installed editable by `make build`), which the first target that needs it creates. The Python
@@ -140,7 +142,7 @@ clean:
 	cargo clean
 	rm -rf dist python/rpusim/_native*.so python/rpusim/_native*.pyd
 	find . \( -path ./.venv -o -path ./.venv-test -o -path ./.venv-test-oldest \) -prune -o -type d \
-	  \( -name __pycache__ -o -name .pytest_cache -o -name .ruff_cache \) -print0 \
+	  \( -name __pycache__ -o -name .pytest_cache -o -name .ruff_cache -o -name .mypy_cache \) -print0 \
 	  | xargs -0 rm -rf
 
 distclean: clean
