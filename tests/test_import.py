@@ -64,3 +64,11 @@ def test_version_is_the_cargo_workspace_version() -> None:
     version = re.search(r'^version = "([^"]+)"$', section.group(1), re.M)
     assert version is not None
     assert rpusim.__version__ == version.group(1)
+
+
+def test_one_torch_minimum() -> None:
+    """Every extra of pyproject.toml asks for the same torch minimum, the one `make test` tests
+    (its TORCH_OLDEST is the first of them)."""
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    minimums = set(re.findall(r'"torch>=([0-9.]+)"', pyproject))
+    assert len(minimums) == 1, minimums
