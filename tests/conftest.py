@@ -1,14 +1,78 @@
-"""Shared fixtures of the rpusim Python tests."""
+"""Shared fixtures of the rpusim Python tests, and the checks of what they run against.
+
+``make test`` runs the tests against the wheel installed into a test environment, not against
+the source tree, and sets two variables that this file checks before any test runs:
+``RPUSIM_TEST_INSTALLED=1`` (``rpusim`` and its extension must come from that environment's
+site-packages) and ``RPUSIM_TEST_TORCH`` (torch must import; a version such as ``2.10`` must
+also match its release: the oldest torch the package declares it supports).
+"""
 
 from __future__ import annotations
 
+import os
+import sysconfig
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 import rpusim
+import rpusim._native
+
+SOURCE_PACKAGE = Path(__file__).resolve().parents[1] / "python" / "rpusim"
+"""The package in the source tree, which the installed wheel must not be."""
+
+
+def _check_installed() -> None:
+    """``rpusim`` is the installed wheel: package and extension in this interpreter's
+    site-packages (purelib), not python/rpusim of the source tree."""
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()
+    for module in (rpusim, rpusim._native):
+        path = Path(str(module.__file__)).resolve()
+        if site not in path.parents or SOURCE_PACKAGE in path.parents:
+            raise pytest.UsageError(
+                f"RPUSIM_TEST_INSTALLED=1, but {module.__name__} is {path}, "
+                f"not inside {site} (the installed wheel)"
+            )
+
+
+def _check_torch(wanted: str) -> str:
+    """torch imports and, when ``wanted`` is a version, is that release; returns its version."""
+    try:
+        import torch
+    except ImportError as e:
+        raise pytest.UsageError(
+            f"RPUSIM_TEST_TORCH={wanted}, but torch does not import: {e}"
+        ) from e
+    have = str(torch.__version__).split("+")[0]
+    if wanted[:1].isdigit():
+        prefix = wanted.split(".")
+        if have.split(".")[: len(prefix)] != prefix:
+            raise pytest.UsageError(f"RPUSIM_TEST_TORCH={wanted}, but torch is {have}")
+    return have
+
+
+_TESTED_AGAINST: list[str] = []
+"""What the checks found, for the end of the report (shown with ``-q`` too)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    where = Path(str(rpusim.__file__)).parent
+    line = f"rpusim {rpusim.__version__} from {where}"
+    if os.environ.get("RPUSIM_TEST_INSTALLED") == "1":
+        _check_installed()
+        line += " (the installed wheel, checked)"
+    wanted = os.environ.get("RPUSIM_TEST_TORCH")
+    if wanted:
+        line += f"; torch {_check_torch(wanted)} (RPUSIM_TEST_TORCH={wanted}, checked)"
+    _TESTED_AGAINST[:] = [line]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _TESTED_AGAINST:
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import rpusim
 
@@ -51,3 +53,22 @@ def test_public_names() -> None:
     assert rpusim.devices.ConstantStep is rpusim.devices.DEVICE_TYPES["ConstantStep"]
     assert isinstance(rpusim.__version__, str) and rpusim.__version__
     assert isinstance(rpusim.FORMAT_VERSION, int)
+
+
+def test_version_is_the_cargo_workspace_version() -> None:
+    """The version lives in one place, Cargo.toml's [workspace.package]; pyproject.toml declares
+    it dynamic, maturin writes it into the package metadata, and ``__version__`` reads that."""
+    cargo = (Path(__file__).resolve().parents[1] / "Cargo.toml").read_text()
+    section = re.search(r"^\[workspace\.package\]$(.*?)(?=^\[)", cargo, re.M | re.S)
+    assert section is not None
+    version = re.search(r'^version = "([^"]+)"$', section.group(1), re.M)
+    assert version is not None
+    assert rpusim.__version__ == version.group(1)
+
+
+def test_one_torch_minimum() -> None:
+    """Every extra of pyproject.toml asks for the same torch minimum, the one `make test` tests
+    (its TORCH_OLDEST is the first of them)."""
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    minimums = set(re.findall(r'"torch>=([0-9.]+)"', pyproject))
+    assert len(minimums) == 1, minimums

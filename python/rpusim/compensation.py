@@ -91,7 +91,7 @@ def analog_tiles(target: Target, layers: Layers = None) -> list[tuple[str, Analo
         if isinstance(m, AnalogLayer) and chosen(name)
     ]
     if layers is not None and not callable(layers):
-        missing = set(layers) - {name for name, _ in found}  # type: ignore[arg-type]
+        missing = set(layers) - {name for name, _ in found}
         if missing:
             raise ValueError(f"layers: no analog layer named {sorted(missing)}")
     return found

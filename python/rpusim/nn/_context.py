@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import torch
 from torch import Tensor
-from torch.autograd.function import FunctionCtx
+from torch.autograd.function import BackwardCFunction
 
 from rpusim.tile import AnalogTile
 
@@ -47,7 +47,7 @@ class AnalogContext(torch.nn.Parameter):
     passes (``x``: ``(batch, in_size)``, ``d``: ``(batch, out_size)`` of the tile)."""
 
     def __new__(cls, tile: AnalogTile, requires_grad: bool = True) -> AnalogContext:
-        context = cast(AnalogContext, super().__new__(cls, torch.empty(0), requires_grad))
+        context = super().__new__(cls, torch.empty(0), requires_grad)
         context.analog_tile = tile
         context.stored = []
         return context
@@ -89,11 +89,13 @@ class _AnalogMatmul(torch.autograd.Function):
     the gradient of the ADC's clipping; the stored ``d``, which the update uses, keeps it."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: FunctionCtx, analog_ctx: AnalogContext, x: Tensor, is_test: bool
+    def forward(
+        ctx: BackwardCFunction, analog_ctx: AnalogContext, x: Tensor, is_test: bool
     ) -> Tensor:
         tile = analog_ctx.analog_tile
-        if ctx.needs_input_grad[1]:  # only the backward pass uses the clipped outputs
+        # Only the backward pass uses the clipped outputs. (torch's stub types needs_input_grad
+        # as a 1-tuple, tuple[bool]; it has one flag per argument of forward.)
+        if ctx.needs_input_grad[1]:  # type: ignore[misc]
             y, clipped = tile._forward_clipped(x, is_test)
         else:
             y, clipped = tile.forward(x, is_test=is_test), None

@@ -44,6 +44,9 @@ _ANALOG_OF: dict[type[nn.Module], Any] = {
 }
 """The torch layer classes convert_to_analog replaces, with their analog classes."""
 
+_ANALOG_TYPES = (AnalogLinear, AnalogConv1d, AnalogConv2d, AnalogLSTM)
+"""The values of ``_ANALOG_OF``, spelled out so that ``isinstance`` narrows to them."""
+
 
 def _analog(module: nn.Module, rpu_config: RPUConfig | None, analog_bias: bool) -> nn.Module | None:
     """The analog replacement of one torch layer, or ``None`` for any other module. Only the
@@ -57,8 +60,8 @@ def _analog(module: nn.Module, rpu_config: RPUConfig | None, analog_bias: bool) 
 
 def _digital(module: nn.Module) -> nn.Module | None:
     """The torch layer of one analog layer, or ``None`` for any other module."""
-    if isinstance(module, tuple(_ANALOG_OF.values())):
-        return cast(nn.Module, module.to_digital())
+    if isinstance(module, _ANALOG_TYPES):
+        return module.to_digital()
     return None
 
 

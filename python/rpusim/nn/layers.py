@@ -400,7 +400,7 @@ class _AnalogConv(AnalogLayer):
             module.out_channels,
             module.kernel_size,
             module.stride,
-            module.padding,  # type: ignore[arg-type]  # torch types it loosely
+            module.padding,
             module.dilation,
             module.groups,
             module.bias is not None,

@@ -215,7 +215,7 @@ class AnalogLSTM(nn.Module):
             assert isinstance(gate, AnalogLinear)
             weight, analog = gate.get_weights()
             digital = self._digital_biases(k)
-            w_ih, w_hh = weight.split([self._layer_input_size(k), self.hidden_size], dim=1)
+            w_ih, w_hh = torch.split(weight, [self._layer_input_size(k), self.hidden_size], dim=1)
             with torch.no_grad():
                 getattr(lstm, f"weight_ih_l{k}").copy_(w_ih)
                 getattr(lstm, f"weight_hh_l{k}").copy_(w_hh)
