@@ -60,7 +60,7 @@ class AnalogSGD(SGD):
         # the wrapper of this step already ran: take SGD's own step, or they run twice.
         sgd_step = SGD.step
         if getattr(sgd_step, "hooked", False):
-            sgd_step = sgd_step.__wrapped__
+            sgd_step = sgd_step.__wrapped__  # type: ignore[attr-defined]  # torch sets it
         sgd_step(self)
         return loss
 

@@ -76,10 +76,11 @@ def _progress(steps: range, desc: str, unit: str, disable: bool | None) -> Itera
     """``steps`` with a tqdm progress bar when tqdm is installed (``disable``: tqdm's,
     ``None`` for a bar on a terminal only)."""
     try:
-        from tqdm import tqdm
+        from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no stubs
     except ImportError:
         return steps
-    return tqdm(steps, desc=desc, unit=unit, leave=False, disable=disable)
+    bar: Iterable[int] = tqdm(steps, desc=desc, unit=unit, leave=False, disable=disable)
+    return bar
 
 
 # --- both -----------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def train_epoch(
     for first in _progress(range(0, len(order), batch_size), desc, "batch", disable):
         batch = order[first : first + batch_size]
         optimizer.zero_grad()
-        nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+        torch.autograd.backward(nn.functional.cross_entropy(model(x[batch]), y[batch]))
         optimizer.step()
     return time.perf_counter() - start
 
@@ -396,7 +397,7 @@ def train_text_epoch(
         optimizer.zero_grad()
         logits, state = model(chars[:-1], state)
         loss = nn.functional.cross_entropy(logits.flatten(0, 1), chars[1:].flatten())
-        loss.backward()
+        torch.autograd.backward(loss)
         optimizer.step()
         state = detach(state)
     return time.perf_counter() - start
