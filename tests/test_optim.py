@@ -120,6 +120,49 @@ def test_zero_grad_drops_pairs_that_no_step_used() -> None:
         assert torch.equal(layer.get_weights()[0], weight)
 
 
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_model_zero_grad_drops_pairs_as_the_optimizer_does(set_to_none: bool) -> None:
+    """In torch ``model.zero_grad()`` and ``optimizer.zero_grad()`` are the same: the pairs of
+    a backward pass that zero_grad followed must not reach the next step."""
+    analog, _ = twins(6)
+    twin, _ = twins(6)
+    for model in (analog, twin):
+        AnalogSGD(model.parameters(), lr=0.2)  # the same optimizer state in both
+        model(torch.randn(4, 5, generator=torch.Generator().manual_seed(1))).sum().backward()
+    context = analog[0].analog_ctx
+    assert context.grad is not None and context.grad.numel() == 0  # pairs wait
+    analog.zero_grad(set_to_none=set_to_none)
+    AnalogSGD(twin.parameters(), lr=0.2).zero_grad(set_to_none=set_to_none)
+    assert context.grad is None and not context.stored
+    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(2))
+    for model in (analog, twin):
+        optimizer = AnalogSGD(model.parameters(), lr=0.2)
+        model(x).sum().backward()
+        optimizer.step()
+    for a, b in zip(analog[::2], twin[::2]):
+        assert torch.equal(a.get_weights()[0], b.get_weights()[0])
+
+
+def test_stored_pairs_are_bounded() -> None:
+    analog, _ = twins(7)
+    context = analog[0].analog_ctx
+    context.max_stored_bytes = 3 * 4 * (5 + 4) * 4  # three backward passes of batch 4
+    for _ in range(3):
+        analog(torch.randn(4, 5)).sum().backward()
+    with pytest.raises(RuntimeError, match="max_stored_bytes = 432"):
+        analog(torch.randn(4, 5)).sum().backward()
+    assert len(context.stored) == 3
+    analog.zero_grad()
+    analog(torch.randn(4, 5)).sum().backward()  # room again after zero_grad
+    assert len(context.stored) == 1
+
+
+def test_context_grad_takes_only_none() -> None:
+    context = twins(8)[0][0].analog_ctx
+    with pytest.raises(RuntimeError, match="no float gradient"):
+        context.grad = torch.empty(0)
+
+
 def test_closure_is_called_once_and_its_loss_returned() -> None:
     analog, _ = twins(5)
     optimizer = AnalogSGD(analog.parameters(), lr=0.2)

@@ -31,8 +31,14 @@ class AnalogContext(torch.nn.Parameter):
     (each tile is updated with the learning rate of the group that holds its context). It also
     collects the ``(x, d)`` pairs that the backward passes store until the optimizer's next step.
 
-    It never has a gradient. ``requires_grad_(False)`` freezes the tile: its backward passes
-    still return input gradients, but store nothing, so the optimizer does not update it.
+    Its ``grad`` stands for the stored pairs, so that every way torch clears gradients clears
+    them: ``grad`` is an empty tensor while pairs are stored and ``None`` otherwise, and
+    ``model.zero_grad()`` (setting ``grad = None``, or ``grad.zero_()`` with
+    ``set_to_none=False``) drops them as ``optimizer.zero_grad()`` does. At most
+    :attr:`max_stored_bytes` of pairs are kept: a backward pass past it raises
+    ``RuntimeError`` (backward passes that no step or ``zero_grad`` followed).
+    ``requires_grad_(False)`` freezes the tile: its backward passes still return input
+    gradients, but store nothing, so the optimizer does not update it.
 
     Args:
         tile: the tile this context stands for.
@@ -46,11 +52,44 @@ class AnalogContext(torch.nn.Parameter):
     """The ``(x, d)`` pairs of the backward passes since the last update, in the order of the
     passes (``x``: ``(batch, in_size)``, ``d``: ``(batch, out_size)`` of the tile)."""
 
+    max_stored_bytes: int = 1 << 31
+    """The most bytes of ``(x, d)`` pairs a context keeps (default 2 GiB; set on the class or on
+    one context)."""
+
     def __new__(cls, tile: AnalogTile, requires_grad: bool = True) -> AnalogContext:
         context = super().__new__(cls, torch.empty(0), requires_grad)
         context.analog_tile = tile
         context.stored = []
         return context
+
+    # The analog weights get no float gradient (backward returns None for the context), so
+    # torch's own grad field stays None and this property alone says whether pairs wait.
+    @property
+    def grad(self) -> Tensor | None:
+        """An empty tensor while pairs are stored (its ``zero_()`` drops them), else ``None``."""
+        return _StoredPairs.of(self) if self.stored else None
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            raise RuntimeError(
+                "AnalogContext.grad: an analog tile has no float gradient; only None (which "
+                "drops the stored (x, d) pairs) can be assigned"
+            )
+        self.stored.clear()
+
+    def store(self, x: Tensor, d: Tensor) -> None:
+        """Keeps the pair ``(x, d)`` of a backward pass for the next update; ``RuntimeError``
+        past :attr:`max_stored_bytes`."""
+        stored_bytes = sum(_nbytes(a) + _nbytes(b) for a, b in self.stored)
+        if stored_bytes + _nbytes(x) + _nbytes(d) > self.max_stored_bytes:
+            raise RuntimeError(
+                f"AnalogContext of {self.analog_tile!r}: {len(self.stored)} backward passes "
+                f"stored {stored_bytes} bytes of (x, d) pairs since the last update, and this one "
+                f"would pass max_stored_bytes = {self.max_stored_bytes}; call optimizer.step() "
+                "or zero_grad() between backward passes"
+            )
+        self.stored.append((x, d))
 
     def update(self, lr: float) -> None:
         """Sends every stored pair, in order, to ``analog_tile.update(x, d, lr)`` as one batch, and
@@ -79,6 +118,37 @@ class AnalogContext(torch.nn.Parameter):
 
     def __repr__(self, *, tensor_contents: Any = None) -> str:  # type: ignore[override]
         return f"AnalogContext({self.analog_tile!r}, stored={len(self.stored)})"
+
+
+def _nbytes(t: Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+class _StoredPairs(Tensor):
+    """The ``grad`` of an :class:`AnalogContext` with stored pairs: an empty tensor whose
+    ``zero_()`` (what ``zero_grad(set_to_none=False)`` calls) drops the pairs."""
+
+    context: AnalogContext
+
+    # What torch computes from it (a norm, a momentum buffer) is a plain tensor.
+    __torch_function__ = torch._C._disabled_torch_function_impl  # type: ignore[assignment]
+
+    @staticmethod
+    def of(context: AnalogContext) -> _StoredPairs:
+        marker = Tensor._make_subclass(_StoredPairs, torch.empty(0))
+        marker.context = context
+        return marker
+
+    def zero_(self) -> _StoredPairs:
+        self.context.stored.clear()
+        return self
+
+    # A copy or a pickle (an optimizer's state, say) is a plain empty tensor.
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        return torch.empty(0)
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (torch.empty, (0,))
 
 
 class _AnalogMatmul(torch.autograd.Function):
@@ -112,7 +182,7 @@ class _AnalogMatmul(torch.autograd.Function):
         needs_context, needs_input = ctx.needs_input_grad[:2]
         dx = analog_ctx.analog_tile._backward_masked(d, ctx.clipped) if needs_input else None
         if needs_context:
-            analog_ctx.stored.append((x.detach(), d))
+            analog_ctx.store(x.detach(), d)
         return None, dx, None
 
 
