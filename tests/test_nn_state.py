@@ -102,7 +102,48 @@ def test_loading_drops_stored_pairs_and_checks_sizes() -> None:
     assert not model.head.analog_ctx.stored
 
     other = AnalogSequential(AnalogLinear(4, 3))
-    with pytest.raises(ValueError, match="cannot be loaded"):
+    with pytest.raises(
+        RuntimeError, match="weight_shape is \\[3, 5\\], this layer's is \\[3, 4\\]"
+    ):
         other.load_state_dict(AnalogSequential(AnalogLinear(5, 3)).state_dict())
     with pytest.raises(ValueError, match="no tile"):
         other[0].set_extra_state({"weights": 1})
+
+
+def weights(model: nn.Module) -> list[Tensor]:
+    return [t.clone() for t in model.state_dict().values() if isinstance(t, Tensor)] + [
+        layer.get_weights()[0] for layer in model.modules() if isinstance(layer, AnalogLinear)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "what"),
+    [
+        (lambda: AnalogConv2d(1, 3, 2, bias=False), "layer is 'AnalogConv2d'"),  # a 3 x 4 tile
+        (lambda: AnalogLinear(3, 3, analog_bias=True, bias=True), "weight_shape is \\[3, 3\\]"),
+    ],
+)
+def test_a_state_loads_only_into_a_layer_of_its_kind(source: Any, what: str) -> None:
+    """Tiles of the same size, layers of another kind: torch's RuntimeError, nothing loaded."""
+    torch.manual_seed(4)
+    target = nn.Sequential(AnalogLinear(4, 3, bias=False))
+    state = nn.Sequential(source()).state_dict()
+    before = weights(target)
+    with pytest.raises(RuntimeError, match=f"Error\\(s\\) in loading state_dict(.|\\n)*{what}"):
+        target.load_state_dict(state)
+    assert all(torch.equal(a, b) for a, b in zip(weights(target), before))
+
+
+def test_a_failed_layer_keeps_its_bias_and_every_failure_is_reported() -> None:
+    torch.manual_seed(5)
+    target = nn.Sequential(AnalogLinear(4, 3), nn.Tanh(), AnalogLinear(3, 2))
+    state = nn.Sequential(AnalogLinear(4, 3), nn.Tanh(), AnalogLinear(3, 2)).state_dict()
+    for key in ("0._extra_state", "2._extra_state"):
+        tile = dict(state[key]["tile"])
+        tile["state"] = tile["state"][:-1]  # truncated bytes
+        state[key] = {**state[key], "tile": tile}
+    before = weights(target)
+    with pytest.raises(RuntimeError) as error:
+        target.load_state_dict(state)
+    assert "0._extra_state" in str(error.value) and "2._extra_state" in str(error.value)
+    assert all(torch.equal(a, b) for a, b in zip(weights(target), before))  # biases included

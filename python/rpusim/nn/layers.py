@@ -10,9 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rpusim import _native
+from rpusim._native import StateError
 from rpusim.config import RPUConfig
 from rpusim.nn._context import AnalogContext, analog_matmul
-from rpusim.tile import AnalogTile
+from rpusim.tile import AnalogTile, _native_from_state
 
 __all__ = ["AnalogConv1d", "AnalogConv2d", "AnalogLayer", "AnalogLinear"]
 
@@ -53,6 +55,9 @@ class AnalogLayer(nn.Module):
     """Whether the bias is the tile's last column (fed with 1) rather than a digital parameter."""
     weight_shape: tuple[int, ...]
     """The weight's shape in torch's layout (outputs first)."""
+    _checked: tuple[object, _native.Tile] | None = None
+    """A state and its engine tile that ``_load_from_state_dict`` checked, for
+    ``set_extra_state`` to take without reading the bytes again."""
 
     def __init__(
         self,
@@ -154,20 +159,81 @@ class AnalogLayer(nn.Module):
         module.train(self.training)
 
     def get_extra_state(self) -> dict[str, Any]:
-        """The tile's whole state, for ``state_dict()`` (plain values: safe for
-        ``torch.load(..., weights_only=True)``)."""
-        return {"tile": self.tile.state_dict()}
+        """The tile's whole state and what the layer is, for ``state_dict()`` (plain values:
+        safe for ``torch.load(..., weights_only=True)``): ``layer`` (the class name),
+        ``weight_shape``, ``analog_bias`` and ``tile``."""
+        return {
+            "layer": type(self).__name__,
+            "weight_shape": list(self.weight_shape),
+            "analog_bias": self.analog_bias,
+            "tile": self.tile.state_dict(),
+        }
 
     def set_extra_state(self, state: Any) -> None:
-        """Restores the tile from :meth:`get_extra_state` (sizes must match) and drops pairs
-        stored for an update that will not come."""
+        """Restores the tile from :meth:`get_extra_state` of a layer of the same class, weight
+        shape and bias kind (:class:`~rpusim.StateError` otherwise, the layer unchanged) and
+        drops pairs stored for an update that will not come."""
+        checked, self._checked = self._checked, None
+        native = checked[1] if checked is not None and checked[0] is state else None
+        # The engine tile is swapped inside the AnalogTile, which keeps its identity.
+        self.tile._tile = self._checked_native(state) if native is None else native
+        self.analog_ctx.stored.clear()
+
+    def _checked_native(self, state: Any) -> _native.Tile:
+        """The engine tile of ``state`` (from :meth:`get_extra_state`), checked against this
+        layer: its class, weight shape, bias kind and tile size."""
         if not isinstance(state, Mapping) or "tile" not in state:
             raise ValueError(
                 f"{type(self).__name__}: the state has no tile (expected {{'tile': ...}} from "
                 f"get_extra_state(), got {type(state).__name__})"
             )
-        self.tile.load_state_dict(state["tile"])
-        self.analog_ctx.stored.clear()
+        name = type(self).__name__
+        saved = (state.get("layer"), state.get("weight_shape"), state.get("analog_bias"))
+        expected = (name, list(self.weight_shape), self.analog_bias)
+        for what, got, want in zip(("layer", "weight_shape", "analog_bias"), saved, expected):
+            if got != want:
+                raise StateError(
+                    f"{name}: the state's {what} is {got!r}, this layer's is {want!r} (a state "
+                    f"loads only into a layer of the same class, weight shape and bias kind)"
+                )
+        native = _native_from_state(state["tile"])
+        tile = self.tile
+        if (native.out_size, native.in_size) != (tile.out_size, tile.in_size):
+            raise StateError(
+                f"state: a {native.out_size} x {native.in_size} tile cannot be loaded into a "
+                f"{tile.out_size} x {tile.in_size} tile"
+            )
+        return native
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Mapping[str, Any],
+        prefix: str,
+        local_metadata: dict[str, Any],
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # All or nothing for the layer: the tile state and the bias are checked before torch
+        # copies the bias, and a problem joins torch's list of errors (its RuntimeError).
+        key = prefix + "_extra_state"
+        if key in state_dict:
+            bias = state_dict.get(prefix + "bias")
+            try:
+                self._checked = (state_dict[key], self._checked_native(state_dict[key]))
+                own = self.bias
+                if own is not None and isinstance(bias, Tensor) and bias.shape != own.shape:
+                    raise StateError(
+                        f"bias: expected shape {tuple(own.shape)}, got {tuple(bias.shape)}"
+                    )
+            except (ValueError, TypeError) as error:
+                self._checked = None
+                error_msgs.append(f"{key}: {error}")
+                return
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
 
 class AnalogLinear(AnalogLayer):
