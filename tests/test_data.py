@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -170,3 +172,159 @@ def test_war_and_peace_is_read_by_load_text(tmp_path: Path) -> None:
     assert (corpus.name, corpus.vocabulary, corpus.path) == (same.name, same.vocabulary, path)
     np.testing.assert_array_equal(corpus.train, same.train)
     np.testing.assert_array_equal(corpus.test, same.test)
+
+
+# --- CIFAR-10 ---------------------------------------------------------------------------------
+
+
+def write_cifar_npz(path: Path, n_train: int = 6, n_test: int = 3) -> dict[str, np.ndarray]:
+    """A small npz in the shared file's format; returns the decoded images as Pillow gives them."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    arrays: dict[str, np.ndarray] = {"classes": np.array([f"class{k}" for k in range(10)])}
+    decoded = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        blobs = []
+        for _ in range(n):
+            buffer = io.BytesIO()
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
+            blobs.append(buffer.getvalue())
+        arrays[f"{split}_jpeg"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        arrays[f"{split}_offsets"] = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+        arrays[f"{split}_labels"] = rng.integers(0, 10, n).astype(np.uint8)
+        decoded[split] = np.stack(
+            [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs]
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return {**decoded, **arrays}
+
+
+def test_cifar10_decoded_once_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("PIL")
+    written = write_cifar_npz(tmp_path / "data" / "cifar10" / "cifar10_jpeg.npz")
+    cifar = data.load_cifar10(tmp_path / "data", cache_dir=tmp_path / "cache")
+    assert np.array_equal(cifar.train_images, written["train"])
+    assert np.array_equal(cifar.test_images, written["test"])
+    assert cifar.train_labels.tolist() == written["train_labels"].tolist()
+    assert (
+        cifar.classes[3] == "class3"
+        and cifar.cache == tmp_path / "cache" / "cifar10_decoded_v1.npz"
+    )
+
+    def no_decoding(source: Path) -> None:
+        raise AssertionError(f"decoded {source} again")
+
+    monkeypatch.setattr(data, "_decode_cifar10", no_decoding)
+    again = data.load_cifar10(tmp_path / "data", cache_dir=tmp_path / "cache")  # from the cache
+    assert np.array_equal(again.train_images, cifar.train_images)
+    monkeypatch.setenv(data.CACHE_DIR_VARIABLE, str(tmp_path / "cache"))
+    assert data.load_cifar10(tmp_path / "data").cache == cifar.cache  # $RPUSIM_CACHE
+    source = tmp_path / "data" / "cifar10" / "cifar10_jpeg.npz"
+    os.utime(source, ns=(1, 1))  # a changed source is decoded anew
+    with pytest.raises(AssertionError, match="decoded"):
+        data.load_cifar10(tmp_path / "data")
+
+
+def test_cifar10_cache_beside_the_data_and_a_corrupt_cache_is_redone(tmp_path: Path) -> None:
+    pytest.importorskip("PIL")
+    write_cifar_npz(tmp_path / "cifar10" / "cifar10_jpeg.npz")
+    cache = tmp_path / "cifar10" / "cifar10_decoded_v1.npz"
+    assert data.load_cifar10(tmp_path).cache == cache
+    cache.write_bytes(b"not an npz")
+    assert data.load_cifar10(tmp_path).train_images.shape == (6, 32, 32, 3)
+    assert np.load(cache)["train_images"].shape == (6, 32, 32, 3)
+
+
+def test_cifar10_missing_or_corrupt_says_where_and_what(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match=r"cifar10_jpeg\.npz is missing; put"):
+        data.load_cifar10(tmp_path)
+    source = tmp_path / "cifar10" / "cifar10_jpeg.npz"
+    source.parent.mkdir()
+    source.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"cifar10_jpeg\.npz: not a readable npz"):
+        data.load_cifar10(tmp_path, cache_dir=tmp_path / "cache")
+    pytest.importorskip("PIL")
+    written = write_cifar_npz(source)
+    np.savez(source, **{**written, "test_offsets": written["test_offsets"][:-1]})
+    with pytest.raises(ValueError, match="test_offsets do not split test_jpeg into 3 images"):
+        data.load_cifar10(tmp_path, cache_dir=tmp_path / "cache")
+    jpeg = written["train_jpeg"].copy()
+    jpeg[: written["train_offsets"][1]] = 0  # the first image's bytes
+    np.savez(source, **{**written, "train_jpeg": jpeg})
+    with pytest.raises(ValueError, match="train image 0 is not a readable JPEG"):
+        data.load_cifar10(tmp_path, cache_dir=tmp_path / "cache")
+
+
+def cifar_images(augment: bool, n: int = 4) -> data.CifarImages:
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    return data.CifarImages(images, np.arange(n) % 10, [0.5, 0.4, 0.3], [0.2, 0.25, 0.3], augment)
+
+
+def test_cifar_images_normalised_channel_first() -> None:
+    images = cifar_images(augment=False)
+    x, y = images[2]
+    expected = (images.images[2].transpose(2, 0, 1) / 255 - [[[0.5]], [[0.4]], [[0.3]]]) / [
+        [[0.2]],
+        [[0.25]],
+        [[0.3]],
+    ]
+    assert x.dtype == np.float32 and x.shape == (3, 32, 32) and y == 2
+    np.testing.assert_allclose(x, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(IndexError):
+        images[4]
+
+
+def test_cifar_augmentation_crops_with_padding_4_and_flips_half() -> None:
+    images = cifar_images(augment=True, n=1)
+    plain = cifar_images(augment=False, n=1)[0][0]
+    zero = -np.array([0.5, 0.4, 0.3]) / np.array([0.2, 0.25, 0.3])  # a black pixel, normalised
+    padded = np.broadcast_to(zero.reshape(3, 1, 1), (3, 40, 40)).astype(np.float32).copy()
+    padded[:, 4:36, 4:36] = plain
+    crops = {
+        (top, left, flip): crop[:, :, ::-1] if flip else crop
+        for top in range(9)
+        for left in range(9)
+        for flip in (False, True)
+        for crop in [padded[:, top : top + 32, left : left + 32]]
+    }
+    seen, flips = set(), 0
+    for epoch in range(1200):
+        images.set_epoch(epoch)
+        x = images[0][0]
+        matches = [key for key, crop in crops.items() if np.allclose(x, crop, atol=1e-5)]
+        assert matches, f"epoch {epoch}: not a crop of the padded image"
+        seen.add(matches[0][:2])
+        flips += matches[0][2]
+    assert len(seen) == 81  # every offset of 0..8 in both directions
+    assert abs(flips / 1200 - 0.5) < 4 * 0.5 / np.sqrt(1200)
+
+
+def test_cifar_augmentation_depends_on_seed_epoch_index_not_on_workers() -> None:
+    torch = pytest.importorskip("torch")
+    images = cifar_images(augment=True, n=8)
+    images.set_epoch(3)
+    first = np.stack([images[i][0] for i in range(8)])
+    assert np.array_equal(first, np.stack([images[i][0] for i in range(8)]))
+    for workers in (0, 2):
+        loader = torch.utils.data.DataLoader(images, batch_size=3, num_workers=workers)
+        batches = torch.cat([x for x, _ in loader])
+        assert np.array_equal(batches.numpy(), first)
+    images.set_epoch(4)
+    assert not np.array_equal(np.stack([images[i][0] for i in range(8)]), first)
+
+
+def test_shared_cifar10_when_present() -> None:
+    """The real file in ../shared/datasets (or $RPUSIM_DATA), decoded into the user's cache."""
+    pytest.importorskip("PIL")
+    try:
+        cifar = data.load_cifar10()
+    except DatasetNotFoundError as e:
+        pytest.skip(str(e))
+    assert cifar.train_images.shape == (50000, 32, 32, 3)
+    assert cifar.test_images.shape == (10000, 32, 32, 3)
+    assert np.bincount(cifar.test_labels).tolist() == [1000] * 10
+    assert cifar.classes[:2] == ("airplane", "automobile")
+    assert np.all(np.abs(cifar.mean - [0.491, 0.482, 0.447]) < 0.01)
