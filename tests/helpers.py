@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -52,3 +54,27 @@ def bounds(tile: Any) -> tuple[np.ndarray, np.ndarray]:
     b_min = tile.get_weights()
     tile.set_weights(np.zeros(shape, dtype=np.float32))
     return b_min, b_max
+
+
+def write_cifar_npz(path: Path, n_train: int = 6, n_test: int = 3) -> dict[str, np.ndarray]:
+    """A small npz in the shared file's format; returns the decoded images as Pillow gives them."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    arrays: dict[str, np.ndarray] = {"classes": np.array([f"class{k}" for k in range(10)])}
+    decoded = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        blobs = []
+        for _ in range(n):
+            buffer = io.BytesIO()
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
+            blobs.append(buffer.getvalue())
+        arrays[f"{split}_jpeg"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        arrays[f"{split}_offsets"] = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+        arrays[f"{split}_labels"] = rng.integers(0, 10, n).astype(np.uint8)
+        decoded[split] = np.stack(
+            [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs]
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return {**decoded, **arrays}

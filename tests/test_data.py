@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import write_cifar_npz
 from rpusim import data
 from rpusim.data import DATA_DIR_VARIABLE, DatasetNotFoundError
 
@@ -175,30 +175,6 @@ def test_war_and_peace_is_read_by_load_text(tmp_path: Path) -> None:
 
 
 # --- CIFAR-10 ---------------------------------------------------------------------------------
-
-
-def write_cifar_npz(path: Path, n_train: int = 6, n_test: int = 3) -> dict[str, np.ndarray]:
-    """A small npz in the shared file's format; returns the decoded images as Pillow gives them."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    arrays: dict[str, np.ndarray] = {"classes": np.array([f"class{k}" for k in range(10)])}
-    decoded = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        blobs = []
-        for _ in range(n):
-            buffer = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buffer, "JPEG")
-            blobs.append(buffer.getvalue())
-        arrays[f"{split}_jpeg"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-        arrays[f"{split}_offsets"] = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-        arrays[f"{split}_labels"] = rng.integers(0, 10, n).astype(np.uint8)
-        decoded[split] = np.stack(
-            [np.asarray(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs]
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
-    return {**decoded, **arrays}
 
 
 def test_cifar10_decoded_once_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

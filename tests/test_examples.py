@@ -79,3 +79,25 @@ def test_mlp_falls_back_to_the_digits(tmp_path: Path) -> None:
     assert re.search(r"epoch   1: test accuracy float [ \d]\d\.\d\d % .*, analog ", result.stdout)
     assert "summary: scikit-learn digits (subset) MLP after 1 epochs" in result.stdout
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cifar10_vgg8_trains_and_resumes(tmp_path: Path) -> None:
+    """One epoch, then a second resumed from the checkpoint (tests/test_training_module.py
+    checks that a resumed run equals an uninterrupted one bit for bit)."""
+    pytest.importorskip("PIL")
+    from helpers import write_cifar_npz
+
+    write_cifar_npz(tmp_path / "data" / "cifar10" / "cifar10_jpeg.npz", n_train=16, n_test=8)
+    common = [
+        "--data-dir", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache"),
+        "--batch-size", "8", "--modes", "float", "all measures", "--threads", "1",
+        "--checkpoint", str(tmp_path / "vgg8.pt"), "--out", str(tmp_path / "vgg8.png"),
+    ]  # fmt: skip
+    first = run("cifar10_vgg8.py", *common, "--epochs", "1")
+    assert first.returncode == 0, first.stderr
+    assert "16 training / 8 test images" in first.stdout and "summary:" in first.stdout
+    assert (tmp_path / "vgg8.png").is_file() and (tmp_path / "vgg8.pt").is_file()
+    resumed = run("cifar10_vgg8.py", *common, "--epochs", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed from" in resumed.stdout and "epoch   1:" not in resumed.stdout
+    assert re.search(r"epoch   2: test accuracy float .* all measures", resumed.stdout)

@@ -295,3 +295,94 @@ def test_compensation_configs_are_the_preset_with_measures_switched() -> None:
     assert nm.forward.noise_management == nm.backward.noise_management == "abs_max"
     with pytest.raises(ValueError, match="XX"):
         training.compensation_config({"XX"})
+
+
+# --- CIFAR-10 on VGG-8 ------------------------------------------------------------------------
+
+
+def small_cifar(n_train: int = 32, n_test: int = 16) -> rpusim.data.Cifar10:
+    """Random images with labels a network can learn: the class sets the mean brightness."""
+    rng = np.random.default_rng(3)
+    labels = [rng.integers(0, 10, n) for n in (n_train, n_test)]
+    images = [
+        np.clip(rng.normal(25 * y[:, None, None, None], 20, (len(y), 32, 32, 3)), 0, 255).astype(
+            np.uint8
+        )
+        for y in labels
+    ]
+    return rpusim.data.Cifar10(
+        images[0], labels[0], images[1], labels[1], tuple("abcdefghij"), Path("none"), None
+    )
+
+
+def test_vgg8_layers_and_its_tiles() -> None:
+    torch.manual_seed(0)
+    assert training.vgg8()(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    runs = training.cifar_runs(["float", "all measures"], lr=0.05)
+    assert [run.name for run in runs] == ["float", "all measures"]
+    layers = list(rpusim.nn.analog_layers(runs[1].model))
+    assert len(layers) == 8  # six convolutions and two linear layers; batch norm digital
+    assert not list(rpusim.nn.analog_layers(runs[0].model))
+    assert len(layers[6].tile.tiles) == 5  # 2304 inputs in arrays of at most 512
+    with pytest.raises(ValueError, match="modes: unknown"):
+        training.cifar_runs(["analog"], lr=0.05)
+
+
+def test_a_few_vgg8_steps_on_analog_tiles_lower_the_loss() -> None:
+    """On the real images when they are there, else on the stand-in."""
+    try:
+        cifar = rpusim.data.load_cifar10()
+    except (rpusim.data.DatasetNotFoundError, ImportError):
+        cifar = small_cifar()
+    torch.manual_seed(1)
+    images = cifar.train(augment=False)
+    chosen = np.random.default_rng(0).permutation(len(images))[:16]
+    x = torch.from_numpy(np.stack([images[int(i)][0] for i in chosen]))
+    y = torch.tensor([images[int(i)][1] for i in chosen])
+    run = training.cifar_runs(["all measures"], lr=0.05)[0]
+    run.model.train()  # the loss of each step, in train mode (batch norm of the batch)
+    losses = []
+    for _ in range(8):
+        run.optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(run.model(x), y)
+        loss.backward()
+        run.optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_train_cifar_resumed_equals_uninterrupted(tmp_path: Path) -> None:
+    data = small_cifar(n_train=16, n_test=8)
+    settings = {"batch_size": 8, "seed": 2, "log": None, "disable": True}
+
+    def runs() -> list[training.Run]:
+        torch.manual_seed(5)
+        return training.cifar_runs(["float", "all measures"], lr=0.05)
+
+    whole = training.train_cifar(runs(), data, epochs=2, checkpoint=tmp_path / "a.pt", **settings)
+    first = training.train_cifar(runs(), data, epochs=1, checkpoint=tmp_path / "b.pt", **settings)
+    assert len(first[1].accuracy) == 1
+    resumed = training.train_cifar(
+        runs(), data, epochs=2, checkpoint=tmp_path / "b.pt", resume=True, **settings
+    )
+    for a, b in zip(whole, resumed):
+        assert a.accuracy == b.accuracy
+        state_a, state_b = a.model.state_dict(), b.model.state_dict()
+        assert state_a.keys() == state_b.keys()
+        for key in state_a:
+            if isinstance(state_a[key], torch.Tensor):
+                assert torch.equal(state_a[key], state_b[key]), key
+            else:
+                assert state_a[key] == state_b[key], key
+    with pytest.raises(ValueError, match="not of"):
+        training.train_cifar(
+            runs(),
+            data,
+            epochs=3,
+            checkpoint=tmp_path / "b.pt",
+            resume=True,
+            batch_size=4,
+            seed=2,
+            log=None,
+            disable=True,
+        )

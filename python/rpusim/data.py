@@ -301,7 +301,8 @@ def load_digits() -> ImageDataset:
 
 @dataclass(frozen=True)
 class Cifar10:
-    """CIFAR-10 decoded: 50 000 training and 10 000 test images, 32x32 RGB."""
+    """CIFAR-10 decoded: 50 000 training and 10 000 test images, 32x32 RGB, in the order of the
+    file (the shared file holds them sorted by class: take subsets at random)."""
 
     train_images: npt.NDArray[np.uint8]
     """``(50000, 32, 32, 3)``, uint8 (height, width, channel)."""
@@ -424,7 +425,10 @@ def _cache_dirs(source: Path, cache_dir: PathLike | None) -> list[Path]:
     if named:
         return [Path(named)]
     user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rpusim"
-    return [source.parent, user_cache]
+    # A directory without write permission bits is read-only by intent, also for root (who
+    # could write there anyway).
+    beside = [source.parent] if source.parent.stat().st_mode & 0o222 else []
+    return [*beside, user_cache]
 
 
 def _decode_cifar10(source: Path) -> dict[str, npt.NDArray[np.generic]]:
@@ -514,11 +518,12 @@ def load_cifar10(data_dir: PathLike | None = None, cache_dir: PathLike | None = 
     of each split, and the class names), decoded once with Pillow.
 
     The decoded uint8 arrays (about 180 MB) are cached as ``cifar10_decoded_v1.npz`` in
-    ``cache_dir`` (else ``$RPUSIM_CACHE``) when given, else beside the npz when that directory
-    is writable, else in ``$XDG_CACHE_HOME/rpusim`` (``~/.cache/rpusim``); never in the
-    repository. The cache records the source's size and modification time and is decoded anew
-    when they change or the cache is unreadable. Decoding takes some tens of seconds (26 s on
-    a busy 2-core machine), reading the cache about half a second.
+    ``cache_dir`` (else ``$RPUSIM_CACHE``) when given, else beside the npz unless that
+    directory is read-only (no write permission bits), else in ``$XDG_CACHE_HOME/rpusim``
+    (``~/.cache/rpusim``); never in the repository. The cache records the source's size and
+    modification time and is decoded anew when they change or the cache is unreadable.
+    Decoding takes some tens of seconds (26 s on a busy 2-core machine), reading the cache
+    about half a second.
 
     Raises:
         DatasetNotFoundError: the npz is missing (the message says where to put it).

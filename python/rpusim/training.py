@@ -10,6 +10,8 @@ and on the same batches.
   :func:`train_text_and_compare` with :func:`text_summary`.
 * Both: :class:`Run`, :func:`float_and_analog`, :func:`setup`; the options of the image
   examples, :func:`image_arguments`.
+* CIFAR-10 (``examples/cifar10_vgg8.py``): the network :func:`vgg8`, the runs
+  :func:`cifar_runs` (:data:`CIFAR_MODES`), the resumable loop :func:`train_cifar`.
 * The compensation study (``examples/compensation_study.py``): :func:`compensation_config`,
   the paper's baseline with a chosen set of compensation measures on.
 
@@ -20,31 +22,36 @@ matplotlib. ``import rpusim`` does not import this module (``import rpusim.train
 from __future__ import annotations
 
 import argparse
+import copy
 import math
+import os
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, cast
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, Subset
 
 import rpusim
 from rpusim import presets
 from rpusim.config import RPUConfig
-from rpusim.data import ImageDataset
+from rpusim.data import Cifar10, CifarImages, ImageDataset
 from rpusim.nn import convert_to_analog
 from rpusim.optim import AnalogSGD
 
 __all__ = [
+    "CIFAR_MODES",
     "COMPENSATION_MEASURES",
     "WEIGHT_SCALING_OMEGA",
     "CharLSTM",
     "Run",
     "as_tensors",
+    "cifar_runs",
     "compensation_config",
     "detach",
     "float_and_analog",
@@ -59,9 +66,11 @@ __all__ = [
     "text_summary",
     "text_test_loss",
     "train_and_compare",
+    "train_cifar",
     "train_epoch",
     "train_text_and_compare",
     "train_text_epoch",
+    "vgg8",
 ]
 
 Log = Optional[Callable[[str], None]]
@@ -509,3 +518,244 @@ def compensation_config(measures: Collection[str] | None) -> RPUConfig:
     config.mapping.weight_scaling_columnwise = False
     config.validate()
     return config
+
+
+# --- CIFAR-10 -------------------------------------------------------------------------------
+
+
+def vgg8() -> nn.Sequential:
+    """VGG-8 for 32x32 RGB images, as in the analog-training literature: conv 3x3 3->48,
+    48->48, max-pool 2; 96, 96, max-pool 2; 144, 144, max-pool 2 (padding 1, ReLU; batch norm
+    after the second convolution of each block); FC 2304->384, ReLU; FC 384->10."""
+
+    def block(inputs: int, channels: int) -> list[nn.Module]:
+        return [
+            nn.Conv2d(inputs, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        ]
+
+    return nn.Sequential(
+        *block(3, 48),
+        *block(48, 96),
+        *block(96, 144),
+        nn.Flatten(),
+        nn.Linear(144 * 4 * 4, 384),
+        nn.ReLU(),
+        nn.Linear(384, 10),
+    )
+
+
+CIFAR_MODES = {
+    "float": None,
+    "no measures": frozenset({"WS"}),
+    "all measures": frozenset(COMPENSATION_MEASURES),
+}
+"""The runs of the CIFAR-10 example: plain float torch, and the paper's device and periphery
+with weight scaling (:func:`compensation_config`; every convolution and linear layer on tiles
+of at most 512 x 512, batch norm digital) without and with noise, bound and update
+management."""
+
+
+def cifar_runs(modes: Sequence[str], lr: float) -> list[Run]:
+    """:func:`vgg8` for each of ``modes`` (keys of :data:`CIFAR_MODES`), from the same initial
+    weights (torch's global generator), each with its :class:`~rpusim.optim.AnalogSGD` at
+    ``lr``: ``float`` is the torch model itself, the others are converted to analog tiles."""
+    unknown = [m for m in modes if m not in CIFAR_MODES]
+    if unknown:
+        raise ValueError(f"modes: unknown {unknown}; known: {list(CIFAR_MODES)}")
+    digital = vgg8()
+    runs = []
+    for name in modes:
+        measures = CIFAR_MODES[name]
+        model = (
+            copy.deepcopy(digital)
+            if measures is None
+            else convert_to_analog(digital, compensation_config(measures))
+        )
+        runs.append(Run(name, model, AnalogSGD(model.parameters(), lr=lr)))
+    return runs
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _samples_bar(total: int, desc: str, disable: bool | None) -> Any:
+    """A tqdm bar counting images (its rate is images per second), or one that draws nothing
+    without tqdm."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=desc, unit="img", leave=False, disable=disable)
+
+
+def _cifar_subset(n: int, size: int | None) -> npt.NDArray[np.int64]:
+    """``size`` of ``n`` image indices (all for ``None``): a fixed random choice, the same for
+    every seed, since the file holds the images sorted by class."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).permutation(n)[:size])
+
+
+def _dataset(images: CifarImages) -> Dataset[Any]:
+    # A map-style dataset by protocol (__len__, __getitem__): rpusim.data needs no torch.
+    return cast("Dataset[Any]", images)
+
+
+def _loader_accuracy(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]]) -> float:
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += int((model(x).argmax(dim=1) == y).sum())
+            total += len(y)
+    return correct / total
+
+
+def _checkpoint_state(epoch: int, runs: Sequence[Run], setting: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "setting": setting,
+        "runs": [
+            {
+                "name": run.name,
+                "model": run.model.state_dict(),
+                "optimizer": run.optimizer.state_dict(),
+                "accuracy": run.accuracy,
+                "seconds": run.seconds,
+            }
+            for run in runs
+        ],
+    }
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Writes ``state`` whole or not at all (a temporary file renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, runs: Sequence[Run], setting: dict[str, Any]) -> int:
+    """Loads the checkpoint at ``path`` into ``runs``; returns its epoch. ``ValueError`` when
+    it was written for other runs or another setting."""
+    state = torch.load(path, weights_only=True)
+    names = [run["name"] for run in state["runs"]]
+    if names != [run.name for run in runs] or state["setting"] != setting:
+        raise ValueError(
+            f"{path}: a checkpoint of runs {names} with {state['setting']}, not of "
+            f"{[run.name for run in runs]} with {setting}; remove it or start without --resume"
+        )
+    for run, saved in zip(runs, state["runs"]):
+        run.model.load_state_dict(saved["model"])
+        run.optimizer.load_state_dict(saved["optimizer"])
+        run.accuracy[:] = saved["accuracy"]
+        run.seconds[:] = saved["seconds"]
+    return int(state["epoch"])
+
+
+def train_cifar(
+    runs: list[Run],
+    data: Cifar10,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    workers: int = 0,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    log: Log = _print,
+    disable: bool | None = None,
+) -> list[Run]:
+    """Trains ``runs`` epoch by epoch on the same augmented batches of CIFAR-10 (every batch
+    goes to each run in turn; a new order every epoch, drawn from ``(seed, epoch)``, and the
+    augmentation of :class:`~rpusim.data.CifarImages`), measuring the test accuracy after every
+    epoch. ``log`` gets a line per epoch with accuracy, seconds and images per second of each
+    run; a tqdm bar counts the images.
+
+    With ``checkpoint``, the whole state of every run (models, optimizers, what they reached)
+    is written there after every epoch; ``resume`` continues from it when it exists, and ends
+    bit-identical to a run that was not interrupted.
+
+    Args:
+        runs: from :func:`cifar_runs`.
+        data: from :func:`rpusim.data.load_cifar10`.
+        epochs: the last epoch to train.
+        batch_size: images per step.
+        seed: the batch orders and the augmentation.
+        train_size: N training images, a fixed random choice (``None``: all).
+        test_size: N test images, a fixed random choice (``None``: all).
+        workers: ``DataLoader`` worker processes that decode and augment the batches.
+        checkpoint: where to keep the state after every epoch.
+        resume: continue from ``checkpoint``.
+        log: where the line per epoch goes.
+        disable: the bar's ``disable`` (``None``: a bar on a terminal only).
+    """
+    train_images = data.train(augment=True, seed=seed)
+    train_indices = _cifar_subset(len(train_images), train_size)
+    test_indices = _cifar_subset(len(data.test_labels), test_size)
+    n_train = len(train_indices)
+    test_loader: DataLoader[Any] = DataLoader(
+        Subset(_dataset(data.test()), test_indices.tolist()), batch_size=500
+    )
+    setting = {
+        "seed": seed,
+        "batch_size": batch_size,
+        "train_size": n_train,
+        "test_size": len(test_indices),
+    }
+    first = 1
+    if resume and checkpoint is not None and checkpoint.is_file():
+        first = _resume(checkpoint, runs, setting) + 1
+        if log is not None:
+            log(f"resumed from {checkpoint} after epoch {first - 1}")
+    for epoch in range(first, epochs + 1):
+        train_images.set_epoch(epoch)
+        generator = torch.Generator().manual_seed(seed * 7919 + epoch)
+        order = train_indices[torch.randperm(n_train, generator=generator).numpy()]
+        loader: DataLoader[Any] = DataLoader(
+            _dataset(train_images),
+            batch_size=batch_size,
+            sampler=order.tolist(),
+            num_workers=workers,
+        )
+        seconds = [0.0] * len(runs)
+        for run in runs:
+            run.model.train()
+        bar = _samples_bar(n_train, f"epoch {epoch}", disable)
+        for x, y in loader:
+            for k, run in enumerate(runs):
+                start = time.perf_counter()
+                run.optimizer.zero_grad()
+                torch.autograd.backward(nn.functional.cross_entropy(run.model(x), y))
+                run.optimizer.step()
+                seconds[k] += time.perf_counter() - start
+            bar.update(len(y))
+        bar.close()
+        for run, spent in zip(runs, seconds):
+            run.seconds.append(spent)
+            run.accuracy.append(_loader_accuracy(run.model, test_loader))
+        if log is not None:
+            log(
+                f"epoch {epoch:3d}: test accuracy "
+                + ", ".join(
+                    f"{run.name} {100 * run.accuracy[-1]:5.2f} % ({run.seconds[-1]:.0f} s, "
+                    f"{n_train / run.seconds[-1]:.0f} img/s)"
+                    for run in runs
+                )
+            )
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, _checkpoint_state(epoch, runs, setting))
+    return runs
