@@ -11,7 +11,7 @@ still gets that output's error.
 from __future__ import annotations
 
 import copy
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 import torch
 from torch import Tensor
@@ -91,18 +91,31 @@ class AnalogContext(torch.nn.Parameter):
             )
         self.stored.append((x, d))
 
+    gather_pairs: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None
+    """Data-parallel training (:mod:`rpusim.distributed`): called with this process's stored
+    ``(x, d)`` before every update, it returns the pairs of all processes in rank order (the
+    errors divided by the number of processes, as gradients are averaged), which the update
+    then applies. ``None``: the update applies this process's pairs."""
+
     def update(self, lr: float) -> None:
         """Sends every stored pair, in order, to ``analog_tile.update(x, d, lr)`` as one batch, and
-        clears them. Does nothing when no pair is stored."""
-        if not self.stored:
+        clears them. Does nothing when no pair is stored (in any process, with
+        :attr:`gather_pairs`)."""
+        tile = self.analog_tile
+        if not self.stored and self.gather_pairs is None:
             return
         if len(self.stored) == 1:  # a Linear or Conv layer used once: no copy
             x, d = self.stored[0]
-        else:
+        elif self.stored:
             x = torch.cat([pair[0] for pair in self.stored])
             d = torch.cat([pair[1] for pair in self.stored])
+        else:  # the other processes may have pairs: take part in the gathering
+            x, d = torch.empty(0, tile.in_size), torch.empty(0, tile.out_size)
         self.stored.clear()
-        self.analog_tile.update(x, d, lr)
+        if self.gather_pairs is not None:
+            x, d = self.gather_pairs(x, d)
+        if len(x):
+            tile.update(x, d, lr)
 
     # A copy or a pickle keeps the class and the tile; the stored pairs are transient, like a
     # gradient. (torch.nn.Parameter's own methods would rebuild a plain Parameter.)

@@ -1,0 +1,228 @@
+"""Data-parallel training (rpusim.distributed) in two processes on loopback (gloo): the replicas
+stay bit-identical, equal a single process that sees the global batch, resume from rank 0's
+checkpoint, and a rank that dies makes the other fail instead of hang."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import socket
+import traceback
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+import rpusim  # noqa: E402
+from rpusim import IOParameters, RPUConfig, presets  # noqa: E402
+from rpusim.data import load_digits  # noqa: E402
+from rpusim.distributed import AnalogDataParallel, state_hash  # noqa: E402
+from rpusim.nn import AnalogConv2d, AnalogLinear, analog_layers  # noqa: E402
+from rpusim.optim import AnalogSGD  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+WORLD = 2
+BATCH = 6
+"""Samples per rank and step; a single process takes WORLD * BATCH."""
+
+
+def config() -> RPUConfig:
+    """The paper's pulsed update and devices, a periphery without noise (see the module doc of
+    rpusim.distributed)."""
+    rpu = presets.paper_baseline()
+    rpu.forward = IOParameters.perfect()
+    rpu.backward = IOParameters.perfect()
+    return rpu
+
+
+def build(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 8, 8)),
+        AnalogConv2d(1, 3, 3, bias=False, rpu_config=config()),
+        nn.Tanh(),
+        nn.Flatten(),
+        AnalogLinear(3 * 6 * 6, 16, analog_bias=True, rpu_config=config()),
+        nn.Tanh(),
+        AnalogLinear(16, 10, rpu_config=config()),  # a digital bias
+    )
+
+
+def batches(steps: int) -> list[tuple[Tensor, Tensor]]:
+    digits = load_digits()
+    x = torch.from_numpy(digits.train_images.reshape(-1, 64))
+    y = torch.from_numpy(digits.train_labels)
+    n = WORLD * BATCH
+    return [(x[i * n : (i + 1) * n], y[i * n : (i + 1) * n]) for i in range(steps)]
+
+
+def step(model: nn.Module, optimizer: AnalogSGD, x: Tensor, y: Tensor) -> None:
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+
+
+def train_ranks(rank: int, steps: range, checkpoint: Path, resume: bool) -> dict[str, Any]:
+    """One rank: a model built from its own seed (the wrapper makes it rank 0's), trained on
+    its share of each global batch; returns its state hash."""
+    model = build(seed=100 + rank)
+    if resume:
+        model.load_state_dict(torch.load(checkpoint, weights_only=True))
+    wrapper = AnalogDataParallel(model)
+    wrapper.check_replicas()
+    optimizer = AnalogSGD(wrapper.parameters(), lr=0.1)
+    for i, (x, y) in enumerate(batches(steps.stop)):
+        if i in steps:
+            share = slice(rank * BATCH, (rank + 1) * BATCH)
+            step(wrapper, optimizer, x[share], y[share])
+    if rank == 0:
+        torch.save(model.state_dict(), checkpoint)
+    return {"hash": wrapper.check_replicas(), **parts(model)}
+
+
+def parts(model: nn.Module) -> dict[str, Any]:
+    """The tiles' states as hashes and the digital parameters as arrays."""
+    return {
+        "tiles": [
+            hashlib.sha256(layer.tile.to_bytes()).hexdigest() for layer in analog_layers(model)
+        ],
+        "digital": [
+            p.detach().numpy().copy()
+            for p in model.parameters()
+            if not isinstance(p, rpusim.nn.AnalogContext)
+        ],
+    }
+
+
+def worker(rank: int, port: int, task: Callable[..., Any], args: tuple[Any, ...], out: Any) -> None:
+    try:
+        torch.set_num_threads(1)
+        rpusim.set_num_threads(1)
+        torch.distributed.init_process_group(
+            "gloo",
+            init_method=f"tcp://127.0.0.1:{port}",
+            rank=rank,
+            world_size=WORLD,
+            timeout=timedelta(seconds=20),
+        )
+        out.put((rank, "ok", task(rank, *args)))
+    except BaseException:  # reported to the test, whatever it is
+        out.put((rank, "error", traceback.format_exc()))
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def run_ranks(task: Callable[..., Any], *args: Any) -> dict[int, tuple[str, Any]]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    processes = [
+        context.Process(target=worker, args=(rank, port, task, args, out)) for rank in range(WORLD)
+    ]
+    for p in processes:
+        p.start()
+    results = {}
+    for _ in processes:
+        rank, status, value = out.get(timeout=240)
+        results[rank] = (status, value)
+    for p in processes:
+        p.join(timeout=60)
+    return results
+
+
+def single_process(steps: int) -> nn.Module:
+    """Rank 0's model trained by one process on the global batches."""
+    rpusim.set_num_threads(1)
+    model = build(seed=100)
+    optimizer = AnalogSGD(model.parameters(), lr=0.1)
+    for x, y in batches(steps):
+        step(model, optimizer, x, y)
+    return model
+
+
+def test_two_ranks_equal_each_other_a_single_process_and_a_resumed_run(tmp_path: Path) -> None:
+    whole = run_ranks(train_ranks, range(4), tmp_path / "whole.pt", False)
+    assert [whole[r][0] for r in range(WORLD)] == ["ok", "ok"], whole
+    assert whole[0][1]["hash"] == whole[1][1]["hash"]
+    reference = parts(single_process(4))
+    assert whole[0][1]["tiles"] == reference["tiles"]  # the bits of the tiles
+    assert len(reference["digital"]) == 1
+    np.testing.assert_allclose(whole[0][1]["digital"][0], reference["digital"][0], rtol=1e-5)
+    # Two steps, rank 0's checkpoint, two more steps resumed by every rank from it.
+    run_ranks(train_ranks, range(2), tmp_path / "part.pt", False)
+    resumed = run_ranks(train_ranks, range(2, 4), tmp_path / "part.pt", True)
+    assert [resumed[r][0] for r in range(WORLD)] == ["ok", "ok"], resumed
+    assert resumed[0][1]["hash"] == whole[0][1]["hash"] == resumed[1][1]["hash"]
+
+
+def diverge(rank: int) -> str:
+    """Rank 1 changes its tile behind the wrapper's back: check_replicas must say so."""
+    wrapper = AnalogDataParallel(build(seed=3))
+    if rank == 1:
+        layer = wrapper.module[6]
+        weight, bias = layer.get_weights()
+        layer.set_weights(weight * 0.5, bias)
+    try:
+        wrapper.check_replicas()
+    except RuntimeError as e:
+        return str(e)
+    return "no error"
+
+
+def test_check_replicas_names_the_rank_that_differs() -> None:
+    results = run_ranks(diverge)
+    for rank in range(WORLD):
+        status, message = results[rank]
+        assert status == "ok" and "the replicas of ranks [1] differ" in message, results
+
+
+def die_or_step(rank: int) -> str:
+    wrapper = AnalogDataParallel(build(seed=4))
+    if rank == 1:
+        import os
+
+        os._exit(3)  # a crash, without a word to the other rank
+    optimizer = AnalogSGD(wrapper.parameters(), lr=0.1)
+    x, y = batches(1)[0]
+    step(wrapper, optimizer, x[:BATCH], y[:BATCH])
+    return "finished"
+
+
+def test_a_dead_rank_makes_the_other_fail_not_hang() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    processes = [
+        context.Process(target=worker, args=(rank, port, die_or_step, (), out))
+        for rank in range(WORLD)
+    ]
+    for p in processes:
+        p.start()
+    rank, status, value = out.get(timeout=120)  # only rank 0 reports
+    for p in processes:
+        p.join(timeout=60)
+    assert (rank, status) == (0, "error"), value
+    assert "Error" in value
+    assert processes[1].exitcode == 3
+
+
+def test_the_wrapper_needs_an_initialised_process_group() -> None:
+    with pytest.raises(RuntimeError, match="init_process_group"):
+        AnalogDataParallel(nn.Sequential(AnalogLinear(2, 2)))
+
+
+def test_state_hash_sees_tile_counters() -> None:
+    model = build(seed=5)
+    before = state_hash(model)
+    model(torch.rand(2, 64))  # a training forward pass advances the tile's random counter
+    assert state_hash(model) != before
