@@ -1,0 +1,122 @@
+"""A griffe extension that lets mkdocstrings render the package's reST-flavoured docstrings.
+
+The docstrings follow Google style (``Args:``, ``Returns:``) but write cross-references as Sphinx
+roles (``:func:`preset_io```, ``:class:`~rpusim.RPUConfig```), literal blocks after ``::`` and
+doctest blocks (``>>>``), none of which Markdown knows: a role would show as typed, ``>>>`` as
+nested quotes. When griffe has loaded the package, this extension rewrites every docstring:
+
+- a role becomes a link to the object it names, found as written or relative to the object
+  whose docstring it is in (its class, module and their parents; then ``rpusim``), as Sphinx
+  resolves it; ``~`` keeps the last part as the text. A name that resolves to nothing (a private
+  method, a torch class) stays code. The links are optional references: one to an object the
+  site does not render is text, not a warning;
+- the indented block after a line ending in ``::`` becomes a fenced code block (the ``::``
+  one ``:``), and a doctest block a fenced ``pycon`` block.
+
+mkdocs.yml names this file under the python handler's ``extensions``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from typing import Any
+
+import griffe
+
+ROLE = re.compile(r":(?:func|meth|class|attr|data|mod|obj|exc):`(~?)([\w.]+)`")
+"""A Sphinx cross-reference role: the ``~`` (show the last part only) and the target."""
+
+
+def _scopes(obj: griffe.Object) -> list[str]:
+    """The paths a relative name is looked up in, innermost first: the object, its parents."""
+    scopes = []
+    current: griffe.Object | None = obj
+    while current is not None:
+        scopes.append(current.path)
+        current = current.parent
+    return scopes
+
+
+def _resolve(target: str, obj: griffe.Object, package: griffe.Module) -> str | None:
+    """The full path of the object ``target`` names from inside ``obj``, or None."""
+    for scope in [*_scopes(obj), package.path, ""]:
+        path = f"{scope}.{target}" if scope else target
+        if not path.startswith(package.path + ".") and path != package.path:
+            continue
+        try:
+            found = package.modules_collection.get_member(path)
+        except (KeyError, ValueError, griffe.AliasResolutionError):
+            continue
+        if found is not None:
+            return path
+    return None
+
+
+def _link(match: re.Match[str], obj: griffe.Object, package: griffe.Module) -> str:
+    tilde, target = match.group(1), match.group(2)
+    text = target.rsplit(".", 1)[-1] if tilde else target
+    path = _resolve(target, obj, package)
+    if path is None:
+        return f"`{text}`"
+    return (
+        f'<autoref identifier="{html.escape(path)}" optional>'
+        f"<code>{html.escape(text)}</code></autoref>"
+    )
+
+
+def _fence_blocks(text: str) -> str:
+    """Fences the literal blocks that follow ``::`` and the doctest blocks of ``text``."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.lstrip()
+        if stripped.startswith(">>>"):
+            indent = line[: len(line) - len(stripped)]
+            block = []
+            while i < len(lines) and lines[i].strip():
+                block.append(lines[i][len(indent) :])
+                i += 1
+            out += [f"{indent}```pycon", *(indent + b for b in block), f"{indent}```"]
+            continue
+        if line.rstrip().endswith("::") and i + 1 < len(lines) and not lines[i + 1].strip():
+            j = i + 1
+            while j < len(lines) and not lines[j].strip():
+                j += 1
+            indent = len(line) - len(stripped)
+            block_end = j
+            while block_end < len(lines) and (
+                not lines[block_end].strip()
+                or len(lines[block_end]) - len(lines[block_end].lstrip()) > indent
+            ):
+                block_end += 1
+            while block_end > j and not lines[block_end - 1].strip():
+                block_end -= 1
+            if block_end > j:
+                lead = line.rstrip()[:-1]
+                code = textwrap.dedent("\n".join(lines[j:block_end])).split("\n")
+                pad = " " * indent
+                out += [lead, "", f"{pad}```", *(pad + c if c else c for c in code), f"{pad}```"]
+                i = block_end
+                continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+class RestMarkup(griffe.Extension):
+    """Rewrites the docstrings of a loaded package (see the module's docstring)."""
+
+    def on_package(self, *, pkg: griffe.Module, **kwargs: Any) -> None:
+        self._rewrite(pkg, pkg)
+
+    def _rewrite(self, obj: griffe.Object, package: griffe.Module) -> None:
+        if obj.docstring is not None:
+            value = _fence_blocks(obj.docstring.value)
+            obj.docstring.value = ROLE.sub(lambda m: _link(m, obj, package), value)
+        for member in obj.members.values():
+            if not member.is_alias:
+                self._rewrite(member, package)  # type: ignore[arg-type]
