@@ -97,12 +97,13 @@ test: lint test-rust docs test-python
 
 # mkdocs.yml: the pages of docs/ and the API that mkdocstrings reads from the docstrings of
 # python/rpusim (statically, with griffe, and _native.pyi; tools/griffe_rest_markup.py turns
-# their Sphinx roles and doctest blocks into Markdown). --strict: a warning (a broken link, a
+# their Sphinx roles and doctest blocks into Markdown, and its examples are tested first). --strict: a warning (a broken link, a
 # docstring that names a parameter the signature lacks) fails the build. NO_MKDOCS_2_WARNING
 # silences the theme's banner about MkDocs 2. The figure docs/crossbar.svg must be what
 # tools/crossbar_figure.py draws, and the README's quickstart must print what the README says
 # (tools/check_readme.py runs it with the built package, hence build).
 docs: build
+	$(PY) -m doctest tools/griffe_rest_markup.py
 	$(PY) tools/crossbar_figure.py --check
 	$(PY) tools/check_readme.py
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site

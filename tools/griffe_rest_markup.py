@@ -13,7 +13,9 @@ nested quotes. When griffe has loaded the package, this extension rewrites every
 - the indented block after a line ending in ``::`` becomes a fenced code block (the ``::``
   one ``:``), and a doctest block a fenced ``pycon`` block.
 
-mkdocs.yml names this file under the python handler's ``extensions``.
+A role it does not know (``:ref:``, a typo) is a warning, which fails ``mkdocs build --strict``.
+mkdocs.yml names this file under the python handler's ``extensions``; ``make docs`` runs the
+examples below first (``python -m doctest tools/griffe_rest_markup.py``).
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+from collections.abc import Callable
 from typing import Any
 
 import griffe
 
 ROLE = re.compile(r":(?:func|meth|class|attr|data|mod|obj|exc):`(~?)([\w.]+)`")
 """A Sphinx cross-reference role: the ``~`` (show the last part only) and the target."""
+
+ANY_ROLE = re.compile(r":\w+:`")
+"""What is left of a role this extension does not convert."""
 
 
 def _scopes(obj: griffe.Object) -> list[str]:
@@ -54,20 +60,45 @@ def _resolve(target: str, obj: griffe.Object, package: griffe.Module) -> str | N
     return None
 
 
-def _link(match: re.Match[str], obj: griffe.Object, package: griffe.Module) -> str:
-    tilde, target = match.group(1), match.group(2)
-    text = target.rsplit(".", 1)[-1] if tilde else target
-    path = _resolve(target, obj, package)
-    if path is None:
-        return f"`{text}`"
-    return (
-        f'<autoref identifier="{html.escape(path)}" optional>'
-        f"<code>{html.escape(text)}</code></autoref>"
-    )
+def convert_roles(text: str, resolve: Callable[[str], str | None]) -> str:
+    """``text`` with every role a link to the path ``resolve`` finds for its target (code text
+    when it finds none).
+
+    >>> paths = {"preset_io": "rpusim.presets.preset_io", "rpusim.RPUConfig": "rpusim.RPUConfig"}
+    >>> convert_roles("See :func:`preset_io`.", paths.get)
+    'See <autoref identifier="rpusim.presets.preset_io" optional><code>preset_io</code></autoref>.'
+    >>> convert_roles(":class:`~rpusim.RPUConfig`, :meth:`_hidden`", paths.get)
+    '<autoref identifier="rpusim.RPUConfig" optional><code>RPUConfig</code></autoref>, `_hidden`'
+    """
+
+    def link(match: re.Match[str]) -> str:
+        tilde, target = match.group(1), match.group(2)
+        text = target.rsplit(".", 1)[-1] if tilde else target
+        path = resolve(target)
+        if path is None:
+            return f"`{text}`"
+        return (
+            f'<autoref identifier="{html.escape(path)}" optional>'
+            f"<code>{html.escape(text)}</code></autoref>"
+        )
+
+    return ROLE.sub(link, text)
 
 
-def _fence_blocks(text: str) -> str:
-    """Fences the literal blocks that follow ``::`` and the doctest blocks of ``text``."""
+def fence_blocks(text: str) -> str:
+    r"""Fences the literal blocks that follow ``::`` and the doctest blocks of ``text``.
+
+    >>> print(fence_blocks("Run it::\n\n    make docs\n\nThen."))
+    Run it:
+    <BLANKLINE>
+    ```
+    make docs
+    ```
+    <BLANKLINE>
+    Then.
+    >>> fence_blocks("A sum:\n\n>>> 1 + 1\n2").splitlines()[2:]
+    ['```pycon', '>>> 1 + 1', '2', '```']
+    """
     lines = text.split("\n")
     out: list[str] = []
     i = 0
@@ -115,8 +146,15 @@ class RestMarkup(griffe.Extension):
 
     def _rewrite(self, obj: griffe.Object, package: griffe.Module) -> None:
         if obj.docstring is not None:
-            value = _fence_blocks(obj.docstring.value)
-            obj.docstring.value = ROLE.sub(lambda m: _link(m, obj, package), value)
+            value = convert_roles(
+                fence_blocks(obj.docstring.value), lambda target: _resolve(target, obj, package)
+            )
+            left = ANY_ROLE.search(value)
+            if left:
+                griffe.logger.warning(
+                    f"{obj.path}: a role this extension does not convert: {left.group(0)}"
+                )
+            obj.docstring.value = value
         for member in obj.members.values():
             if not member.is_alias:
                 self._rewrite(member, package)  # type: ignore[arg-type]
