@@ -250,7 +250,7 @@ def _update() -> list[str]:
     # The weight: a staircase, one step of dw_min at each coincidence.
     base, step = 560, 14
     level = 0
-    points = [(t0, base)]
+    points: list[tuple[float, float]] = [(t0, base)]
     for k, (a, b) in enumerate(zip(TRAIN_X, TRAIN_D)):
         if a & b:
             edge = t0 + k * slot + slot * 0.85

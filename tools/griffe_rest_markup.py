@@ -106,22 +106,22 @@ def fence_blocks(text: str) -> str:
         line = lines[i]
         stripped = line.lstrip()
         if stripped.startswith(">>>"):
-            indent = line[: len(line) - len(stripped)]
+            prefix = line[: len(line) - len(stripped)]
             block = []
             while i < len(lines) and lines[i].strip():
-                block.append(lines[i][len(indent) :])
+                block.append(lines[i][len(prefix) :])
                 i += 1
-            out += [f"{indent}```pycon", *(indent + b for b in block), f"{indent}```"]
+            out += [f"{prefix}```pycon", *(prefix + b for b in block), f"{prefix}```"]
             continue
         if line.rstrip().endswith("::") and i + 1 < len(lines) and not lines[i + 1].strip():
             j = i + 1
             while j < len(lines) and not lines[j].strip():
                 j += 1
-            indent = len(line) - len(stripped)
+            width = len(line) - len(stripped)
             block_end = j
             while block_end < len(lines) and (
                 not lines[block_end].strip()
-                or len(lines[block_end]) - len(lines[block_end].lstrip()) > indent
+                or len(lines[block_end]) - len(lines[block_end].lstrip()) > width
             ):
                 block_end += 1
             while block_end > j and not lines[block_end - 1].strip():
@@ -129,7 +129,7 @@ def fence_blocks(text: str) -> str:
             if block_end > j:
                 lead = line.rstrip()[:-1]
                 code = textwrap.dedent("\n".join(lines[j:block_end])).split("\n")
-                pad = " " * indent
+                pad = " " * width
                 out += [lead, "", f"{pad}```", *(pad + c if c else c for c in code), f"{pad}```"]
                 i = block_end
                 continue
