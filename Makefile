@@ -1,13 +1,15 @@
 # rpusim: the commands the README names.
 #
 #   make demo    build the extension (release) and run the main job, examples/mnist_mlp.py
-#   make test    lint, the Rust engine tests, then the Python tests against the wheel installed
-#                into two test environments: one with the latest torch, one with the oldest the
-#                package supports (TORCH_OLDEST)
+#   make test    lint, the Rust engine tests, the docs (make docs), then the Python tests against
+#                the wheel installed into two test environments: one with the latest torch, one
+#                with the oldest the package supports (TORCH_OLDEST)
 #   make lint    rustfmt, clippy (warnings are errors), ruff check, ruff format --check,
 #                mypy --strict on the package, mypy.stubtest of _native.pyi against the extension
 #   make wheel   one abi3 wheel (CPython >= 3.9) in dist/, built with the release profile (fat
 #                LTO, one codegen unit)
+#   make docs    the documentation site (mkdocs, the API from the docstrings) into site/, with
+#                warnings as errors; `make test` builds it too
 #   make bench   tile benchmark against a float32 numpy GEMM (bench/tile_bench.py)
 #   make clean   remove build products (keeps the virtual environments; `make distclean` removes
 #                them too)
@@ -25,8 +27,10 @@ VENV := $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp
 # torch from PyPI is the CUDA build (about 4 GB); pip keeps an installed one as it is.
-VENV_PACKAGES := maturin numpy scikit-learn matplotlib pytest ruff mypy torch tqdm
-VENV_IMPORTS := maturin, numpy, sklearn, matplotlib, pytest, ruff, mypy, torch, tqdm
+VENV_PACKAGES := maturin numpy scikit-learn matplotlib pytest ruff mypy torch tqdm \
+  mkdocs mkdocs-material 'mkdocstrings[python]'
+VENV_IMPORTS := maturin, numpy, sklearn, matplotlib, pytest, ruff, mypy, torch, tqdm, \
+  mkdocs, material, mkdocstrings, mkdocstrings_handlers.python
 
 # The one version, the Cargo workspace's (pyproject.toml declares it dynamic), names the wheel.
 VERSION := $(shell sed -n '/^\[workspace\.package\]/,/^\[/ s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml)
@@ -53,7 +57,7 @@ DEMO_ARGS ?=
 BENCH_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all demo test test-rust test-python lint build wheel bench venv clean distclean
+.PHONY: all demo test test-rust test-python lint docs build wheel bench venv clean distclean
 
 all: demo
 
@@ -89,7 +93,20 @@ lint: build
 	$(PY) -m mypy
 	$(PY) -m mypy.stubtest rpusim._native
 
-test: lint test-rust test-python
+test: lint test-rust docs test-python
+
+# mkdocs.yml: the pages of docs/ and the API that mkdocstrings reads from the docstrings of
+# python/rpusim (statically, with griffe, and _native.pyi; tools/griffe_rest_markup.py turns
+# their Sphinx roles and doctest blocks into Markdown, and its examples are tested first). --strict: a warning (a broken link, a
+# docstring that names a parameter the signature lacks) fails the build. NO_MKDOCS_2_WARNING
+# silences the theme's banner about MkDocs 2. The figure docs/crossbar.svg must be what
+# tools/crossbar_figure.py draws, and the README's quickstart must print what the README says
+# (tools/check_readme.py runs it with the built package, hence build).
+docs: build
+	$(PY) -m doctest tools/griffe_rest_markup.py
+	$(PY) tools/crossbar_figure.py --check
+	$(PY) tools/check_readme.py
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
 
 # The binding crate is a cdylib without tests of its own (test = false): its behaviour is
 # tested from Python.
@@ -140,7 +157,7 @@ bench: build
 
 clean:
 	cargo clean
-	rm -rf dist python/rpusim/_native*.so python/rpusim/_native*.pyd
+	rm -rf dist site python/rpusim/_native*.so python/rpusim/_native*.pyd
 	find . \( -path ./.venv -o -path ./.venv-test -o -path ./.venv-test-oldest \) -prune -o -type d \
 	  \( -name __pycache__ -o -name .pytest_cache -o -name .ruff_cache -o -name .mypy_cache \) -print0 \
 	  | xargs -0 rm -rf

@@ -26,13 +26,14 @@ class AnalogSGD(SGD):
     ``momentum``, ``dampening``, ``weight_decay`` and ``nesterov`` act on the digital
     parameters only: a tile is updated with ``lr`` alone.
 
-    Args:
-        params: ``model.parameters()`` or param groups (dicts), as for ``torch.optim.SGD``.
-        lr: learning rate (default 1e-3, as ``SGD``).
-        momentum: momentum factor of the digital parameters.
-        dampening: dampening of the momentum of the digital parameters.
-        weight_decay: L2 penalty of the digital parameters.
-        nesterov: Nesterov momentum for the digital parameters.
+    The constructor is ``torch.optim.SGD``'s:
+
+    - ``params``: ``model.parameters()`` or param groups (dicts), as for ``torch.optim.SGD``.
+    - ``lr``: learning rate (default 1e-3, as ``SGD``).
+    - ``momentum``: momentum factor of the digital parameters.
+    - ``dampening``: dampening of the momentum of the digital parameters.
+    - ``weight_decay``: L2 penalty of the digital parameters.
+    - ``nesterov``: Nesterov momentum for the digital parameters.
     """
 
     def _analog_contexts(self) -> Iterator[tuple[AnalogContext, dict[str, Any]]]:

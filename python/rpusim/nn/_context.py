@@ -40,9 +40,8 @@ class AnalogContext(torch.nn.Parameter):
     ``requires_grad_(False)`` freezes the tile: its backward passes still return input
     gradients, but store nothing, so the optimizer does not update it.
 
-    Args:
-        tile: the tile this context stands for.
-        requires_grad: whether the tile is trained.
+    ``AnalogContext(tile, requires_grad=True)``: ``tile`` is the tile this context stands for,
+    ``requires_grad`` whether the tile is trained.
     """
 
     analog_tile: AnalogTile
