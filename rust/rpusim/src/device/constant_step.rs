@@ -83,3 +83,28 @@ impl PulsedDevice for ConstantStep {
         }
     }
 }
+
+/// The constant-step model's parameters are the shared ones.
+impl super::PulsedModel for PulsedParameters {
+    type Drawn = ConstantStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        PulsedParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        self
+    }
+
+    fn write_noise(&self) -> Option<&super::pulsed::WriteNoiseParameters> {
+        None
+    }
+
+    fn populate(&self, shape: Shape) -> ConstantStep {
+        ConstantStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<ConstantStep> {
+        ConstantStep::from_named(self, arrays, n)
+    }
+}

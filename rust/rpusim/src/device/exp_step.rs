@@ -214,3 +214,31 @@ impl PulsedDevice for ExpStep {
         }
     }
 }
+
+impl super::PulsedModel for ExpStepParameters {
+    type Drawn = ExpStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        ExpStepParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn granularity(&self) -> f64 {
+        ExpStepParameters::granularity(self)
+    }
+
+    fn populate(&self, shape: Shape) -> ExpStep {
+        ExpStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<ExpStep> {
+        ExpStep::from_named(self, arrays, n)
+    }
+}

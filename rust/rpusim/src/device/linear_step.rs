@@ -254,3 +254,27 @@ impl PulsedDevice for LinearStep {
         move_by(w, change, up)
     }
 }
+
+impl super::PulsedModel for LinearStepParameters {
+    type Drawn = LinearStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        LinearStepParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn populate(&self, shape: Shape) -> LinearStep {
+        LinearStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<LinearStep> {
+        LinearStep::from_named(self, arrays, n)
+    }
+}

@@ -174,3 +174,31 @@ impl PulsedDevice for PiecewiseStep {
         }
     }
 }
+
+impl super::PulsedModel for PiecewiseStepParameters {
+    type Drawn = PiecewiseStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        PiecewiseStepParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn granularity(&self) -> f64 {
+        PiecewiseStepParameters::granularity(self)
+    }
+
+    fn populate(&self, shape: Shape) -> PiecewiseStep {
+        PiecewiseStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<PiecewiseStep> {
+        PiecewiseStep::from_named(self, arrays, n)
+    }
+}

@@ -178,3 +178,31 @@ impl PulsedDevice for PowStep {
         }
     }
 }
+
+impl super::PulsedModel for PowStepParameters {
+    type Drawn = PowStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        PowStepParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn granularity(&self) -> f64 {
+        PowStepParameters::granularity(self)
+    }
+
+    fn populate(&self, shape: Shape) -> PowStep {
+        PowStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<PowStep> {
+        PowStep::from_named(self, arrays, n)
+    }
+}

@@ -63,3 +63,28 @@ impl SoftBoundsParameters {
         }
     }
 }
+
+/// The soft-bounds device draws linear-step devices ([`SoftBoundsParameters::as_linear_step`]).
+impl super::PulsedModel for SoftBoundsParameters {
+    type Drawn = super::LinearStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        SoftBoundsParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn populate(&self, shape: super::pulsed::Shape) -> super::LinearStep {
+        super::LinearStep::populate(&self.as_linear_step(), shape)
+    }
+
+    fn restore(&self, arrays: &mut super::NamedArrays, n: usize) -> Result<super::LinearStep> {
+        super::LinearStep::from_named(&self.as_linear_step(), arrays, n)
+    }
+}

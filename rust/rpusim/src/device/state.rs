@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::config::DeviceConfig;
 use super::layer::DeviceLayer;
+use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
 use super::vector::VectorCell;
-use super::NamedArrays;
 use crate::error::{Error, Result};
 use crate::rng::{Op, Purpose, Stream};
 
