@@ -8,7 +8,9 @@ use crate::error::Result;
 /// Drawn constant-step devices of one tile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConstantStep {
+    /// The drawn bounds and steps.
     pub arrays: DeviceArrays,
+    /// Relative cycle-to-cycle spread of a pulse (`dw_min_std`).
     pub dw_min_std: f32,
 }
 

@@ -16,6 +16,7 @@ use crate::rng::Stream;
 /// The drawn devices of one pulsed model and their hidden state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceLayer {
+    /// The drawn devices.
     pub model: DeviceModel,
     /// Standard deviation of the write noise in weight units (0: none).
     pub write_noise: f32,

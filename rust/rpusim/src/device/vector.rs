@@ -24,11 +24,15 @@ use crate::rng::{Op, Purpose, Stream};
 /// The drawn unit cells of a tile: the devices, each device's weight, and the policy's index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorCell {
+    /// The drawn devices, one layer per device of the cell.
     pub layers: Vec<DeviceLayer>,
     /// The weight of every device, one `out_size x in_size` array per device of the cell.
     pub weights: Vec<Vec<f32>>,
+    /// Weight of each device in the cross-point's weight.
     pub gamma: Vec<f32>,
+    /// Which devices an update call pulses.
     pub policy: UpdatePolicy,
+    /// The device `single_fixed` pulses, and where the other policies start.
     pub first_update_idx: u32,
     /// The device the last update call pulsed (single policies).
     pub current: u32,
