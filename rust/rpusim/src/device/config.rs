@@ -24,8 +24,8 @@ pub struct IdealParameters {}
 /// Most devices a unit cell may hold.
 pub const MAX_UNIT_CELL_DEVICES: usize = 256;
 
-/// Which devices of a unit cell an update call pulses (the policies are described in the
-/// documentation of [`VectorCell`](super::VectorCell)).
+/// Which devices of a unit cell an update call pulses (in detail in the documentation of
+/// [`VectorCell`](super::VectorCell)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdatePolicy {

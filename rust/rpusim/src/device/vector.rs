@@ -1,18 +1,5 @@
-//! Several devices per cross-point (MODEL.md §3.5, aihwkit's `VectorUnitCell`): the weight of a
-//! cross-point is `sum_k gamma_k w_k` over its devices, each with its own drawn parameters and
-//! weight. Which devices an update call pulses is the update policy's choice:
-//!
-//! - `all`: every device gets the pulses (each with its own cycle-to-cycle noise);
-//! - `single_fixed`: only device `first_update_idx`;
-//! - `single_sequential`: one device per call, the next one each call (the index is advanced
-//!   before the call, so the first call after programming pulses `first_update_idx + 1`, as in
-//!   aihwkit);
-//! - `single_random`: one device per call, drawn uniformly from a stream keyed by the call.
-//!
-//! Programming the weights (aihwkit's `onSetWeights`) writes the value to every device (to
-//! device `first_update_idx` only with `single_fixed`), each clipped to its own bounds, and
-//! resets the policy's index to `first_update_idx`. The default `gamma` is `1/n` for each of
-//! the `n` devices.
+//! The drawn unit cells of several devices per cross-point (MODEL.md §3.5, aihwkit's
+//! `VectorUnitCell`); their configuration, [`VectorUnitCellParameters`], is in `config.rs`.
 
 use super::config::{UpdatePolicy, VectorUnitCellParameters};
 use super::layer::DeviceLayer;
@@ -22,6 +9,22 @@ use crate::error::{Error, Result};
 use crate::rng::{Op, Purpose, Stream};
 
 /// The drawn unit cells of a tile: the devices, each device's weight, and the policy's index.
+///
+/// Several devices per cross-point (MODEL.md §3.5, aihwkit's `VectorUnitCell`): the weight of a
+/// cross-point is `sum_k gamma_k w_k` over its devices, each with its own drawn parameters and
+/// weight. Which devices an update call pulses is the update policy's choice:
+///
+/// - `all`: every device gets the pulses (each with its own cycle-to-cycle noise);
+/// - `single_fixed`: only device `first_update_idx`;
+/// - `single_sequential`: one device per call, the next one each call (the index is advanced
+///   before the call, so the first call after programming pulses `first_update_idx + 1`, as in
+///   aihwkit);
+/// - `single_random`: one device per call, drawn uniformly from a stream keyed by the call.
+///
+/// Programming the weights (aihwkit's `onSetWeights`) writes the value to every device (to
+/// device `first_update_idx` only with `single_fixed`), each clipped to its own bounds, and
+/// resets the policy's index to `first_update_idx`. The default `gamma` is `1/n` for each of
+/// the `n` devices.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorCell {
     /// The drawn devices, one layer per device of the cell.
