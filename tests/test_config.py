@@ -46,13 +46,41 @@ def test_python_device_defaults_equal_engine_defaults(name: str) -> None:
     assert device_from_document(engine) == DEVICE_TYPES[name]()
 
 
-def test_engine_knows_exactly_the_python_device_models() -> None:
-    for name in DEVICE_TYPES:
+def declared_device_models() -> dict[str, type[Device]]:
+    """The device model dataclasses rpusim.devices declares, by class name: its Device classes
+    that no other class of the module derives from (not the bases Device, PulsedDevice, ...)."""
+    module = rpusim.devices.__name__
+    return {
+        cls.__name__: cls
+        for cls in vars(rpusim.devices).values()
+        if isinstance(cls, type)
+        and issubclass(cls, Device)
+        and cls.__module__ == module
+        and not any(sub.__module__ == module for sub in cls.__subclasses__())
+    }
+
+
+def test_every_engine_device_model_has_a_dataclass_and_vice_versa() -> None:
+    engine = _native.DEVICE_TYPES
+    assert isinstance(engine, tuple) and len(set(engine)) == len(engine)
+    # The names, and their order, come from the engine.
+    assert list(DEVICE_TYPES) == list(engine)
+    declared = declared_device_models()
+    assert set(declared) == set(engine)
+    for name, cls in DEVICE_TYPES.items():
+        assert cls is declared[name]
         _native.default_device_json(name)
     with pytest.raises(ValueError, match='unknown device model "Memristor"') as error:
         _native.default_device_json("Memristor")
-    engine_names = str(error.value).split("expected one of ")[1].split(", ")
-    assert set(engine_names) == set(DEVICE_TYPES)
+    assert str(error.value).split("expected one of ")[1].split(", ") == list(engine)
+
+
+def test_an_engine_device_model_without_a_dataclass_fails_the_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rpusim.devices, "ENGINE_DEVICE_TYPES", (*_native.DEVICE_TYPES, "Memristor"))
+    with pytest.raises(ImportError, match="no dataclass for the engine's Memristor"):
+        rpusim.devices._engine_device_types()
 
 
 def test_contract_defaults() -> None:
@@ -269,16 +297,6 @@ def test_from_json_errors(text: str, message: str) -> None:
 
 
 def test_device_registry_uses_class_names() -> None:
-    assert set(DEVICE_TYPES) == {
-        "ConstantStep",
-        "LinearStep",
-        "SoftBounds",
-        "ExpStep",
-        "PowStep",
-        "PiecewiseStep",
-        "IdealDevice",
-        "VectorUnitCell",
-    }
     assert DEVICE_TYPES["ConstantStep"] is ConstantStep
     assert DEVICE_TYPES["IdealDevice"] is IdealDevice
     for name, cls in DEVICE_TYPES.items():

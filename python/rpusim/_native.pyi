@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "DEVICE_TYPES",
     "FORMAT_VERSION",
     "OLDEST_FORMAT_VERSION",
     "ConfigError",
@@ -27,6 +28,8 @@ class ConfigError(RPUSimError):
 class StateError(RPUSimError):
     """Saved state bytes that are corrupt, truncated or of an unknown format version."""
 
+DEVICE_TYPES: tuple[str, ...]
+"""The JSON tags of the engine's device models, in the engine's order."""
 FORMAT_VERSION: int
 """Format version of the state bytes this build writes."""
 OLDEST_FORMAT_VERSION: int

@@ -28,8 +28,10 @@ float update instead, and :class:`VectorUnitCell` puts several devices at every 
 All weights and steps are in the tile's weight units: the unit in which ``tile.get_weights()``
 reports the conductances, where the default bounds are about +-0.6.
 
-To add a model: subclass :class:`PulsedDevice` (adding fields with defaults and extending
-``validate``), mirror it in the engine, and list the class in :data:`DEVICE_TYPES`.
+To add a model: add it to the engine (one file and one line of its table of models, see the
+engine's ``device`` module), then subclass :class:`PulsedDevice` here under the model's JSON tag
+(adding fields with defaults and extending ``validate``). :data:`DEVICE_TYPES` takes the names
+from the engine and finds each class by its name.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from rpusim._checks import (
     check_option,
     check_real,
 )
+from rpusim._native import DEVICE_TYPES as ENGINE_DEVICE_TYPES
 from rpusim._native import ConfigError
 
 __all__ = [
@@ -639,20 +642,22 @@ class VectorUnitCell(Device):
         return sum(d.granularity for d in self.devices) / len(self.devices)
 
 
-DEVICE_TYPES: dict[str, type[Device]] = {
-    cls.__name__: cls
-    for cls in (
-        ConstantStep,
-        LinearStep,
-        SoftBounds,
-        ExpStep,
-        PowStep,
-        PiecewiseStep,
-        IdealDevice,
-        VectorUnitCell,
-    )
-}
-"""The device models the engine knows, by their JSON tag (the class name)."""
+def _engine_device_types() -> dict[str, type[Device]]:
+    """The engine's device models by their JSON tag (:data:`rpusim._native.DEVICE_TYPES`, in
+    the engine's order), each the dataclass of this module of the same name."""
+    classes = globals()
+    types: dict[str, type[Device]] = {}
+    for name in ENGINE_DEVICE_TYPES:
+        cls = classes.get(name)
+        if not (isinstance(cls, type) and issubclass(cls, Device)):
+            raise ImportError(f"rpusim.devices declares no dataclass for the engine's {name}")
+        types[name] = cls
+    return types
+
+
+DEVICE_TYPES: dict[str, type[Device]] = _engine_device_types()
+"""The device models the engine knows, by their JSON tag (the class name); the names come from
+the engine."""
 
 # aihwkit's class names, so that aihwkit configurations carry over.
 ConstantStepDevice = ConstantStep

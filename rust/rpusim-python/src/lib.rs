@@ -10,7 +10,7 @@ use numpy::{
 use pyo3::create_exception;
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyTuple};
 use rpusim::{DeviceConfig, Error, Matrix, Tile, TileArray, TileConfig};
 
 create_exception!(
@@ -453,6 +453,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RPUSimError", m.py().get_type::<RPUSimError>())?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
     m.add("StateError", m.py().get_type::<StateError>())?;
+    // The JSON tags of the engine's device models: Python's list of device models is this one.
+    m.add(
+        "DEVICE_TYPES",
+        PyTuple::new(m.py(), rpusim::device::DEVICE_TYPES)?,
+    )?;
     m.add("FORMAT_VERSION", rpusim::FORMAT_VERSION)?;
     m.add("OLDEST_FORMAT_VERSION", rpusim::OLDEST_FORMAT_VERSION)?;
     Ok(())

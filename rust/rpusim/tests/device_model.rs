@@ -1039,6 +1039,72 @@ fn bad_device_configurations_name_the_parameter() {
     assert!(err.starts_with("out_size * in_size"), "{err}");
 }
 
+/// Every entry of the table of device models (`DEVICE_TYPES` and all dispatch are generated
+/// from it): its default configuration carries its tag, round-trips through JSON and
+/// validates; a tile of it draws the devices of that tag (a single pulsed model), takes a
+/// pulse, and comes back equal from its saved state.
+#[test]
+fn every_table_entry_round_trips() {
+    // The tags are part of the JSON format: saved configurations and states name them.
+    assert_eq!(
+        DEVICE_TYPES,
+        [
+            "ConstantStep",
+            "LinearStep",
+            "SoftBounds",
+            "ExpStep",
+            "PowStep",
+            "PiecewiseStep",
+            "IdealDevice",
+            "VectorUnitCell",
+        ]
+    );
+    for &name in DEVICE_TYPES {
+        let device = DeviceConfig::default_of(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(device.type_name(), name);
+        let back: DeviceConfig = serde_json::from_str(&device.to_json()).unwrap();
+        assert_eq!(back, device, "{name}");
+        let config = TileConfig {
+            device: device.clone(),
+            ..TileConfig::default()
+        };
+        config.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut t = Tile::new(6, 5, config, 3).unwrap();
+        let pulsed = device.pulsed().is_some();
+        match &t.devices().cell {
+            UnitCell::Single(layer) => {
+                assert!(pulsed, "{name}");
+                assert_eq!(layer.model.type_name(), name);
+                assert_eq!(device.devices_per_cross_point(), 1);
+                assert!(device.granularity().unwrap() > 0.0, "{name}");
+            }
+            UnitCell::Vector(cell) => {
+                assert!(!pulsed, "{name}");
+                assert_eq!(cell.layers.len(), device.devices_per_cross_point());
+            }
+            UnitCell::Ideal => {
+                assert!(!pulsed, "{name}");
+                assert_eq!(device.devices_per_cross_point(), 0);
+                assert_eq!(device.granularity(), None);
+            }
+        }
+        if device.devices_per_cross_point() > 0 {
+            let before = t.weights().to_vec();
+            t.pulse(true).unwrap();
+            assert_ne!(
+                t.weights(),
+                &before[..],
+                "{name}: a pulse moves the weights"
+            );
+        }
+        let loaded = Tile::from_bytes(&t.to_bytes()).unwrap();
+        assert_eq!(loaded.devices(), t.devices(), "{name}");
+        assert_eq!(loaded.weights(), t.weights(), "{name}");
+        assert_eq!(loaded.config(), t.config(), "{name}");
+    }
+    assert_eq!(DeviceConfig::default_of("Memristor"), None);
+}
+
 #[test]
 fn configurations_round_trip_through_json_with_aihwkit_names() {
     for name in DEVICE_TYPES {

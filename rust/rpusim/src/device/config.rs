@@ -1,16 +1,19 @@
 //! The device model of a tile as configuration: one serde enum, tagged by the model's name
 //! (`{"type": "LinearStep", "dw_min": 0.001, ...}`), field names and defaults as in aihwkit.
+//!
+//! [`DeviceConfig`] and its dispatch are generated from the table of single pulsed models
+//! (`pulsed_models!` in `device/mod.rs`); the two configurations that are not a single pulsed
+//! model are written out here, once: the ideal device ([`IdealParameters`]) and the unit cell
+//! of several devices ([`VectorUnitCellParameters`], whose devices are again device
+//! configurations, hence in this module: the drawn unit cell is in `vector.rs`).
 
 use serde::{Deserialize, Serialize};
 
-use super::exp_step::ExpStepParameters;
-use super::linear_step::LinearStepParameters;
-use super::piecewise_step::PiecewiseStepParameters;
-use super::pow_step::PowStepParameters;
-use super::pulsed::{PulsedParameters, WriteNoiseParameters};
-use super::soft_bounds::SoftBoundsParameters;
-use super::vector::VectorUnitCellParameters;
-use crate::error::Result;
+use super::model::DeviceModel;
+use super::named::NamedArrays;
+use super::pulsed::{check_finite, PulsedParameters, Shape, WriteNoiseParameters};
+use super::traits::PulsedModel;
+use crate::error::{Error, Result};
 
 /// The ideal device: the exact float update, no bounds, no pulses (aihwkit's `IdealDevice`).
 /// With perfect forward and backward passes a tile computes in plain float32 arithmetic.
@@ -18,21 +21,238 @@ use crate::error::Result;
 #[serde(deny_unknown_fields)]
 pub struct IdealParameters {}
 
-/// The device model of a tile, by name (`{"type": "ConstantStep", ...}` in JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
-pub enum DeviceConfig {
-    ConstantStep(PulsedParameters),
-    LinearStep(LinearStepParameters),
-    SoftBounds(SoftBoundsParameters),
-    ExpStep(ExpStepParameters),
-    PowStep(PowStepParameters),
-    PiecewiseStep(PiecewiseStepParameters),
-    #[serde(rename = "IdealDevice")]
-    Ideal(IdealParameters),
-    /// Several devices per cross-point (MODEL.md §3.5).
-    VectorUnitCell(VectorUnitCellParameters),
+/// Most devices a unit cell may hold.
+pub const MAX_UNIT_CELL_DEVICES: usize = 256;
+
+/// Which devices of a unit cell an update call pulses (in detail in the documentation of
+/// [`VectorCell`](super::VectorCell)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdatePolicy {
+    /// Every device gets the pulses (each with its own cycle-to-cycle noise).
+    All,
+    /// Only device `first_update_idx`.
+    SingleFixed,
+    /// One device per call, the next one each call.
+    SingleSequential,
+    /// One device per call, drawn uniformly from a stream keyed by the call.
+    SingleRandom,
 }
+
+/// Configuration of a unit cell of several pulsed devices (MODEL.md §3.5, aihwkit's
+/// `VectorUnitCell`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VectorUnitCellParameters {
+    /// The devices of every cross-point (single pulsed models; aihwkit's `unit_cell_devices`).
+    pub devices: Vec<DeviceConfig>,
+    /// Weight of each device in the cross-point's weight; empty means `1/n` each (aihwkit's
+    /// `gamma_vec`).
+    pub gamma: Vec<f64>,
+    /// Which devices an update call pulses.
+    pub update_policy: UpdatePolicy,
+    /// The device `single_fixed` pulses, and where the other policies start.
+    pub first_update_idx: u32,
+}
+
+impl Default for VectorUnitCellParameters {
+    /// Two default constant-step devices (aihwkit's default is an empty list, which cannot make
+    /// a tile).
+    fn default() -> Self {
+        VectorUnitCellParameters {
+            devices: vec![DeviceConfig::default(), DeviceConfig::default()],
+            gamma: Vec::new(),
+            update_policy: UpdatePolicy::All,
+            first_update_idx: 0,
+        }
+    }
+}
+
+impl VectorUnitCellParameters {
+    pub(crate) fn validate(&self, prefix: &str) -> Result<()> {
+        let n = self.devices.len();
+        if n == 0 || n > MAX_UNIT_CELL_DEVICES {
+            return Err(Error::invalid(
+                format!("{prefix}.devices"),
+                format!("must hold 1 to {MAX_UNIT_CELL_DEVICES} devices, got {n}"),
+            ));
+        }
+        for (k, device) in self.devices.iter().enumerate() {
+            let at = format!("{prefix}.devices[{k}]");
+            if device.pulsed().is_none() {
+                return Err(Error::invalid(
+                    at,
+                    "must be a single pulsed device model (not IdealDevice or VectorUnitCell)",
+                ));
+            }
+            device.validate_as(&at)?;
+        }
+        if !(self.gamma.is_empty() || self.gamma.len() == n) {
+            return Err(Error::invalid(
+                format!("{prefix}.gamma"),
+                format!(
+                    "must be empty (1/n each) or hold one value per device ({n}), got {}",
+                    self.gamma.len()
+                ),
+            ));
+        }
+        for (k, &g) in self.gamma.iter().enumerate() {
+            check_finite(prefix, &format!("gamma[{k}]"), g, false)?;
+        }
+        if self.first_update_idx as usize >= n {
+            return Err(Error::invalid(
+                format!("{prefix}.first_update_idx"),
+                format!(
+                    "must be a device index below {n}, got {}",
+                    self.first_update_idx
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The weights of the devices in the cross-point's weight.
+    pub fn gammas(&self) -> Vec<f32> {
+        if self.gamma.is_empty() {
+            let n = self.devices.len();
+            vec![(1.0 / n as f64) as f32; n]
+        } else {
+            self.gamma.iter().map(|&g| g as f32).collect()
+        }
+    }
+
+    /// The mean granularity of the devices (aihwkit's weight granularity of a vector cell).
+    fn granularity(&self) -> Option<f64> {
+        let sum: Option<f64> = self.devices.iter().map(DeviceConfig::granularity).sum();
+        sum.map(|s| s / self.devices.len() as f64)
+    }
+}
+
+/// Generates [`DeviceConfig`], [`DEVICE_TYPES`] and the dispatch of [`DeviceConfig`] from the
+/// table of single pulsed models, adding the ideal device and the unit cell.
+macro_rules! device_config {
+    (() $($tag:ident($params:ident) => $drawn:ident,)*) => {
+        /// The device model of a tile, by name (`{"type": "ConstantStep", ...}` in JSON).
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type")]
+        pub enum DeviceConfig {
+            $(
+                #[doc = concat!(
+                    "A single pulsed model: [`", stringify!($params), "`](super::",
+                    stringify!($params), ") drawing [`", stringify!($drawn), "`](super::",
+                    stringify!($drawn), ") devices."
+                )]
+                $tag($crate::device::$params),
+            )*
+            /// The ideal device (no single pulsed model).
+            #[serde(rename = "IdealDevice")]
+            Ideal(IdealParameters),
+            /// Several devices per cross-point (MODEL.md §3.5; no single pulsed model).
+            VectorUnitCell(VectorUnitCellParameters),
+        }
+
+        /// The JSON tags of the device models, in the order of [`DeviceConfig`].
+        pub const DEVICE_TYPES: &[&str] = &[$(stringify!($tag),)* "IdealDevice", "VectorUnitCell"];
+
+        impl DeviceConfig {
+            /// The model's JSON tag (an entry of [`DEVICE_TYPES`]).
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(DeviceConfig::$tag(_) => stringify!($tag),)*
+                    DeviceConfig::Ideal(_) => "IdealDevice",
+                    DeviceConfig::VectorUnitCell(_) => "VectorUnitCell",
+                }
+            }
+
+            /// The model named `name` (a JSON tag of [`DEVICE_TYPES`]) with its default
+            /// parameters.
+            pub fn default_of(name: &str) -> Option<DeviceConfig> {
+                $(
+                    if name == stringify!($tag) {
+                        return Some(DeviceConfig::$tag(Default::default()));
+                    }
+                )*
+                match name {
+                    "IdealDevice" => Some(DeviceConfig::Ideal(Default::default())),
+                    "VectorUnitCell" => Some(DeviceConfig::VectorUnitCell(Default::default())),
+                    _ => None,
+                }
+            }
+
+            /// Checks every value; errors name the field as `{prefix}.{field}`.
+            pub(crate) fn validate_as(&self, prefix: &str) -> Result<()> {
+                match self {
+                    $(DeviceConfig::$tag(p) => PulsedModel::validate(p, prefix),)*
+                    DeviceConfig::Ideal(_) => Ok(()),
+                    DeviceConfig::VectorUnitCell(p) => p.validate(prefix),
+                }
+            }
+
+            /// The common parameters of a single pulsed device (`None` for the ideal device
+            /// and for unit cells).
+            pub fn pulsed(&self) -> Option<&PulsedParameters> {
+                match self {
+                    $(DeviceConfig::$tag(p) => Some(PulsedModel::pulsed(p)),)*
+                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                }
+            }
+
+            /// The write-noise parameters of a single pulsed device that has them.
+            pub fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+                match self {
+                    $(DeviceConfig::$tag(p) => PulsedModel::write_noise(p),)*
+                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                }
+            }
+
+            /// The weight change of one pulse that update management plans with (aihwkit's
+            /// weight granularity): `dw_min` for the constant step, linear step and soft
+            /// bounds; for the exponential step the mean device's down step at `w = 0`, for
+            /// the power step `dw_min 0.5^pow_gamma`, for the piecewise step `dw_min` times
+            /// its middle up node, for a unit cell the mean over its devices; `None` for the
+            /// ideal device.
+            pub fn granularity(&self) -> Option<f64> {
+                match self {
+                    $(DeviceConfig::$tag(p) => Some(PulsedModel::granularity(p)),)*
+                    DeviceConfig::Ideal(_) => None,
+                    DeviceConfig::VectorUnitCell(p) => p.granularity(),
+                }
+            }
+
+            /// Devices per cross-point: 1, or the size of a unit cell (0 for the ideal device).
+            pub fn devices_per_cross_point(&self) -> usize {
+                match self {
+                    $(DeviceConfig::$tag(_) => 1,)*
+                    DeviceConfig::Ideal(_) => 0,
+                    DeviceConfig::VectorUnitCell(p) => p.devices.len(),
+                }
+            }
+
+            /// Draws the devices of a single pulsed model (`None` for the ideal device and
+            /// unit cells).
+            pub(crate) fn populate_model(&self, shape: Shape) -> Option<DeviceModel> {
+                match self {
+                    $(DeviceConfig::$tag(p) => Some(DeviceModel::$tag(p.populate(shape))),)*
+                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                }
+            }
+
+            /// Rebuilds the devices of a single pulsed model from saved arrays of `n` values
+            /// each (`None` for the ideal device and unit cells).
+            pub(crate) fn model_from_named(
+                &self,
+                arrays: &mut NamedArrays,
+                n: usize,
+            ) -> Result<Option<DeviceModel>> {
+                Ok(match self {
+                    $(DeviceConfig::$tag(p) => Some(DeviceModel::$tag(p.restore(arrays, n)?)),)*
+                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                })
+            }
+        }
+    };
+}
+super::pulsed_models!(device_config);
 
 impl Default for DeviceConfig {
     fn default() -> Self {
@@ -40,103 +260,9 @@ impl Default for DeviceConfig {
     }
 }
 
-/// The JSON tags of the device models, in the order of [`DeviceConfig`].
-pub const DEVICE_TYPES: [&str; 8] = [
-    "ConstantStep",
-    "LinearStep",
-    "SoftBounds",
-    "ExpStep",
-    "PowStep",
-    "PiecewiseStep",
-    "IdealDevice",
-    "VectorUnitCell",
-];
-
 impl DeviceConfig {
-    /// The model named `name` (a JSON tag of [`DEVICE_TYPES`]) with its default parameters.
-    pub fn default_of(name: &str) -> Option<DeviceConfig> {
-        Some(match name {
-            "ConstantStep" => DeviceConfig::ConstantStep(Default::default()),
-            "LinearStep" => DeviceConfig::LinearStep(Default::default()),
-            "SoftBounds" => DeviceConfig::SoftBounds(Default::default()),
-            "ExpStep" => DeviceConfig::ExpStep(Default::default()),
-            "PowStep" => DeviceConfig::PowStep(Default::default()),
-            "PiecewiseStep" => DeviceConfig::PiecewiseStep(Default::default()),
-            "IdealDevice" => DeviceConfig::Ideal(Default::default()),
-            "VectorUnitCell" => DeviceConfig::VectorUnitCell(Default::default()),
-            _ => return None,
-        })
-    }
-
     pub(crate) fn validate(&self) -> Result<()> {
         self.validate_as("device")
-    }
-
-    /// Checks every value; errors name the field as `{prefix}.{field}`.
-    pub(crate) fn validate_as(&self, prefix: &str) -> Result<()> {
-        match self {
-            DeviceConfig::ConstantStep(p) => p.validate(prefix),
-            DeviceConfig::LinearStep(p) => p.validate(prefix),
-            DeviceConfig::SoftBounds(p) => p.validate(prefix),
-            DeviceConfig::ExpStep(p) => p.validate(prefix),
-            DeviceConfig::PowStep(p) => p.validate(prefix),
-            DeviceConfig::PiecewiseStep(p) => p.validate(prefix),
-            DeviceConfig::Ideal(_) => Ok(()),
-            DeviceConfig::VectorUnitCell(p) => p.validate(prefix),
-        }
-    }
-
-    /// The common parameters of a single pulsed device (`None` for the ideal device and for
-    /// unit cells).
-    pub fn pulsed(&self) -> Option<&PulsedParameters> {
-        match self {
-            DeviceConfig::ConstantStep(p) => Some(p),
-            DeviceConfig::LinearStep(p) => Some(&p.pulsed),
-            DeviceConfig::SoftBounds(p) => Some(&p.pulsed),
-            DeviceConfig::ExpStep(p) => Some(&p.pulsed),
-            DeviceConfig::PowStep(p) => Some(&p.pulsed),
-            DeviceConfig::PiecewiseStep(p) => Some(&p.pulsed),
-            DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
-        }
-    }
-
-    /// The write-noise parameters of a single pulsed device that has them.
-    pub fn write_noise(&self) -> Option<&WriteNoiseParameters> {
-        match self {
-            DeviceConfig::LinearStep(p) => Some(&p.write_noise),
-            DeviceConfig::SoftBounds(p) => Some(&p.write_noise),
-            DeviceConfig::ExpStep(p) => Some(&p.write_noise),
-            DeviceConfig::PowStep(p) => Some(&p.write_noise),
-            DeviceConfig::PiecewiseStep(p) => Some(&p.write_noise),
-            DeviceConfig::ConstantStep(_)
-            | DeviceConfig::Ideal(_)
-            | DeviceConfig::VectorUnitCell(_) => None,
-        }
-    }
-
-    /// The weight change of one pulse that update management plans with (aihwkit's weight
-    /// granularity): `dw_min` for the constant step, linear step and soft bounds; for the
-    /// exponential step the mean device's down step at `w = 0`, for the power step
-    /// `dw_min 0.5^pow_gamma`, for the piecewise step `dw_min` times its middle up node, for a
-    /// unit cell the mean over its devices; `None` for the ideal device.
-    pub fn granularity(&self) -> Option<f64> {
-        match self {
-            DeviceConfig::ExpStep(p) => Some(p.granularity()),
-            DeviceConfig::PowStep(p) => Some(p.granularity()),
-            DeviceConfig::PiecewiseStep(p) => Some(p.granularity()),
-            DeviceConfig::VectorUnitCell(p) => p.granularity(),
-            DeviceConfig::Ideal(_) => None,
-            other => other.pulsed().map(|p| p.dw_min),
-        }
-    }
-
-    /// Devices per cross-point: 1, or the size of a unit cell (0 for the ideal device).
-    pub fn devices_per_cross_point(&self) -> usize {
-        match self {
-            DeviceConfig::Ideal(_) => 0,
-            DeviceConfig::VectorUnitCell(p) => p.devices.len(),
-            _ => 1,
-        }
     }
 
     /// The configuration as JSON.

@@ -8,7 +8,9 @@ use crate::error::Result;
 /// Drawn constant-step devices of one tile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConstantStep {
+    /// The drawn bounds and steps.
     pub arrays: DeviceArrays,
+    /// Relative cycle-to-cycle spread of a pulse (`dw_min_std`).
     pub dw_min_std: f32,
 }
 
@@ -81,5 +83,30 @@ impl PulsedDevice for ConstantStep {
         } else {
             self.arrays.dw_down[k]
         }
+    }
+}
+
+/// The constant-step model's parameters are the shared ones.
+impl super::PulsedModel for PulsedParameters {
+    type Drawn = ConstantStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        PulsedParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        self
+    }
+
+    fn write_noise(&self) -> Option<&super::pulsed::WriteNoiseParameters> {
+        None
+    }
+
+    fn populate(&self, shape: Shape) -> ConstantStep {
+        ConstantStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<ConstantStep> {
+        ConstantStep::from_named(self, arrays, n)
     }
 }

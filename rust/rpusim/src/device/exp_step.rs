@@ -24,8 +24,10 @@ use crate::error::Result;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpStepParameters {
+    /// The parameters every pulsed model shares (flattened into the JSON object).
     #[serde(flatten)]
     pub pulsed: PulsedParameters,
+    /// The write noise (flattened into the JSON object).
     #[serde(flatten)]
     pub write_noise: WriteNoiseParameters,
     /// Factor `A` of the up direction.
@@ -110,17 +112,25 @@ impl ExpStepParameters {
 /// `g_up = gamma_up b log2(e)` for all (`c_down`, `g_down` with `-gamma_down`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExpStep {
+    /// The drawn bounds and steps.
     pub arrays: DeviceArrays,
     /// Derived from the bounds, not saved.
     pub c_up: Vec<f32>,
     /// Derived from the bounds, not saved.
     pub c_down: Vec<f32>,
+    /// `gamma_up b log2(e)`, the same for every device.
     pub g_up: f32,
+    /// `-gamma_down b log2(e)`, the same for every device.
     pub g_down: f32,
+    /// `A_up`.
     pub a_up: f32,
+    /// `A_down`.
     pub a_down: f32,
+    /// Relative cycle-to-cycle spread of a pulse (`dw_min_std`).
     pub dw_min_std: f32,
+    /// `dw_min_std_add`: the constant part of the complex noise's spread.
     pub std_add: f32,
+    /// `dw_min_std_slope`: the part of the complex noise's spread proportional to `|w|`.
     pub std_slope: f32,
     /// Whether the noise is aihwkit's "complex noise" (`std_add` or `std_slope` set).
     pub complex_noise: bool,
@@ -212,5 +222,33 @@ impl PulsedDevice for ExpStep {
         } else {
             move_by(w, dw * (1.0 + self.dw_min_std * xi), up)
         }
+    }
+}
+
+impl super::PulsedModel for ExpStepParameters {
+    type Drawn = ExpStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        ExpStepParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn granularity(&self) -> f64 {
+        ExpStepParameters::granularity(self)
+    }
+
+    fn populate(&self, shape: Shape) -> ExpStep {
+        ExpStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<ExpStep> {
+        ExpStep::from_named(self, arrays, n)
     }
 }

@@ -8,14 +8,15 @@
 
 use super::config::DeviceConfig;
 use super::model::DeviceModel;
+use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
-use super::NamedArrays;
 use crate::error::Result;
 use crate::rng::Stream;
 
 /// The drawn devices of one pulsed model and their hidden state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceLayer {
+    /// The drawn devices.
     pub model: DeviceModel,
     /// Standard deviation of the write noise in weight units (0: none).
     pub write_noise: f32,
@@ -29,7 +30,7 @@ impl DeviceLayer {
     /// Draws the devices of a single pulsed model (`None` for other configurations); all
     /// weights start at zero.
     pub(crate) fn populate(config: &DeviceConfig, shape: Shape) -> Option<Self> {
-        let model = DeviceModel::populate(config, shape)?;
+        let model = config.populate_model(shape)?;
         Some(Self::with_model(config, model, shape.len()))
     }
 
@@ -98,7 +99,7 @@ impl DeviceLayer {
         arrays: &mut NamedArrays,
         n: usize,
     ) -> Result<Option<Self>> {
-        let Some(model) = DeviceModel::from_named(config, arrays, n)? else {
+        let Some(model) = config.model_from_named(arrays, n)? else {
             return Ok(None);
         };
         let mut layer = Self::with_model(config, model, n);

@@ -24,8 +24,10 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinearStepParameters {
+    /// The parameters every pulsed model shares (flattened into the JSON object).
     #[serde(flatten)]
     pub pulsed: PulsedParameters,
+    /// The write noise (flattened into the JSON object).
     #[serde(flatten)]
     pub write_noise: WriteNoiseParameters,
     /// Relative decrease of the up step at the upper reference bound.
@@ -132,12 +134,15 @@ impl LinearStepParameters {
 /// Drawn linear-step devices of one tile (also the soft-bounds device).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinearStep {
+    /// The drawn bounds and steps.
     pub arrays: DeviceArrays,
     /// Change of the up step per unit of weight (negative: the step shrinks as `w` grows).
     pub slope_up: Vec<f32>,
     /// Change of the down step per unit of weight (positive: the step shrinks as `w` falls).
     pub slope_down: Vec<f32>,
+    /// Relative cycle-to-cycle spread of a pulse (`dw_min_std`).
     pub dw_min_std: f32,
+    /// Cycle-to-cycle noise multiplies the whole step (else only its constant part).
     pub mult_noise: bool,
 }
 
@@ -252,5 +257,29 @@ impl PulsedDevice for LinearStep {
             self.slope_down[k] * w + self.arrays.dw_down[k] * factor
         };
         move_by(w, change, up)
+    }
+}
+
+impl super::PulsedModel for LinearStepParameters {
+    type Drawn = LinearStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        LinearStepParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn populate(&self, shape: Shape) -> LinearStep {
+        LinearStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<LinearStep> {
+        LinearStep::from_named(self, arrays, n)
     }
 }

@@ -6,6 +6,53 @@
 //! trait, compiled once per model ([`DeviceModel`] and its dispatch). A cross-point holds one
 //! device ([`DeviceLayer`], with hidden persistent weights when the model has write noise), or
 //! several ([`VectorCell`]), or none (the ideal device): [`DeviceState`].
+//!
+//! # One table of models
+//!
+//! The single pulsed models are listed once, in the table `pulsed_models!` below: each line
+//! names a model's JSON tag, its parameter struct (which implements the crate's `PulsedModel`
+//! trait: checks, the shared parameters, how its devices are drawn and restored) and its drawn
+//! devices (which implement [`PulsedDevice`]). From the table `config.rs` generates
+//! [`DeviceConfig`] (one variant per line, then the two configurations that are not a single
+//! pulsed model, `IdealDevice` and `VectorUnitCell`, written out there once), [`DEVICE_TYPES`],
+//! [`DeviceConfig::default_of`] and the dispatch of validation, [`DeviceConfig::pulsed`],
+//! [`DeviceConfig::write_noise`], [`DeviceConfig::granularity`] and of drawing and restoring
+//! devices; `model.rs` generates [`DeviceModel`] (one variant per line) and `with_model!`. The
+//! Python package takes the names from [`DEVICE_TYPES`] through the binding.
+//!
+//! # How to add a device model
+//!
+//! Write one file, `device/<model>.rs`: the parameter struct (serde, aihwkit's field names and
+//! defaults, `#[serde(deny_unknown_fields)]`, the shared parts as `#[serde(flatten)]` fields
+//! `pulsed` and `write_noise`), the drawn devices (a struct holding [`DeviceArrays`] and the
+//! model's own per-device arrays, with `named` giving the arrays to save), `impl PulsedModel`
+//! for the parameters and `impl PulsedDevice` for the drawn devices. Declare it below (`mod`,
+//! `pub use`) and add one line to the table, `Tag(Parameters) => Drawn,` (a model that draws
+//! the devices of another one names that one's drawn type, as `SoftBounds` does). The test
+//! `every_table_entry_round_trips` of `tests/device_model.rs` then checks the new model's
+//! defaults through JSON, validation, drawing and a saved state; the Python package needs the
+//! dataclass of the same name in `python/rpusim/devices.py` (a test checks both lists agree).
+
+/// The table of the single pulsed device models: `JSON tag (parameters) => drawn devices`, in
+/// the order of [`DeviceConfig`] and [`DEVICE_TYPES`] (see the module documentation).
+///
+/// `pulsed_models!(callback)` expands `callback! { () TABLE }`, and
+/// `pulsed_models!(callback; args)` expands `callback! { (args) TABLE }`: the callback (a path
+/// of identifiers) generates items or an expression from the lines.
+macro_rules! pulsed_models {
+    ($($then:ident)::+ $(; $($args:tt)*)?) => {
+        $($then)::+! {
+            ($($($args)*)?)
+            ConstantStep(PulsedParameters) => ConstantStep,
+            LinearStep(LinearStepParameters) => LinearStep,
+            SoftBounds(SoftBoundsParameters) => LinearStep,
+            ExpStep(ExpStepParameters) => ExpStep,
+            PowStep(PowStepParameters) => PowStep,
+            PiecewiseStep(PiecewiseStepParameters) => PiecewiseStep,
+        }
+    };
+}
+pub(crate) use pulsed_models;
 
 mod config;
 mod constant_step;
@@ -14,157 +61,34 @@ mod layer;
 mod linear_step;
 mod math;
 mod model;
+mod named;
 mod piecewise_step;
 mod pow_step;
 mod pulsed;
 mod soft_bounds;
 mod state;
+mod traits;
 mod vector;
 
-pub use config::{DeviceConfig, IdealParameters, DEVICE_TYPES};
+pub use config::{
+    DeviceConfig, IdealParameters, UpdatePolicy, VectorUnitCellParameters, DEVICE_TYPES,
+    MAX_UNIT_CELL_DEVICES,
+};
 pub use constant_step::ConstantStep;
 pub use exp_step::{ExpStep, ExpStepParameters};
 pub use layer::DeviceLayer;
 pub use linear_step::{LinearStep, LinearStepParameters};
-pub(crate) use model::with_model;
 pub use model::DeviceModel;
+pub(crate) use model::{match_model, with_model};
+pub(crate) use named::NamedArrays;
 pub use piecewise_step::{Nodes, PiecewiseStep, PiecewiseStepParameters, MAX_NODES};
 pub use pow_step::{PowStep, PowStepParameters};
 pub use pulsed::{DeviceArrays, PulsedParameters, WriteNoiseParameters};
 pub use soft_bounds::SoftBoundsParameters;
 pub(crate) use state::DeviceCounters;
 pub use state::{DeviceState, UnitCell};
-pub use vector::{UpdatePolicy, VectorCell, VectorUnitCellParameters, MAX_UNIT_CELL_DEVICES};
-
-use crate::error::{Error, Result};
-use crate::rng::NormalSource;
-
-/// What the update kernels need of a device model: the step of one pulse.
-pub trait PulsedDevice: Sync {
-    /// The per-device bounds and steps.
-    fn arrays(&self) -> &DeviceArrays;
-
-    /// Relative cycle-to-cycle spread of a pulse (`dw_min_std`).
-    fn c2c_std(&self) -> f32;
-
-    /// Mean change of weight `w` of device `k` by one pulse, as a magnitude (it may turn
-    /// negative where a model's formula does, as in aihwkit).
-    fn step(&self, k: usize, w: f32, up: bool) -> f32;
-
-    /// Weight `w` of device `k` after one pulse in direction `up`, before clipping, with the
-    /// cycle-to-cycle normal `xi` (0 when the model has no cycle-to-cycle noise): by default
-    /// `w +- step * (1 + c2c_std * xi)`.
-    #[inline(always)]
-    fn pulse(&self, k: usize, w: f32, up: bool, xi: f32) -> f32 {
-        move_by(w, self.step(k, w, up) * (1.0 + self.c2c_std() * xi), up)
-    }
-
-    /// [`PulsedDevice::pulse`] of the sixteen devices `k0 .. k0 + 16` with AVX-512, on the
-    /// lanes set in `lanes` (the others may hold anything): lane `l` has weight `w[l]`,
-    /// direction up when bit `l` of `up` is set, and normal `xi[l]`. The default goes lane by
-    /// lane; models override it with vector arithmetic that gives the same bits.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512 F; devices `k0 + l` exist for the lanes in `lanes`.
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn pulse16(
-        &self,
-        k0: usize,
-        w: std::arch::x86_64::__m512,
-        up: u16,
-        xi: std::arch::x86_64::__m512,
-        lanes: u16,
-    ) -> std::arch::x86_64::__m512 {
-        use std::arch::x86_64::*;
-        let (mut wl, mut xl) = ([0.0f32; 16], [0.0f32; 16]);
-        // SAFETY: 16-lane stores into and a load from arrays of 16; AVX-512 by the contract.
-        unsafe {
-            _mm512_storeu_ps(wl.as_mut_ptr(), w);
-            _mm512_storeu_ps(xl.as_mut_ptr(), xi);
-        }
-        for l in 0..16 {
-            if lanes >> l & 1 == 1 {
-                wl[l] = self.pulse(k0 + l, wl[l], up >> l & 1 == 1, xl[l]);
-            }
-        }
-        // SAFETY: as above.
-        unsafe { _mm512_loadu_ps(wl.as_ptr()) }
-    }
-
-    /// Applies `n` pulses in direction `up` to weight `w` of device `k`, one after the other:
-    /// each draws its normal from `noise` (the sequence of the device's row in this sample)
-    /// when the model has cycle-to-cycle noise, moves the weight ([`PulsedDevice::pulse`]),
-    /// then clips it to the device's bounds. It draws exactly `n` normals when
-    /// `c2c_std() > 0` and none otherwise: the update kernel computes a row's normals
-    /// beforehand by that count.
-    #[inline(always)]
-    fn apply_pulses(
-        &self,
-        k: usize,
-        mut w: f32,
-        n: u32,
-        up: bool,
-        noise: &mut impl NormalSource,
-    ) -> f32 {
-        let arrays = self.arrays();
-        let (lo, hi) = (arrays.b_min[k], arrays.b_max[k]);
-        let std = self.c2c_std();
-        for _ in 0..n {
-            let xi = if std > 0.0 { noise.draw() } else { 0.0 };
-            // max/min rather than clamp: never panics, whatever bounds a loaded state holds.
-            w = self.pulse(k, w, up, xi).max(lo).min(hi);
-        }
-        w
-    }
-}
-
-/// `w + change` for the lanes of `up`, `w - change` for the others (as [`move_by`]).
 #[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(crate) fn move_by16(
-    w: std::arch::x86_64::__m512,
-    change: std::arch::x86_64::__m512,
-    up: u16,
-) -> std::arch::x86_64::__m512 {
-    use std::arch::x86_64::*;
-    // SAFETY: AVX-512 F, which the callers (`pulse16`) require.
-    unsafe { _mm512_mask_add_ps(_mm512_sub_ps(w, change), up, w, change) }
-}
-
-/// `w + change` when `up`, else `w - change`.
-#[inline(always)]
-pub(crate) fn move_by(w: f32, change: f32, up: bool) -> f32 {
-    if up {
-        w + change
-    } else {
-        w - change
-    }
-}
-
-/// Saved arrays by name, taken out one by one when a state is restored; names are looked up
-/// with `prefix` in front (a unit cell's device `k` saves under `{k}.`).
-#[derive(Debug, Default)]
-pub(crate) struct NamedArrays {
-    pub entries: Vec<(String, Vec<f32>)>,
-    pub prefix: String,
-}
-
-impl NamedArrays {
-    pub(crate) fn take(&mut self, name: &str, n: usize) -> Result<Vec<f32>> {
-        let full = format!("{}{name}", self.prefix);
-        let pos = self
-            .entries
-            .iter()
-            .position(|(k, _)| *k == full)
-            .ok_or_else(|| Error::State(format!("device array {full} is missing")))?;
-        let (_, v) = self.entries.swap_remove(pos);
-        if v.len() != n {
-            return Err(Error::State(format!(
-                "device array {full} has {} values, expected {n}",
-                v.len()
-            )));
-        }
-        Ok(v)
-    }
-}
+pub(crate) use traits::move_by16;
+pub use traits::PulsedDevice;
+pub(crate) use traits::{move_by, PulsedModel};
+pub use vector::VectorCell;

@@ -16,8 +16,10 @@ pub const MAX_NODES: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PiecewiseStepParameters {
+    /// The parameters every pulsed model shares (flattened into the JSON object).
     #[serde(flatten)]
     pub pulsed: PulsedParameters,
+    /// The write noise (flattened into the JSON object).
     #[serde(flatten)]
     pub write_noise: WriteNoiseParameters,
     /// Relative up step at nodes spread evenly from `b_min` to `b_max`.
@@ -78,11 +80,15 @@ impl PiecewiseStepParameters {
 /// Drawn piecewise-step devices of one tile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PiecewiseStep {
+    /// The drawn bounds and steps.
     pub arrays: DeviceArrays,
+    /// The up response `f_up` (the nodes of `piecewise_up`), the same for every device.
     pub nodes_up: Nodes,
+    /// The down response `f_down` (the nodes of `piecewise_down`), the same for every device.
     pub nodes_down: Nodes,
     /// `(nodes - 1) / (b_max - b_min)` per device (0 without range), derived, not saved.
     pub node_scale: Vec<f32>,
+    /// Relative cycle-to-cycle spread of a pulse (`dw_min_std`).
     pub dw_min_std: f32,
 }
 
@@ -124,6 +130,7 @@ impl PiecewiseStep {
 /// Node values and the differences to the next node, for the interpolation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Nodes {
+    /// The node values.
     pub values: Vec<f32>,
     /// `values[i + 1] - values[i]`; empty for a single node.
     pub slopes: Vec<f32>,
@@ -172,5 +179,33 @@ impl PulsedDevice for PiecewiseStep {
         } else {
             a.dw_down[k] * self.nodes_down.at(t)
         }
+    }
+}
+
+impl super::PulsedModel for PiecewiseStepParameters {
+    type Drawn = PiecewiseStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        PiecewiseStepParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn granularity(&self) -> f64 {
+        PiecewiseStepParameters::granularity(self)
+    }
+
+    fn populate(&self, shape: Shape) -> PiecewiseStep {
+        PiecewiseStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<PiecewiseStep> {
+        PiecewiseStep::from_named(self, arrays, n)
     }
 }

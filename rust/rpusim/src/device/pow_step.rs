@@ -24,8 +24,10 @@ use crate::error::Result;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PowStepParameters {
+    /// The parameters every pulsed model shares (flattened into the JSON object).
     #[serde(flatten)]
     pub pulsed: PulsedParameters,
+    /// The write noise (flattened into the JSON object).
     #[serde(flatten)]
     pub write_noise: WriteNoiseParameters,
     /// Mean exponent.
@@ -89,11 +91,15 @@ impl PowStepParameters {
 /// Drawn power-step devices of one tile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PowStep {
+    /// The drawn bounds and steps.
     pub arrays: DeviceArrays,
+    /// The drawn exponent of the up step, per device.
     pub gamma_up: Vec<f32>,
+    /// The drawn exponent of the down step, per device.
     pub gamma_down: Vec<f32>,
     /// `1 / (b_max - b_min)` per device (0 for a device without range), derived, not saved.
     pub inv_range: Vec<f32>,
+    /// Relative cycle-to-cycle spread of a pulse (`dw_min_std`).
     pub dw_min_std: f32,
 }
 
@@ -176,5 +182,33 @@ impl PulsedDevice for PowStep {
             let omega = (w - a.b_min[k]) * self.inv_range[k];
             a.dw_down[k] * math::pow(omega, self.gamma_down[k])
         }
+    }
+}
+
+impl super::PulsedModel for PowStepParameters {
+    type Drawn = PowStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        PowStepParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn granularity(&self) -> f64 {
+        PowStepParameters::granularity(self)
+    }
+
+    fn populate(&self, shape: Shape) -> PowStep {
+        PowStep::populate(self, shape)
+    }
+
+    fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<PowStep> {
+        PowStep::from_named(self, arrays, n)
     }
 }

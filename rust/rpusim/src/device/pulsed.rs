@@ -170,9 +170,13 @@ impl WriteNoiseParameters {
 /// Per-device bounds and step sizes drawn once; row-major like the weights.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceArrays {
+    /// Lower bound of every device's weight.
     pub b_min: Vec<f32>,
+    /// Upper bound of every device's weight.
     pub b_max: Vec<f32>,
+    /// Mean weight change of an up pulse, per device.
     pub dw_up: Vec<f32>,
+    /// Mean weight change of a down pulse (a magnitude), per device.
     pub dw_down: Vec<f32>,
 }
 

@@ -13,8 +13,10 @@ use crate::error::Result;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SoftBoundsParameters {
+    /// The parameters every pulsed model shares (flattened into the JSON object).
     #[serde(flatten)]
     pub pulsed: PulsedParameters,
+    /// The write noise (flattened into the JSON object).
     #[serde(flatten)]
     pub write_noise: WriteNoiseParameters,
     /// Cycle-to-cycle noise multiplies the whole step (else only its constant part).
@@ -61,5 +63,30 @@ impl SoftBoundsParameters {
             reverse_down: self.reverse_down,
             reverse_offset: self.reverse_offset,
         }
+    }
+}
+
+/// The soft-bounds device draws linear-step devices ([`SoftBoundsParameters::as_linear_step`]).
+impl super::PulsedModel for SoftBoundsParameters {
+    type Drawn = super::LinearStep;
+
+    fn validate(&self, prefix: &str) -> Result<()> {
+        SoftBoundsParameters::validate(self, prefix)
+    }
+
+    fn pulsed(&self) -> &PulsedParameters {
+        &self.pulsed
+    }
+
+    fn write_noise(&self) -> Option<&WriteNoiseParameters> {
+        Some(&self.write_noise)
+    }
+
+    fn populate(&self, shape: super::pulsed::Shape) -> super::LinearStep {
+        super::LinearStep::populate(&self.as_linear_step(), shape)
+    }
+
+    fn restore(&self, arrays: &mut super::NamedArrays, n: usize) -> Result<super::LinearStep> {
+        super::LinearStep::from_named(&self.as_linear_step(), arrays, n)
     }
 }

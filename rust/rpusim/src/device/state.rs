@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::config::DeviceConfig;
 use super::layer::DeviceLayer;
+use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
 use super::vector::VectorCell;
-use super::NamedArrays;
 use crate::error::{Error, Result};
 use crate::rng::{Op, Purpose, Stream};
 
@@ -25,6 +25,7 @@ pub enum UnitCell {
 /// The drawn devices of a tile and the counter of their random programming noise.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceState {
+    /// What sits at the cross-points.
     pub cell: UnitCell,
     /// How many times the weights were programmed with write noise (the call counter of that
     /// noise; 0 for devices that draw none when programmed).

@@ -1,136 +1,41 @@
-//! Several devices per cross-point (MODEL.md §3.5, aihwkit's `VectorUnitCell`): the weight of a
-//! cross-point is `sum_k gamma_k w_k` over its devices, each with its own drawn parameters and
-//! weight. Which devices an update call pulses is the update policy's choice:
-//!
-//! - `all`: every device gets the pulses (each with its own cycle-to-cycle noise);
-//! - `single_fixed`: only device `first_update_idx`;
-//! - `single_sequential`: one device per call, the next one each call (the index is advanced
-//!   before the call, so the first call after programming pulses `first_update_idx + 1`, as in
-//!   aihwkit);
-//! - `single_random`: one device per call, drawn uniformly from a stream keyed by the call.
-//!
-//! Programming the weights (aihwkit's `onSetWeights`) writes the value to every device (to
-//! device `first_update_idx` only with `single_fixed`), each clipped to its own bounds, and
-//! resets the policy's index to `first_update_idx`. The default `gamma` is `1/n` for each of
-//! the `n` devices.
+//! The drawn unit cells of several devices per cross-point (MODEL.md §3.5, aihwkit's
+//! `VectorUnitCell`); their configuration, [`VectorUnitCellParameters`], is in `config.rs`.
 
-use serde::{Deserialize, Serialize};
-
-use super::config::DeviceConfig;
+use super::config::{UpdatePolicy, VectorUnitCellParameters};
 use super::layer::DeviceLayer;
+use super::named::NamedArrays;
 use super::pulsed::Shape;
-use super::NamedArrays;
 use crate::error::{Error, Result};
 use crate::rng::{Op, Purpose, Stream};
 
-/// Most devices a unit cell may hold.
-pub const MAX_UNIT_CELL_DEVICES: usize = 256;
-
-/// Which devices of a unit cell an update call pulses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UpdatePolicy {
-    All,
-    SingleFixed,
-    SingleSequential,
-    SingleRandom,
-}
-
-/// Configuration of a unit cell of several pulsed devices.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VectorUnitCellParameters {
-    /// The devices of every cross-point (single pulsed models; aihwkit's `unit_cell_devices`).
-    pub devices: Vec<DeviceConfig>,
-    /// Weight of each device in the cross-point's weight; empty means `1/n` each (aihwkit's
-    /// `gamma_vec`).
-    pub gamma: Vec<f64>,
-    pub update_policy: UpdatePolicy,
-    /// The device `single_fixed` pulses, and where the other policies start.
-    pub first_update_idx: u32,
-}
-
-impl Default for VectorUnitCellParameters {
-    /// Two default constant-step devices (aihwkit's default is an empty list, which cannot make
-    /// a tile).
-    fn default() -> Self {
-        VectorUnitCellParameters {
-            devices: vec![DeviceConfig::default(), DeviceConfig::default()],
-            gamma: Vec::new(),
-            update_policy: UpdatePolicy::All,
-            first_update_idx: 0,
-        }
-    }
-}
-
-impl VectorUnitCellParameters {
-    pub(crate) fn validate(&self, prefix: &str) -> Result<()> {
-        let n = self.devices.len();
-        if n == 0 || n > MAX_UNIT_CELL_DEVICES {
-            return Err(Error::invalid(
-                format!("{prefix}.devices"),
-                format!("must hold 1 to {MAX_UNIT_CELL_DEVICES} devices, got {n}"),
-            ));
-        }
-        for (k, device) in self.devices.iter().enumerate() {
-            let at = format!("{prefix}.devices[{k}]");
-            if device.pulsed().is_none() {
-                return Err(Error::invalid(
-                    at,
-                    "must be a single pulsed device model (not IdealDevice or VectorUnitCell)",
-                ));
-            }
-            device.validate_as(&at)?;
-        }
-        if !(self.gamma.is_empty() || self.gamma.len() == n) {
-            return Err(Error::invalid(
-                format!("{prefix}.gamma"),
-                format!(
-                    "must be empty (1/n each) or hold one value per device ({n}), got {}",
-                    self.gamma.len()
-                ),
-            ));
-        }
-        for (k, &g) in self.gamma.iter().enumerate() {
-            super::pulsed::check_finite(prefix, &format!("gamma[{k}]"), g, false)?;
-        }
-        if self.first_update_idx as usize >= n {
-            return Err(Error::invalid(
-                format!("{prefix}.first_update_idx"),
-                format!(
-                    "must be a device index below {n}, got {}",
-                    self.first_update_idx
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// The weights of the devices in the cross-point's weight.
-    pub fn gammas(&self) -> Vec<f32> {
-        if self.gamma.is_empty() {
-            let n = self.devices.len();
-            vec![(1.0 / n as f64) as f32; n]
-        } else {
-            self.gamma.iter().map(|&g| g as f32).collect()
-        }
-    }
-
-    /// The mean granularity of the devices (aihwkit's weight granularity of a vector cell).
-    pub(crate) fn granularity(&self) -> Option<f64> {
-        let sum: Option<f64> = self.devices.iter().map(DeviceConfig::granularity).sum();
-        sum.map(|s| s / self.devices.len() as f64)
-    }
-}
-
 /// The drawn unit cells of a tile: the devices, each device's weight, and the policy's index.
+///
+/// Several devices per cross-point (MODEL.md §3.5, aihwkit's `VectorUnitCell`): the weight of a
+/// cross-point is `sum_k gamma_k w_k` over its devices, each with its own drawn parameters and
+/// weight. Which devices an update call pulses is the update policy's choice:
+///
+/// - `all`: every device gets the pulses (each with its own cycle-to-cycle noise);
+/// - `single_fixed`: only device `first_update_idx`;
+/// - `single_sequential`: one device per call, the next one each call (the index is advanced
+///   before the call, so the first call after programming pulses `first_update_idx + 1`, as in
+///   aihwkit);
+/// - `single_random`: one device per call, drawn uniformly from a stream keyed by the call.
+///
+/// Programming the weights (aihwkit's `onSetWeights`) writes the value to every device (to
+/// device `first_update_idx` only with `single_fixed`), each clipped to its own bounds, and
+/// resets the policy's index to `first_update_idx`. The default `gamma` is `1/n` for each of
+/// the `n` devices.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorCell {
+    /// The drawn devices, one layer per device of the cell.
     pub layers: Vec<DeviceLayer>,
     /// The weight of every device, one `out_size x in_size` array per device of the cell.
     pub weights: Vec<Vec<f32>>,
+    /// Weight of each device in the cross-point's weight.
     pub gamma: Vec<f32>,
+    /// Which devices an update call pulses.
     pub policy: UpdatePolicy,
+    /// The device `single_fixed` pulses, and where the other policies start.
     pub first_update_idx: u32,
     /// The device the last update call pulsed (single policies).
     pub current: u32,

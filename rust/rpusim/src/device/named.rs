@@ -1,0 +1,32 @@
+//! The saved form of drawn devices: arrays by name, taken out one by one when a state is
+//! restored.
+
+use crate::error::{Error, Result};
+
+/// Saved arrays by name, taken out one by one when a state is restored; names are looked up
+/// with `prefix` in front (a unit cell's device `k` saves under `{k}.`).
+#[derive(Debug, Default)]
+pub(crate) struct NamedArrays {
+    pub entries: Vec<(String, Vec<f32>)>,
+    pub prefix: String,
+}
+
+impl NamedArrays {
+    /// Takes out the array `{prefix}{name}`, which must hold `n` values.
+    pub(crate) fn take(&mut self, name: &str, n: usize) -> Result<Vec<f32>> {
+        let full = format!("{}{name}", self.prefix);
+        let pos = self
+            .entries
+            .iter()
+            .position(|(k, _)| *k == full)
+            .ok_or_else(|| Error::State(format!("device array {full} is missing")))?;
+        let (_, v) = self.entries.swap_remove(pos);
+        if v.len() != n {
+            return Err(Error::State(format!(
+                "device array {full} has {} values, expected {n}",
+                v.len()
+            )));
+        }
+        Ok(v)
+    }
+}
