@@ -14,8 +14,9 @@ its share of the batch; then, as torch's ``DistributedDataParallel`` does for fl
 * the buffers (batch norm's running statistics) are sent from rank 0 before each forward pass.
 
 At the start, rank 0's whole state (weights, tiles with their seeds and random counters,
-buffers) is sent to every process, so that all replicas start equal. :meth:`~AnalogDataParallel.
-check_replicas` compares a hash of every replica's state across the processes.
+buffers) is sent to every process, so that all replicas start equal.
+:meth:`AnalogDataParallel.check_replicas` compares a hash of every replica's state across the
+processes.
 
 What a single process on the global batch would do differently: a forward or backward pass
 draws its noise by the sample's place in its own call, so rank ``r``'s sample ``b`` has the
@@ -67,11 +68,11 @@ class AnalogDataParallel(nn.Module):
     """``module`` trained data-parallel over the processes of ``process_group``.
 
     Construct it in every process, after ``torch.distributed.init_process_group``, with a model
-    of the same architecture; then train it as the model itself (``AnalogSGD(wrapper.
-    parameters(), ...)``, ``wrapper(x)``, ``loss.backward()``, ``optimizer.step()``), each
-    process on its own part of every batch. The model's state in every process becomes rank
-    0's. Save checkpoints from rank 0 (``wrapper.module.state_dict()``); every process loads the
-    same file to resume.
+    of the same architecture; then train it as the model itself
+    (``AnalogSGD(wrapper.parameters(), ...)``, ``wrapper(x)``, ``loss.backward()``,
+    ``optimizer.step()``), each process on its own part of every batch. The model's state in
+    every process becomes rank 0's. Save checkpoints from rank 0
+    (``wrapper.module.state_dict()``); every process loads the same file to resume.
 
     Args:
         module: the model (analog layers and digital ones).
