@@ -101,3 +101,21 @@ def test_cifar10_vgg8_trains_and_resumes(tmp_path: Path) -> None:
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from" in resumed.stdout and "epoch   1:" not in resumed.stdout
     assert re.search(r"epoch   2: test accuracy float .* all measures", resumed.stdout)
+
+
+def test_distributed_mnist_under_torchrun(tmp_path: Path) -> None:
+    """Two ranks started by torchrun, as the example's doc says; then resumed by both."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+        "--standalone", str(EXAMPLES / "distributed_mnist.py"), "--train-size", "256",
+        "--test-size", "100", "--global-batch", "32", "--checkpoint", str(tmp_path / "dm.pt"),
+    ]  # fmt: skip
+    first = subprocess.run([*command, "--epochs", "1"], capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert "2 ranks (gloo) of 16 samples" in first.stdout
+    assert re.search(r"epoch   1: .* 8 steps, .* replicas identical", first.stdout)
+    resumed = subprocess.run(
+        [*command, "--epochs", "2", "--resume"], capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed after epoch 1" in resumed.stdout and "epoch   2:" in resumed.stdout
