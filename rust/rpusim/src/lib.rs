@@ -6,7 +6,7 @@
 //! `W^T d`, both through a quantising, noisy periphery ([`IoParameters`]), and the update
 //! `W <- W - lr d x^T` realised by stochastic pulse trains on the devices ([`UpdateParameters`],
 //! [`device`]). All randomness comes from counter-based streams keyed by the tile seed, so
-//! results are bit-identical at any thread count; [`reference`] holds the plain definitions the
+//! results are bit-identical at any thread count; [`mod@reference`] holds the plain definitions the
 //! fast kernels are tested against.
 //!
 //! ```
@@ -23,16 +23,16 @@
 //! ```
 
 mod array;
+mod backend;
 pub mod config;
 pub mod cpu;
 pub mod device;
 mod error;
-pub mod io;
-pub mod mapping;
+mod io;
+mod mapping;
 mod matrix;
-pub mod mvm;
+mod mvm;
 mod numeric;
-pub mod pulse;
 pub mod reference;
 pub mod rng;
 mod state;
