@@ -133,3 +133,80 @@ impl Backend for CpuBackend {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TileConfig;
+    use crate::matrix::Matrix;
+    use crate::tile::Tile;
+
+    /// The CPU backend, counting the calls the front makes.
+    #[derive(Default)]
+    struct Counting {
+        cpu: CpuBackend,
+        calls: [usize; 3],
+    }
+
+    impl Backend for Counting {
+        fn pass(
+            &mut self,
+            array: &Array<'_>,
+            pass: &PassCall<'_>,
+            nm_running: &mut Option<f32>,
+            y: &mut [f32],
+        ) {
+            self.calls[0] += 1;
+            self.cpu.pass(array, pass, nm_running, y);
+        }
+
+        fn update(&mut self, array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
+            self.calls[1] += 1;
+            self.cpu.update(array, call)
+        }
+
+        fn pulse(&mut self, array: &mut Array<'_>, seed: u64, call: u64, up: bool) -> u64 {
+            self.calls[2] += 1;
+            self.cpu.pulse(array, seed, call, up)
+        }
+    }
+
+    fn values(n: usize, scale: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| scale * ((i * 37 % 23) as f32 / 11.0 - 1.0))
+            .collect()
+    }
+
+    /// A batch is one backend call; the front checks the arguments before any call, and a tile
+    /// run on another backend is the tile run on its own.
+    #[test]
+    fn the_front_makes_one_backend_call_per_batch() {
+        let (out, inp, n) = (6, 9, 40);
+        let mut tile = Tile::new(out, inp, TileConfig::default(), 5).unwrap();
+        tile.set_weights(Matrix::new(&values(out * inp, 0.3), out, inp).unwrap())
+            .unwrap();
+        let mut own = tile.clone();
+        let mut backend = Counting::default();
+        let (x, d) = (values(n * inp, 1.0), values(n * out, 0.1));
+        let (x, d) = (
+            Matrix::new(&x, n, inp).unwrap(),
+            Matrix::new(&d, n, out).unwrap(),
+        );
+        let (mut y, mut z) = (vec![0.0; n * out], vec![0.0; n * inp]);
+        tile.forward_on(&mut backend, x, false, &mut y).unwrap();
+        tile.backward_on(&mut backend, d, &mut z).unwrap();
+        tile.update_on(&mut backend, x, d, 0.1).unwrap();
+        tile.pulse_on(&mut backend, true).unwrap();
+        assert_eq!(backend.calls, [2, 1, 1]);
+        assert_eq!(y, own.forward(x, false).unwrap());
+        assert_eq!(z, own.backward(d).unwrap());
+        own.update(x, d, 0.1).unwrap();
+        own.pulse(true).unwrap();
+        assert_eq!(tile, own);
+        // Arguments the front refuses reach no backend.
+        let wrong = Matrix::new(&z[..inp], 1, inp).unwrap();
+        assert!(tile.backward_on(&mut backend, wrong, &mut y).is_err());
+        assert!(tile.update_on(&mut backend, x, d, -1.0).is_err());
+        assert_eq!(backend.calls, [2, 1, 1]);
+    }
+}
