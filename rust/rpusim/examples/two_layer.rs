@@ -17,6 +17,8 @@ const HIDDEN: usize = 16;
 const CLASSES: usize = 3;
 const BATCH: usize = 10;
 const LEARNING_RATE: f32 = 0.05;
+/// The standard deviation of every blob around its centre: the blobs overlap a little.
+const SPREAD: f32 = 0.8;
 /// The test accuracy the run must reach.
 pub const REQUIRED_ACCURACY: f64 = 0.8;
 /// Epochs of a full run and of a quick one (`--quick`).
@@ -30,7 +32,7 @@ struct Data {
 }
 
 /// `per_class` samples of each of the three blobs (centres on the corners of a tetrahedron,
-/// spread 0.5), in an interleaved order; the numbers come from the engine's counter-based
+/// standard deviation [`SPREAD`] around them), in an interleaved order; the numbers come from the engine's counter-based
 /// streams, `part` choosing the sequence (training and test data differ).
 fn blobs(per_class: usize, part: u32) -> Data {
     const CENTRES: [[f32; INPUTS]; CLASSES] = [
@@ -45,7 +47,7 @@ fn blobs(per_class: usize, part: u32) -> Data {
     let x = label
         .iter()
         .zip(noise.chunks(INPUTS))
-        .flat_map(|(&c, z)| CENTRES[c].iter().zip(z).map(|(m, z)| m + 0.5 * z))
+        .flat_map(|(&c, z)| CENTRES[c].iter().zip(z).map(|(m, z)| m + SPREAD * z))
         .collect();
     Data { x, label }
 }
