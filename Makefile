@@ -88,6 +88,7 @@ demo: build
 lint: build
 	cargo fmt --all -- --check
 	$(PYO3_AS_MATURIN) cargo clippy --workspace --all-targets --release -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc -p rpusim --no-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m mypy

@@ -19,6 +19,7 @@ use crate::matrix::Matrix;
 use crate::mvm::product_ns;
 use crate::threads::sum_chunks;
 use crate::tile::{check_lr, check_sizes, Counters, Tile};
+use crate::workspace::buffers_are_not_state;
 
 /// The sizes of the parts that split `size` into pieces of at most `max` (0: no limit), as
 /// aihwkit splits a layer: `ceil(size / max)` parts, the first `size mod parts` one larger.
@@ -69,17 +70,7 @@ struct Scratch {
     results: Vec<Vec<f32>>,
 }
 
-impl Clone for Scratch {
-    fn clone(&self) -> Self {
-        Scratch::default()
-    }
-}
-
-impl std::fmt::Debug for Scratch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Scratch")
-    }
-}
+buffers_are_not_state!(Scratch);
 
 /// An `out_size x in_size` weight matrix on a grid of physical arrays ([`Tile`]s), with the
 /// operations of one tile; see the module documentation.
@@ -185,18 +176,22 @@ impl TileArray {
         })
     }
 
+    /// The number of outputs (rows) of the whole matrix.
     pub fn out_size(&self) -> usize {
         self.out_size
     }
 
+    /// The number of inputs (columns) of the whole matrix.
     pub fn in_size(&self) -> usize {
         self.in_size
     }
 
+    /// The array's seed (the first tile's; the others' follow from it, [`tile_seed`]).
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
+    /// The configuration every tile of the array runs with.
     pub fn config(&self) -> &TileConfig {
         self.tiles[0].config()
     }

@@ -9,20 +9,31 @@ pub enum Error {
     /// An array has the wrong number of elements for the tile and batch.
     #[error("{name}: expected shape {expected}, got {got}")]
     Shape {
+        /// The argument.
         name: &'static str,
+        /// The shape the tile expects.
         expected: String,
+        /// The shape it got.
         got: String,
     },
     /// An input array holds NaN or an infinity.
     #[error("{name}: non-finite value {value} at index {index}")]
     NonFinite {
+        /// The argument.
         name: &'static str,
+        /// The flat index of the first non-finite value.
         index: usize,
+        /// That value.
         value: f32,
     },
     /// A configuration value or call argument is out of its range.
     #[error("{name}: {reason}")]
-    InvalidParameter { name: String, reason: String },
+    InvalidParameter {
+        /// The parameter, as a configuration path (`forward.out_noise`) or an argument name.
+        name: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
     /// A configuration document could not be read.
     #[error("configuration: {0}")]
     Config(String),

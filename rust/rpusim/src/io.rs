@@ -437,8 +437,6 @@ fn adc(
 pub(crate) struct PassBuffers {
     /// The noise-management scale of every sample.
     pub alphas: Vec<f32>,
-    /// The errors the backward pass sees (scaled by weight scaling).
-    pub input: Vec<f32>,
     /// The samples a round of the pass computes, and their bound-management factors.
     active: Vec<u32>,
     next: Vec<u32>,

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::pulse::abs_max;
+use crate::numeric::{abs_max, check_finite};
 
 /// How weights are mapped onto the devices, and the digital factors of the update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,12 +60,7 @@ impl MappingParameters {
             ("weight_scaling_omega", self.weight_scaling_omega),
             ("lr_scale", self.lr_scale),
         ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::invalid(
-                    format!("mapping.{name}"),
-                    format!("must be finite and >= 0, got {v}"),
-                ));
-            }
+            check_finite(format!("mapping.{name}"), v, true)?;
         }
         for (name, v) in [
             ("max_input_size", self.max_input_size),

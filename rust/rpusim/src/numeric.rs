@@ -1,4 +1,10 @@
-//! Small numeric helpers the engine shares, written so that the compiler vectorises them.
+//! Small numeric helpers the engine shares: the largest magnitude and the first non-finite
+//! value of a slice (written so that the compiler vectorises them), and the check of a finite
+//! parameter.
+
+use std::fmt::Display;
+
+use crate::error::{Error, Result};
 
 /// Lanes of the helpers' partial results: independent, so the loops vectorise.
 const LANES: usize = 16;
@@ -38,6 +44,26 @@ pub fn first_non_finite(v: &[f32]) -> Option<usize> {
     v[at..].iter().position(bad).map(|i| at + i)
 }
 
+/// Checks the value `v` of parameter `name`: finite and, with `non_negative`, `>= 0`. The error
+/// names the parameter and says the rule it breaks.
+pub(crate) fn check_finite<T: Copy + Into<f64> + Display>(
+    name: impl Into<String>,
+    v: T,
+    non_negative: bool,
+) -> Result<()> {
+    let value: f64 = v.into();
+    if non_negative && !(value.is_finite() && value >= 0.0) {
+        return Err(Error::invalid(
+            name,
+            format!("must be finite and >= 0, got {v}"),
+        ));
+    }
+    if !value.is_finite() {
+        return Err(Error::invalid(name, format!("must be finite, got {v}")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +98,25 @@ mod tests {
             v[at] = f32::MAX;
         }
         assert_eq!(first_non_finite(&v), None);
+    }
+
+    #[test]
+    fn parameter_checks_name_the_parameter_and_the_rule() {
+        assert!(check_finite("a", 0.0f32, true).is_ok());
+        assert!(check_finite("a", -1.5f64, false).is_ok());
+        let message = |r: Result<()>| r.unwrap_err().to_string();
+        // The value as the caller's type prints it (an f32 stays short).
+        assert_eq!(
+            message(check_finite("lr", -0.1f32, true)),
+            "lr: must be finite and >= 0, got -0.1"
+        );
+        assert_eq!(
+            message(check_finite("m.x", f64::INFINITY, true)),
+            "m.x: must be finite and >= 0, got inf"
+        );
+        assert_eq!(
+            message(check_finite("m.y", f64::NAN, false)),
+            "m.y: must be finite, got NaN"
+        );
     }
 }

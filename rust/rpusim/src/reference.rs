@@ -1,49 +1,97 @@
 //! The plain, single-threaded definition of a tile's three operations (MODEL.md §2–§5), sample
 //! by sample, written to be read against the model rather than to be fast. The fast kernels of
-//! `io.rs`, `mvm.rs` and `update.rs` must give the same bits; the tests check that they do.
+//! `io.rs`, `mvm.rs` and `update/` must give the same bits; the tests check that they do.
+//!
+//! It is a backend of the tile (`Reference`): the tile's front (argument checks, the row
+//! scales of weight scaling, the call counters) is the same, only the analog work differs. A
+//! new backend is tested the same way, against a clone of the tile run here.
 //!
 //! Shared with the fast path are only the primitives that the model names and that are tested
 //! on their own: the random streams, `quantize`, the noise-management scale, the update plan,
 //! a pulse train, a device's response to pulses, a unit cell's policy and weighted sum, and the
 //! two summation orders of `mvm.rs`.
 
-use crate::config::{PulseType, TileConfig};
+use crate::backend::{Array, Backend, PassCall};
+use crate::config::PulseType;
 use crate::device::{with_model, DeviceLayer, PulsedDevice, UnitCell};
 use crate::error::Result;
 use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, Kind, PassStreams, Periphery};
 use crate::matrix::Matrix;
 use crate::mvm::{axpy_order, dot};
-use crate::pulse::{abs_max, float_step, implicit_pulses, plan, train};
+use crate::numeric::abs_max;
 use crate::rng::{Normal, Op, Purpose, Sequence, Stream};
 use crate::tile::Tile;
+use crate::update::pulse::{float_step, implicit_pulses, plan, train};
+use crate::update::UpdateCall;
 
 /// [`Tile::forward`], sample by sample.
 pub fn forward(tile: &mut Tile, x: Matrix, is_test: bool) -> Result<Vec<f32>> {
-    tile.check_input(Direction::Forward, x)?;
-    let mut y = pass(tile, Direction::Forward, x.data(), x.rows(), !is_test);
-    tile.scale_outputs(&mut y);
+    let mut y = vec![0.0; x.rows() * tile.out_size()];
+    tile.forward_on(&mut Reference, x, is_test, &mut y)?;
     Ok(y)
 }
 
 /// [`Tile::backward`], sample by sample.
 pub fn backward(tile: &mut Tile, d: Matrix) -> Result<Vec<f32>> {
-    tile.check_input(Direction::Backward, d)?;
-    let mut scaled = Vec::new();
-    let input = tile.backward_input(d.data(), &mut scaled);
-    Ok(pass(tile, Direction::Backward, input, d.rows(), true))
+    let mut z = vec![0.0; d.rows() * tile.in_size()];
+    tile.backward_on(&mut Reference, d, &mut z)?;
+    Ok(z)
 }
 
-/// One pass of a checked batch of `n` samples `x`.
-fn pass(tile: &mut Tile, direction: Direction, x: &[f32], n: usize, learn: bool) -> Vec<f32> {
-    let (k, m) = direction.sizes(tile.out_size, tile.in_size);
-    let (io, slot, call) = match direction {
-        Direction::Forward => (tile.config.forward.clone(), 0, tile.counters.forward),
-        Direction::Backward => (tile.config.backward.clone(), 1, tile.counters.backward),
-    };
+/// [`Tile::update`], sample by sample, device by device.
+pub fn update(tile: &mut Tile, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
+    tile.update_on(&mut Reference, x, d, lr)
+}
+
+/// [`Tile::pulse`], device by device.
+pub fn pulse(tile: &mut Tile, up: bool) -> Result<()> {
+    tile.pulse_on(&mut Reference, up)
+}
+
+/// The definitions of this module as a backend of the tile.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Reference;
+
+impl Backend for Reference {
+    fn pass(
+        &mut self,
+        array: &Array<'_>,
+        pass: &PassCall<'_>,
+        nm_running: &mut Option<f32>,
+        y: &mut [f32],
+    ) {
+        reference_pass(array, pass, nm_running, y);
+    }
+
+    fn update(&mut self, array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
+        reference_update(array, call)
+    }
+
+    fn pulse(&mut self, array: &mut Array<'_>, seed: u64, call: u64, up: bool) -> u64 {
+        reference_pulse(array, seed, call, up)
+    }
+}
+
+/// One pass of a checked batch, sample by sample, into `y`.
+fn reference_pass(
+    array: &Array<'_>,
+    pass: &PassCall<'_>,
+    nm_running: &mut Option<f32>,
+    y: &mut [f32],
+) {
+    let PassCall {
+        io,
+        direction,
+        x,
+        n,
+        learn,
+        ..
+    } = *pass;
+    let (k, m) = direction.sizes(array.out_size, array.in_size);
     let mut alphas = Vec::new();
-    batch_scales(&io, x, n, k, &mut tile.nm_running[slot], learn, &mut alphas);
-    let w = &tile.weights;
-    let (rows, cols) = (tile.out_size, tile.in_size);
+    batch_scales(io, x, n, k, nm_running, learn, &mut alphas);
+    let w = &*array.weights;
+    let (rows, cols) = (array.out_size, array.in_size);
     // The exact product of one vector.
     let product = |u: &[f32]| -> Vec<f32> {
         match direction {
@@ -53,9 +101,9 @@ fn pass(tile: &mut Tile, direction: Direction, x: &[f32], n: usize, learn: bool)
             Direction::Backward => axpy_order(w, rows, cols, u),
         }
     };
-    let per = Periphery::new(&io, direction);
-    let st = PassStreams::new(tile.seed, direction, call);
-    let mut y = vec![0.0f32; n * m];
+    let per = Periphery::new(io, direction);
+    let st = PassStreams::new(pass.seed, direction, pass.call);
+    y.fill(0.0);
     for b in 0..n {
         let xb = &x[b * k..(b + 1) * k];
         let yb = &mut y[b * m..(b + 1) * m];
@@ -113,81 +161,59 @@ fn pass(tile: &mut Tile, direction: Direction, x: &[f32], n: usize, learn: bool)
             pass += 1;
         }
     }
-    match direction {
-        Direction::Forward => tile.counters.forward += 1,
-        Direction::Backward => tile.counters.backward += 1,
-    }
-    y
 }
 
-/// Everything an update call reads besides the devices and weights.
-struct Call<'a> {
-    config: &'a TileConfig,
-    seed: u64,
-    call: u64,
-    out_size: usize,
-    in_size: usize,
-    x: &'a [f32],
-    d: &'a [f32],
-    n: usize,
-    lr: f32,
-}
-
-/// [`Tile::update`], sample by sample, device by device.
-pub fn update(tile: &mut Tile, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
-    tile.check_update(x, d, lr)?;
-    let (x, n) = (x.data(), x.rows());
-    let mut scaled = crate::workspace::UpdateErrors::default();
-    let (d, lr) = tile.update_input(d.data(), lr, &mut scaled);
-    let call = Call {
-        config: &tile.config,
-        seed: tile.seed,
-        call: tile.counters.update,
-        out_size: tile.out_size,
-        in_size: tile.in_size,
-        x,
-        d,
-        n,
-        lr,
-    };
-    let w = &mut tile.weights;
+/// One update call, sample by sample, device by device; returns the number of pulses.
+fn reference_update(array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
+    let (out_size, in_size) = (array.out_size, array.in_size);
+    let w = &mut *array.weights;
     let mut pulses = 0;
-    match &mut tile.devices.cell {
+    match &mut array.devices.cell {
         // The ideal device: the exact float step, without bounds.
         UnitCell::Ideal => {
-            for b in 0..n {
-                for i in 0..call.out_size {
-                    for j in 0..call.in_size {
-                        let k = i * call.in_size + j;
-                        let (di, xj) = (d[b * call.out_size + i], x[b * call.in_size + j]);
-                        w[k] = float_step(w[k], lr, di, xj, f32::NEG_INFINITY, f32::INFINITY);
+            for b in 0..call.n {
+                for i in 0..out_size {
+                    for j in 0..in_size {
+                        let k = i * in_size + j;
+                        let (di, xj) = (call.d[b * out_size + i], call.x[b * in_size + j]);
+                        w[k] = float_step(w[k], call.lr, di, xj, f32::NEG_INFINITY, f32::INFINITY);
                     }
                 }
             }
         }
-        UnitCell::Single(layer) => pulses = pulsed_update(layer, w, 0, &call),
+        UnitCell::Single(layer) => pulses = pulsed_update(layer, w, 0, (out_size, in_size), call),
         UnitCell::Vector(cell) => {
             for s in cell.select(call.seed, call.call) {
-                pulses += pulsed_update(&mut cell.layers[s], &mut cell.weights[s], s as u32, &call);
+                pulses += pulsed_update(
+                    &mut cell.layers[s],
+                    &mut cell.weights[s],
+                    s as u32,
+                    (out_size, in_size),
+                    call,
+                );
             }
             cell.reduce(w);
         }
     }
-    tile.counters.update += 1;
-    tile.pulses += pulses;
-    Ok(())
+    pulses
 }
 
 /// The update on one pulsed model whose weights read are `w`; `sub` is its index in the unit
 /// cell. Returns the number of pulses.
-fn pulsed_update(layer: &mut DeviceLayer, w: &mut [f32], sub: u32, call: &Call) -> u64 {
+fn pulsed_update(
+    layer: &mut DeviceLayer,
+    w: &mut [f32],
+    sub: u32,
+    sizes: (usize, usize),
+    call: &UpdateCall<'_>,
+) -> u64 {
     let DeviceLayer {
         model,
         write_noise,
         persistent,
         ..
     } = layer;
-    with_model!(&*model, dev => pulsed_model(dev, w, persistent.as_deref_mut(), *write_noise, sub, call))
+    with_model!(&*model, dev => pulsed_model(dev, w, persistent.as_deref_mut(), *write_noise, sub, sizes, call))
 }
 
 fn pulsed_model<D: PulsedDevice>(
@@ -196,11 +222,11 @@ fn pulsed_model<D: PulsedDevice>(
     mut persistent: Option<&mut [f32]>,
     write_noise: f32,
     sub: u32,
-    call: &Call,
+    (out_size, in_size): (usize, usize),
+    call: &UpdateCall<'_>,
 ) -> u64 {
-    let (out_size, in_size) = (call.out_size, call.in_size);
     let mut applied = 0;
-    let up = &call.config.update;
+    let up = call.update;
     let stream = |p| Stream::new(call.seed, Op::Update, p, call.call);
     let (sx, sd, noise) = (
         stream(Purpose::PulseTrainX),
@@ -233,7 +259,7 @@ fn pulsed_model<D: PulsedDevice>(
             }
             continue;
         }
-        let dw_min = call.config.device.granularity().unwrap_or(1.0);
+        let dw_min = call.device.granularity().unwrap_or(1.0);
         let Some(p) = plan(up, dw_min, call.lr, abs_max(xb), abs_max(db)) else {
             continue;
         };
@@ -320,15 +346,12 @@ fn fire<D: PulsedDevice>(
     }
 }
 
-/// [`Tile::pulse`], device by device.
-pub fn pulse(tile: &mut Tile, up: bool) -> Result<()> {
-    let (out_size, in_size) = (tile.out_size, tile.in_size);
-    let noise = Stream::new(
-        tile.seed,
-        Op::Update,
-        Purpose::PulseNoise,
-        tile.counters.update,
-    );
+/// One pulse in direction `up` on every device the unit cell's policy picks, device by device,
+/// as update call `call`; returns the number of pulses (none for the ideal device, which the
+/// tile refuses before).
+fn reference_pulse(array: &mut Array<'_>, seed: u64, call: u64, up: bool) -> u64 {
+    let (out_size, in_size) = (array.out_size, array.in_size);
+    let noise = Stream::new(seed, Op::Update, Purpose::PulseNoise, call);
     let one = |layer: &mut DeviceLayer, w: &mut [f32], sub: u32| {
         let DeviceLayer {
             model,
@@ -345,22 +368,18 @@ pub fn pulse(tile: &mut Tile, up: bool) -> Result<()> {
                 }
             }
         });
+        (out_size * in_size) as u64
     };
-    match &mut tile.devices.cell {
-        // The engine's error for the ideal device.
-        UnitCell::Ideal => return tile.pulse(up),
-        UnitCell::Single(layer) => {
-            one(layer, &mut tile.weights, 0);
-            tile.pulses += (out_size * in_size) as u64;
-        }
+    match &mut array.devices.cell {
+        UnitCell::Ideal => 0,
+        UnitCell::Single(layer) => one(layer, array.weights, 0),
         UnitCell::Vector(cell) => {
-            for s in cell.select(tile.seed, tile.counters.update) {
-                one(&mut cell.layers[s], &mut cell.weights[s], s as u32);
-                tile.pulses += (out_size * in_size) as u64;
+            let mut pulses = 0;
+            for s in cell.select(seed, call) {
+                pulses += one(&mut cell.layers[s], &mut cell.weights[s], s as u32);
             }
-            cell.reduce(&mut tile.weights);
+            cell.reduce(array.weights);
+            pulses
         }
     }
-    tile.counters.update += 1;
-    Ok(())
 }

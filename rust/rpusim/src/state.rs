@@ -19,6 +19,7 @@ use crate::array::TileArray;
 use crate::config::TileConfig;
 use crate::device::{DeviceCounters, DeviceState, NamedArrays};
 use crate::error::{Error, Result};
+use crate::numeric::first_non_finite;
 use crate::tile::{Counters, Tile};
 
 const MAGIC: &[u8; 8] = b"RPUSIM\0T";
@@ -129,7 +130,7 @@ impl Tile {
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
-            if values.iter().any(|v| !v.is_finite()) {
+            if first_non_finite(&values).is_some() {
                 return Err(Error::State(format!(
                     "array {name} holds non-finite values"
                 )));
@@ -172,6 +173,7 @@ impl Tile {
             pulses: header.pulses,
             nm_running: header.nm_running,
             workspace: Default::default(),
+            backend: Default::default(),
         })
     }
 }

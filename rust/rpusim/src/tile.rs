@@ -1,21 +1,39 @@
 //! A tile: one crossbar array with its weights, drawn devices, periphery, and random counters.
 
+use std::ops::{Div, Mul};
+
+use crate::backend::{Array, Backend, CpuBackend, PassCall};
 use crate::config::TileConfig;
 use crate::device::{DeviceState, UnitCell};
 use crate::error::{Error, Result};
-use crate::io::{analog_pass, batch_scales, Direction, PassBuffers};
-use std::ops::{Div, Mul};
-
+use crate::io::Direction;
 use crate::mapping::{scale_batch, scale_weights};
 use crate::matrix::Matrix;
-use crate::update::{pulse_all, update, UpdateCall};
+use crate::numeric::check_finite;
+use crate::update::UpdateCall;
 use crate::workspace::{UpdateErrors, Workspace};
+
+/// The analog array of the tile `$tile` for a backend call: it borrows only the tile's
+/// weights and devices, so that the call may read the configuration and counters beside it.
+macro_rules! array_of {
+    ($tile:expr) => {
+        Array {
+            out_size: $tile.out_size,
+            in_size: $tile.in_size,
+            weights: &mut $tile.weights,
+            devices: &mut $tile.devices,
+        }
+    };
+}
 
 /// How many calls of each operation a tile has made: the position of its random streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
+    /// Forward passes made.
     pub forward: u64,
+    /// Backward passes made.
     pub backward: u64,
+    /// Update calls made (characterisation pulses included).
     pub update: u64,
 }
 
@@ -68,8 +86,10 @@ pub struct Tile {
     pub(crate) pulses: u64,
     /// Running averages of `average_abs_max` noise management: forward, backward.
     pub(crate) nm_running: [Option<f32>; 2],
-    /// Buffers kept from call to call (not part of the state).
+    /// The front's buffers, kept from call to call (not part of the state).
     pub(crate) workspace: Workspace,
+    /// The kernels of the analog operations, with their buffers (not part of the state).
+    pub(crate) backend: CpuBackend,
 }
 
 impl Tile {
@@ -90,25 +110,31 @@ impl Tile {
             pulses: 0,
             nm_running: [None, None],
             workspace: Workspace::default(),
+            backend: CpuBackend::default(),
         })
     }
 
+    /// The number of outputs (rows).
     pub fn out_size(&self) -> usize {
         self.out_size
     }
 
+    /// The number of inputs (columns).
     pub fn in_size(&self) -> usize {
         self.in_size
     }
 
+    /// The seed the devices were drawn from and every random stream is keyed by.
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
+    /// The configuration the tile runs with.
     pub fn config(&self) -> &TileConfig {
         &self.config
     }
 
+    /// How many calls of each operation the tile has made.
     pub fn counters(&self) -> Counters {
         self.counters
     }
@@ -209,14 +235,7 @@ impl Tile {
     /// [`Tile::forward`] into `y` (`n x out_size`); allocates nothing once the tile has seen
     /// a batch of this size.
     pub fn forward_into(&mut self, x: Matrix, is_test: bool, y: &mut [f32]) -> Result<()> {
-        self.check_input(Direction::Forward, x)?;
-        let n = x.rows();
-        self.check_output(Direction::Forward, y, n)?;
-        let mut buf = std::mem::take(&mut self.workspace.pass);
-        self.pass(Direction::Forward, x.data(), n, !is_test, y, &mut buf);
-        self.workspace.pass = buf;
-        self.scale_outputs(y);
-        Ok(())
+        self.on_cpu(|tile, cpu| tile.forward_on(cpu, x, is_test, y))
     }
 
     /// `z = W^T d` through the backward periphery for `n` samples `d` (`n x out_size`); the
@@ -230,15 +249,45 @@ impl Tile {
     /// [`Tile::backward`] into `z` (`n x in_size`); allocates nothing once the tile has seen a
     /// batch of this size.
     pub fn backward_into(&mut self, d: Matrix, z: &mut [f32]) -> Result<()> {
+        self.on_cpu(|tile, cpu| tile.backward_on(cpu, d, z))
+    }
+
+    /// Runs `f` with the tile's own CPU backend (taken out of the tile meanwhile).
+    fn on_cpu<R>(&mut self, f: impl FnOnce(&mut Tile, &mut CpuBackend) -> R) -> R {
+        let mut cpu = std::mem::take(&mut self.backend);
+        let result = f(self, &mut cpu);
+        self.backend = cpu;
+        result
+    }
+
+    /// [`Tile::forward_into`] on `backend`.
+    pub(crate) fn forward_on(
+        &mut self,
+        backend: &mut impl Backend,
+        x: Matrix,
+        is_test: bool,
+        y: &mut [f32],
+    ) -> Result<()> {
+        self.check_input(Direction::Forward, x)?;
+        self.check_output(Direction::Forward, y, x.rows())?;
+        self.pass(backend, Direction::Forward, x.data(), x.rows(), !is_test, y);
+        self.scale_outputs(y);
+        Ok(())
+    }
+
+    /// [`Tile::backward_into`] on `backend`.
+    pub(crate) fn backward_on(
+        &mut self,
+        backend: &mut impl Backend,
+        d: Matrix,
+        z: &mut [f32],
+    ) -> Result<()> {
         self.check_input(Direction::Backward, d)?;
-        let n = d.rows();
-        self.check_output(Direction::Backward, z, n)?;
-        let mut buf = std::mem::take(&mut self.workspace.pass);
-        let mut scaled = std::mem::take(&mut buf.input);
+        self.check_output(Direction::Backward, z, d.rows())?;
+        let mut scaled = std::mem::take(&mut self.workspace.backward);
         let input = self.backward_input(d.data(), &mut scaled);
-        self.pass(Direction::Backward, input, n, true, z, &mut buf);
-        buf.input = scaled;
-        self.workspace.pass = buf;
+        self.pass(backend, Direction::Backward, input, d.rows(), true, z);
+        self.workspace.backward = scaled;
         Ok(())
     }
 
@@ -311,49 +360,48 @@ impl Tile {
         Ok(())
     }
 
-    /// One pass of a checked batch into `y`.
+    /// One pass of a checked batch of `n` samples `x` into `y` on `backend`.
     fn pass(
         &mut self,
+        backend: &mut impl Backend,
         direction: Direction,
         x: &[f32],
         n: usize,
         learn: bool,
         y: &mut [f32],
-        buf: &mut PassBuffers,
     ) {
-        let (k, _) = direction.sizes(self.out_size, self.in_size);
         let (io, slot, call) = match direction {
             Direction::Forward => (&self.config.forward, 0, &mut self.counters.forward),
             Direction::Backward => (&self.config.backward, 1, &mut self.counters.backward),
         };
-        batch_scales(
-            io,
-            x,
-            n,
-            k,
-            &mut self.nm_running[slot],
-            learn,
-            &mut buf.alphas,
-        );
-        analog_pass(
+        let pass = PassCall {
             io,
             direction,
-            &self.weights,
-            self.out_size,
-            self.in_size,
             x,
             n,
-            self.seed,
-            *call,
-            y,
-            buf,
-        );
+            seed: self.seed,
+            call: *call,
+            learn,
+        };
+        let array = array_of!(self);
+        backend.pass(&array, &pass, &mut self.nm_running[slot], y);
         *call += 1;
     }
 
     /// `W <- W - lr d x^T` by pulses, for `n` samples `x` (`n x in_size`) and `d`
     /// (`n x out_size`), applied in order.
     pub fn update(&mut self, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
+        self.on_cpu(|tile, cpu| tile.update_on(cpu, x, d, lr))
+    }
+
+    /// [`Tile::update`] on `backend`.
+    pub(crate) fn update_on(
+        &mut self,
+        backend: &mut impl Backend,
+        x: Matrix,
+        d: Matrix,
+        lr: f32,
+    ) -> Result<()> {
         self.check_update(x, d, lr)?;
         let mut scaled = std::mem::take(&mut self.workspace.errors);
         let (d, lr) = self.update_input(d.data(), lr, &mut scaled);
@@ -367,14 +415,8 @@ impl Tile {
             seed: self.seed,
             call: self.counters.update,
         };
-        self.pulses += update(
-            &mut self.weights,
-            self.out_size,
-            self.in_size,
-            &mut self.devices,
-            &call,
-            &mut self.workspace.lines,
-        );
+        let mut array = array_of!(self);
+        self.pulses += backend.update(&mut array, &call);
         self.workspace.errors = scaled;
         self.counters.update += 1;
         Ok(())
@@ -385,18 +427,16 @@ impl Tile {
     /// cell's policy): the device response of MODEL.md §5, for characterisation. An error for
     /// the ideal device, which takes no pulses.
     pub fn pulse(&mut self, up: bool) -> Result<()> {
+        self.on_cpu(|tile, cpu| tile.pulse_on(cpu, up))
+    }
+
+    /// [`Tile::pulse`] on `backend`.
+    pub(crate) fn pulse_on(&mut self, backend: &mut impl Backend, up: bool) -> Result<()> {
         if let UnitCell::Ideal = self.devices.cell {
             return Err(Error::invalid("device", "the ideal device takes no pulses"));
         }
-        self.pulses += pulse_all(
-            &mut self.weights,
-            self.out_size,
-            self.in_size,
-            &mut self.devices,
-            self.seed,
-            self.counters.update,
-            up,
-        );
+        let mut array = array_of!(self);
+        self.pulses += backend.pulse(&mut array, self.seed, self.counters.update, up);
         self.counters.update += 1;
         Ok(())
     }
@@ -412,11 +452,5 @@ impl Tile {
 
 /// Checks the learning rate of an update: finite and >= 0.
 pub(crate) fn check_lr(lr: f32) -> Result<()> {
-    if !(lr.is_finite() && lr >= 0.0) {
-        return Err(Error::invalid(
-            "lr",
-            format!("must be finite and >= 0, got {lr}"),
-        ));
-    }
-    Ok(())
+    check_finite("lr", lr, true)
 }

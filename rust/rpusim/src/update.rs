@@ -15,17 +15,18 @@ mod fire_avx512;
 mod lines;
 #[cfg(target_arch = "x86_64")]
 mod lines_avx512;
+pub(crate) mod pulse;
 
 use crate::config::{PulseType, UpdateParameters};
 use crate::cpu::{compiled_for, isa, Isa};
 use crate::device::{with_model, DeviceArrays, DeviceConfig, DeviceLayer, DeviceState, UnitCell};
-use crate::pulse::float_step;
 use crate::rng::{Op, Purpose, Stream};
 use crate::threads::for_each_chunk;
 
 use fire::{apply, Store};
 pub(crate) use lines::Lines;
 use lines::{padded, Implicit, Payload, Samples, TrainStreams, Trains};
+use pulse::float_step;
 
 /// Everything one update call reads besides the weights.
 pub(crate) struct UpdateCall<'a> {

@@ -12,9 +12,9 @@ mod normal;
 mod philox;
 mod transform;
 
-pub use normal::{normal16, normals_of_block};
-pub use philox::philox4x32_10;
-pub use transform::{bernoulli_threshold, unit_uniform};
+pub(crate) use normal::normals_of_block;
+pub(crate) use philox::philox4x32_10;
+pub(crate) use transform::{bernoulli_threshold, unit_uniform};
 
 use crate::cpu::{isa, Isa};
 
@@ -24,8 +24,11 @@ use crate::cpu::{isa, Isa};
 pub enum Op {
     /// Drawing the device-to-device parameters when a tile is made.
     Init = 0,
+    /// A forward pass.
     Forward = 1,
+    /// A backward pass.
     Backward = 2,
+    /// A pulsed update (and a characterisation pulse).
     Update = 3,
     /// Programming the weights (`set_weights`), counted by the tile's devices.
     Program = 4,
@@ -35,14 +38,23 @@ pub enum Op {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Purpose {
+    /// The device-to-device variation of the drawn devices.
     DeviceToDevice = 1,
+    /// Stochastic rounding of the DAC.
     InputRounding = 2,
+    /// Noise on the DAC outputs (`inp_noise`).
     InputNoise = 3,
+    /// Weight noise of a pass (`w_noise`).
     WeightNoise = 4,
+    /// Noise on the outputs before the ADC (`out_noise`).
     OutputNoise = 5,
+    /// Stochastic rounding of the ADC.
     OutputRounding = 6,
+    /// The pulse trains of the columns (inputs `x`) of an update.
     PulseTrainX = 7,
+    /// The pulse trains of the rows (errors `d`) of an update.
     PulseTrainD = 8,
+    /// The cycle-to-cycle noise of every pulse.
     PulseNoise = 9,
     /// Write noise drawn when weights are programmed.
     WriteNoise = 10,
@@ -54,7 +66,7 @@ pub enum Purpose {
 ///
 /// Inside the family a sequence is chosen by a three-word address (for example sample, pass and
 /// row); its numbers come from Philox blocks `0, 1, 2, ...` of that address, eight normals or
-/// four uniforms per block ([`BlockMap`]).
+/// four uniforms per block.
 #[derive(Debug, Clone, Copy)]
 pub struct Stream {
     key: [u32; 2],
@@ -74,12 +86,13 @@ impl Stream {
 
     /// Raw block `block` of the sequence at `address`.
     #[inline(always)]
-    pub fn block(&self, address: [u32; 3], block: u32) -> [u32; 4] {
+    pub(crate) fn block(&self, address: [u32; 3], block: u32) -> [u32; 4] {
         philox4x32_10([block, address[0], address[1], address[2]], self.key)
     }
 
-    /// Writes elements `0 .. out.len()` of the normal sequence at `address` to `out` (the
-    /// numbers [`Stream::normals`] draws one by one).
+    /// Writes elements `0 .. out.len()` of the standard normal sequence at `address` to `out`:
+    /// element `k` is half `k % 2` (16 bits) of word `(k % 8) / 2` of block `k / 8`, turned
+    /// into a normal by a fixed polynomial.
     #[inline]
     pub fn fill_normals(&self, address: [u32; 3], out: &mut [f32]) {
         fill::<Normal>(self.key, address, 0, out);
@@ -94,14 +107,14 @@ impl Stream {
     /// Writes elements `first .. first + out.len()` of the long normal sequence `base` (see
     /// [`Stream::normal_in`]) to `out`.
     #[inline]
-    pub fn fill_normals_in(&self, base: [u32; 2], first: u64, out: &mut [f32]) {
+    pub(crate) fn fill_normals_in(&self, base: [u32; 2], first: u64, out: &mut [f32]) {
         fill_in::<Normal>(self.key, base, first, out);
     }
 
     /// Writes elements `first .. first + out.len()` of the long uniform sequence `base` to
     /// `out`.
     #[inline]
-    pub fn fill_uniforms_in(&self, base: [u32; 2], first: u64, out: &mut [f32]) {
+    pub(crate) fn fill_uniforms_in(&self, base: [u32; 2], first: u64, out: &mut [f32]) {
         fill_in::<Uniform>(self.key, base, first, out);
     }
 
@@ -109,13 +122,13 @@ impl Stream {
     /// kind fill (element `b m + i` for output `i` of sample `b`): the normal sequence at
     /// address `[base[0], base[1], e / 2^32]`, element `e % 2^32`.
     #[inline]
-    pub fn normal_in(&self, base: [u32; 2], e: u64) -> f32 {
+    pub(crate) fn normal_in(&self, base: [u32; 2], e: u64) -> f32 {
         self.normal_at([base[0], base[1], (e >> 32) as u32], e as u32)
     }
 
     /// Element `e` of the long uniform sequence `base` (as [`Stream::normal_in`]).
     #[inline]
-    pub fn uniform_in(&self, base: [u32; 2], e: u64) -> f32 {
+    pub(crate) fn uniform_in(&self, base: [u32; 2], e: u64) -> f32 {
         let k = e as u32;
         let block = self.block([base[0], base[1], (e >> 32) as u32], k / 4);
         unit_uniform(block[(k % 4) as usize])
@@ -124,37 +137,38 @@ impl Stream {
     /// Writes words `0 .. out.len()` of the sequence at `address` to `out`: word `k` is word
     /// `k % 4` of block `k / 4`.
     #[inline]
-    pub fn fill_words(&self, address: [u32; 3], out: &mut [u32]) {
+    pub(crate) fn fill_words(&self, address: [u32; 3], out: &mut [u32]) {
         fill::<Word>(self.key, address, 0, out);
     }
 
     /// Word `k` of the sequence at `address` (as [`Stream::fill_words`]).
     #[inline]
-    pub fn word_at(&self, address: [u32; 3], k: u32) -> u32 {
+    pub(crate) fn word_at(&self, address: [u32; 3], k: u32) -> u32 {
         self.block(address, k / 4)[(k % 4) as usize]
     }
 
-    /// The standard normal sequence at `address` ([`normal16`]): element `k` is half `k % 2`
+    /// The standard normal sequence at `address` ([`normal16`](normal::normal16)): element `k` is half `k % 2`
     /// of word `(k % 8) / 2` of block `k / 8`.
-    pub fn normals(&self, address: [u32; 3]) -> Sequence<'_, Normal> {
+    pub(crate) fn normals(&self, address: [u32; 3]) -> Sequence<'_, Normal> {
         Sequence::new(self, address)
     }
 
     /// The uniform sequence in `[0, 1)` (24-bit resolution) at `address`: element `k` is word
     /// `k % 4` of block `k / 4`.
-    pub fn uniforms(&self, address: [u32; 3]) -> Sequence<'_, Uniform> {
+    #[cfg(test)]
+    pub(crate) fn uniforms(&self, address: [u32; 3]) -> Sequence<'_, Uniform> {
         Sequence::new(self, address)
     }
 
     /// Standard normal number `k` of the sequence at `address` (element `k` of [`Stream::normals`]).
     #[inline]
-    pub fn normal_at(&self, address: [u32; 3], k: u32) -> f32 {
+    pub(crate) fn normal_at(&self, address: [u32; 3], k: u32) -> f32 {
         normals_of_block(self.block(address, k / 8))[(k % 8) as usize]
     }
 }
 
 /// How blocks of four words become numbers, `PER_BLOCK` of them per block, in sequence order.
-pub trait BlockMap {
+pub(crate) trait BlockMap {
     /// What a sequence holds.
     type Number: Copy + Default;
 
@@ -181,9 +195,9 @@ pub trait BlockMap {
     unsafe fn blocks16_avx512(words: [std::arch::x86_64::__m512i; 4], out: *mut Self::Number);
 }
 
-/// Standard normals ([`normal16`]), eight per block.
+/// Standard normals ([`normal16`](normal::normal16)), eight per block.
 #[derive(Debug, Clone, Copy)]
-pub struct Normal;
+pub(crate) struct Normal;
 
 impl BlockMap for Normal {
     type Number = f32;
@@ -237,7 +251,7 @@ impl BlockMap for Normal {
 
 /// Uniform numbers in `[0, 1)` ([`unit_uniform`]), four per block.
 #[derive(Debug, Clone, Copy)]
-pub struct Uniform;
+pub(crate) struct Uniform;
 
 impl BlockMap for Uniform {
     type Number = f32;
@@ -281,7 +295,7 @@ impl BlockMap for Uniform {
 
 /// The raw 32-bit words, four per block (the pulse trains' draws).
 #[derive(Debug, Clone, Copy)]
-pub struct Word;
+pub(crate) struct Word;
 
 impl BlockMap for Word {
     type Number = u32;
@@ -443,7 +457,7 @@ const SEQUENCE_BLOCKS: u32 = 16;
 /// An endless sequence of numbers drawn from one address of a stream, computed sixteen blocks
 /// at a time when first needed.
 #[derive(Debug)]
-pub struct Sequence<'a, M: BlockMap> {
+pub(crate) struct Sequence<'a, M: BlockMap> {
     stream: &'a Stream,
     address: [u32; 3],
     block: u32,
@@ -492,9 +506,10 @@ impl<'a, M: BlockMap> Sequence<'a, M> {
     }
 }
 
-/// A source of standard normals drawn one after the other: a [`Sequence`], or a [`Drawn`]
-/// slice of numbers of a sequence computed beforehand.
+/// A source of standard normals drawn one after the other: the normal sequence at one address
+/// of a [`Stream`], drawn as it goes or computed beforehand.
 pub trait NormalSource {
+    /// The next normal.
     fn draw(&mut self) -> f32;
 }
 
@@ -507,7 +522,7 @@ impl NormalSource for Sequence<'_, Normal> {
 
 /// Numbers of a sequence computed beforehand ([`Stream::fill_normals`]), handed out in order.
 #[derive(Debug)]
-pub struct Drawn<'a> {
+pub(crate) struct Drawn<'a> {
     values: &'a [f32],
     next: usize,
 }

@@ -14,11 +14,10 @@
 //! pixels), that touches fewer cache lines of the row's device arrays than gathering the
 //! packed columns, which measured slower.
 
-use crate::pulse::{
-    abs_max, implicit_pulses, plan, train_address, train_of, SamplePlan, LINES_PER_ADDRESS,
-};
+use crate::numeric::abs_max;
 use crate::rng::Stream;
 
+use super::pulse::{implicit_pulses, plan, train_address, train_of, SamplePlan, LINES_PER_ADDRESS};
 use super::UpdateCall;
 
 /// Columns per group: the lanes of an AVX-512 register.

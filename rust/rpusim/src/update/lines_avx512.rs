@@ -1,11 +1,12 @@
 //! The pulse trains of one side of a sample with AVX-512, sixteen lines at a time, for trains
 //! of one word (up to 32 slots, the default): the same draws and thresholds as
-//! [`super::lines`]'s `side` and [`crate::pulse::train_of`], so the same bits.
+//! [`super::lines`]'s `side` and [`super::pulse::train_of`], so the same bits.
 
 use std::arch::x86_64::*;
 
-use crate::pulse::{train_address, LINES_PER_ADDRESS};
 use crate::rng::Stream;
+
+use super::pulse::{train_address, LINES_PER_ADDRESS};
 
 /// The trains of all lines of one side of sample `sample` (values `v`, firing probability
 /// `min(1, factor |v_i|)`, `bl <= 32` slots) into `trains` (as long as `v`; zero for the

@@ -2,7 +2,6 @@
 //! for, with which probability each row and column fires, and the sampled trains themselves.
 
 use crate::config::UpdateParameters;
-pub use crate::numeric::abs_max;
 use crate::rng::{bernoulli_threshold, Stream};
 
 /// Pulse-train plan of one sample: train length and the factors that turn `|d_i|` and `|x_j|`
