@@ -68,10 +68,6 @@ impl DeviceConfig {
         })
     }
 
-    pub(crate) fn validate(&self) -> Result<()> {
-        self.validate_as("device")
-    }
-
     /// Checks every value; errors name the field as `{prefix}.{field}`.
     pub(crate) fn validate_as(&self, prefix: &str) -> Result<()> {
         match self {

@@ -38,7 +38,7 @@ pub enum UpdatePolicy {
 
 /// Configuration of a unit cell of several pulsed devices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct VectorUnitCellParameters {
     /// The devices of every cross-point (single pulsed models; aihwkit's `unit_cell_devices`).
     pub devices: Vec<DeviceConfig>,
