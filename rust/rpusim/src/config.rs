@@ -375,9 +375,17 @@ impl TileConfig {
     }
 }
 
-/// A JSON document as a value; an error when it is not JSON.
+/// A JSON object as a value; an error when the text is not JSON or not an object (serde
+/// would read a struct from an array too, by position).
 fn parse(text: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|e| Error::Config(e.to_string()))
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+    if !value.is_object() {
+        return Err(Error::Config(format!(
+            "expected a JSON object, got {value}"
+        )));
+    }
+    Ok(value)
 }
 
 /// Applies the JSON merge patch `patch` to `target` (RFC 7386).
@@ -506,6 +514,8 @@ mod tests {
                 ..MappingParameters::default()
             }
         );
+        let err = TileConfig::validate_section("forward", "[0.1]", "forward").unwrap_err();
+        assert!(err.to_string().contains("expected a JSON object"), "{err}");
         let err = TileConfig::validate_section("forwards", "{}", "forwards").unwrap_err();
         assert!(
             err.to_string().contains("unknown field `forwards`"),
@@ -543,6 +553,7 @@ mod tests {
         assert!(nodes.validate().is_err());
         for bad in [
             "not json",
+            "[]",
             r#"{"forward": {"out_noize": 1}}"#,
             r#"{"forward": 3}"#,
         ] {

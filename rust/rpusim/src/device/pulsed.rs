@@ -170,9 +170,13 @@ impl WriteNoiseParameters {
 /// Per-device bounds and step sizes drawn once; row-major like the weights.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceArrays {
+    /// Lower bound of every device.
     pub b_min: Vec<f32>,
+    /// Upper bound of every device.
     pub b_max: Vec<f32>,
+    /// Mean up step of every device.
     pub dw_up: Vec<f32>,
+    /// Mean down step of every device.
     pub dw_down: Vec<f32>,
 }
 
