@@ -124,10 +124,8 @@ class ConfigPart:
         return self.to_document()
 
     def _document_text(self) -> str:
-        try:
-            return json.dumps(self._checked_document(), allow_nan=False)
-        except (TypeError, ValueError) as e:  # only after a field was set by hand, unchecked
-            raise TypeError(f"{self._owner()}: not representable in JSON: {e}") from None
+        """The JSON of :meth:`_checked_document`, once the fields are converted."""
+        return json.dumps(self._checked_document(), allow_nan=False)
 
     def _convert_fields(self) -> None:
         for name in self._field_names():
