@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import rpusim
 from helpers import ideal_device
 from rpusim import AnalogTile, IOParameters, RPUConfig, UpdateParameters
 from rpusim import compensation as comp
@@ -151,6 +152,23 @@ def test_bad_parameters_change_no_tile() -> None:
     with pytest.raises(ValueError, match="noise_management"):
         comp.set_noise_management(net, "loud")
     assert [t.to_bytes() for _, t in comp.analog_tiles(net)] == before
+
+
+def test_a_change_one_tile_refuses_changes_no_tile() -> None:
+    # The second layer's ADC is unbounded without quantisation; switching its quantisation on
+    # is refused there (an unbounded ADC cannot quantise), and so the first layer, which would
+    # take it, keeps its configuration too.
+    unbounded = IOParameters(out_bound=0.0, out_res=0.0)
+    net = torch.nn.Sequential(
+        AnalogLinear(4, 5, rpu_config=RPUConfig(forward=IOParameters(out_res=0.0))),
+        AnalogLinear(5, 3, rpu_config=RPUConfig(forward=unbounded)),
+    )
+    before = [(t.to_bytes(), t.rpu_config) for _, t in comp.analog_tiles(net)]
+    with pytest.raises(rpusim.ConfigError, match=r"forward\.out_bound"):
+        comp.set_parameter(net, "forward.out_res", 1 / 510)
+    assert [(t.to_bytes(), t.rpu_config) for _, t in comp.analog_tiles(net)] == before
+    comp.set_parameter(net, "forward.out_res", 1 / 510, layers=["0"])
+    assert comp.get_parameter(net[0].tile, "forward.out_res") == 1 / 510
 
 
 def test_multistep_parameter_changes_at_its_milestones() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from rpusim import (
     UpdateParameters,
     _native,
 )
+from rpusim import compensation as comp
 from rpusim.devices import (
     DEVICE_TYPES,
     ConstantStep,
@@ -44,6 +46,13 @@ def test_python_device_defaults_equal_engine_defaults(name: str) -> None:
     # Same names in the same order (nested unit-cell devices included).
     assert json.dumps(python) == json.dumps(engine)
     assert device_from_document(engine) == DEVICE_TYPES[name]()
+
+
+def test_sections_are_the_engines() -> None:
+    assert rpusim.config.SECTIONS == ("device", "forward", "backward", "update", "mapping")
+    assert set(json.loads(_native.default_config_json())) == set(rpusim.config.SECTIONS)
+    # The run-time switches use the same list, without the device (fixed once drawn).
+    assert tuple(s for s in rpusim.config.SECTIONS if s != "device") == comp._SECTIONS
 
 
 def declared_device_models() -> dict[str, type[Device]]:
@@ -165,33 +174,72 @@ def test_enum_values_are_the_engine_names() -> None:
                 rpusim.AnalogTile(2, 2, config)
 
 
+# The engine checks the values ("IOParameters.out_noise: must ..."); Python converts the types
+# ("... must be a real number"), and refuses what a JSON number cannot hold (non-finite).
 BAD_VALUES = [
     # (class, field, value, exception, message part)
-    (IOParameters, "out_noise", -1, ValueError, "IOParameters.out_noise must be >= 0, got -1"),
-    (IOParameters, "inp_noise", -0.1, ValueError, "IOParameters.inp_noise must be >= 0"),
+    (IOParameters, "out_noise", -1, ValueError, "IOParameters.out_noise: must be >= 0, got -1"),
+    (IOParameters, "inp_noise", -0.1, ValueError, "IOParameters.inp_noise: must be >= 0"),
     (IOParameters, "w_noise", float("nan"), ValueError, "IOParameters.w_noise must be finite"),
     (IOParameters, "out_bound", float("inf"), ValueError, "IOParameters.out_bound must be finite"),
-    (IOParameters, "out_bound", 0.0, ValueError, "IOParameters.out_bound must be > 0 when"),
-    (IOParameters, "inp_bound", -1.0, ValueError, "IOParameters.inp_bound must be > 0 when"),
-    (IOParameters, "nm_decay", 1.5, ValueError, "IOParameters.nm_decay must be <= 1"),
-    (IOParameters, "nm_thres", -1.0, ValueError, "IOParameters.nm_thres must be >= 0"),
-    (IOParameters, "max_bm_factor", 0.5, ValueError, "IOParameters.max_bm_factor must be >= 1"),
-    (IOParameters, "max_bm_res", -1.0, ValueError, "IOParameters.max_bm_res must be >= 0"),
+    (
+        IOParameters,
+        "out_bound",
+        0.0,
+        ValueError,
+        "IOParameters.out_bound: must be finite and > 0 when",
+    ),
+    (
+        IOParameters,
+        "inp_bound",
+        -1.0,
+        ValueError,
+        "IOParameters.inp_bound: must be finite and > 0 when",
+    ),
+    (IOParameters, "nm_decay", 1.5, ValueError, "IOParameters.nm_decay: must be in [0, 1]"),
+    (IOParameters, "nm_thres", -1.0, ValueError, "IOParameters.nm_thres: must be >= 0"),
+    (IOParameters, "max_bm_factor", 0.5, ValueError, "IOParameters.max_bm_factor: must be >= 1"),
+    (IOParameters, "max_bm_res", -1.0, ValueError, "IOParameters.max_bm_res: must be >= 0"),
     (IOParameters, "out_scale", "1", TypeError, "IOParameters.out_scale must be a real number"),
     (IOParameters, "inp_res", True, TypeError, "IOParameters.inp_res must be a real number"),
     (IOParameters, "is_perfect", 1, TypeError, "IOParameters.is_perfect must be a bool"),
     (IOParameters, "out_sto_round", "yes", TypeError, "IOParameters.out_sto_round must be a bool"),
-    (UpdateParameters, "desired_bl", 0, ValueError, "UpdateParameters.desired_bl must be in"),
-    (UpdateParameters, "desired_bl", 257, ValueError, "UpdateParameters.desired_bl must be in"),
+    (UpdateParameters, "desired_bl", 0, ValueError, "UpdateParameters.desired_bl: must be in"),
+    (UpdateParameters, "desired_bl", 257, ValueError, "UpdateParameters.desired_bl: must be in"),
+    (UpdateParameters, "desired_bl", -1, ValueError, "UpdateParameters.desired_bl must be in"),
     (UpdateParameters, "desired_bl", 31.0, TypeError, "UpdateParameters.desired_bl must be an int"),
     (UpdateParameters, "update_management", None, TypeError, "update_management must be a bool"),
-    (ConstantStep, "dw_min", 0.0, ValueError, "ConstantStep.dw_min must be > 0, got 0.0"),
-    (ConstantStep, "dw_min_std", -0.1, ValueError, "ConstantStep.dw_min_std must be >= 0"),
-    (ConstantStep, "dw_min_dtod", -0.1, ValueError, "ConstantStep.dw_min_dtod must be >= 0"),
-    (ConstantStep, "up_down_dtod", -0.1, ValueError, "ConstantStep.up_down_dtod must be >= 0"),
-    (ConstantStep, "w_max", -0.1, ValueError, "ConstantStep.w_max must be >= 0"),
-    (ConstantStep, "w_min", 0.1, ValueError, "ConstantStep.w_min must be <= 0"),
-    (ConstantStep, "w_max_dtod", -1.0, ValueError, "ConstantStep.w_max_dtod must be >= 0"),
+    (ConstantStep, "dw_min", 0.0, ValueError, "ConstantStep.dw_min: must be finite and > 0, got 0"),
+    (
+        ConstantStep,
+        "dw_min_std",
+        -0.1,
+        ValueError,
+        "ConstantStep.dw_min_std: must be finite and >= 0",
+    ),
+    (
+        ConstantStep,
+        "dw_min_dtod",
+        -0.1,
+        ValueError,
+        "ConstantStep.dw_min_dtod: must be finite and >= 0",
+    ),
+    (
+        ConstantStep,
+        "up_down_dtod",
+        -0.1,
+        ValueError,
+        "ConstantStep.up_down_dtod: must be finite and >= 0",
+    ),
+    (ConstantStep, "w_max", -0.1, ValueError, "ConstantStep.w_min/w_max: [w_min, w_max] must"),
+    (ConstantStep, "w_min", 0.1, ValueError, "ConstantStep.w_min/w_max: [w_min, w_max] must"),
+    (
+        ConstantStep,
+        "w_max_dtod",
+        -1.0,
+        ValueError,
+        "ConstantStep.w_max_dtod: must be finite and >= 0",
+    ),
     (ConstantStep, "up_down", float("inf"), ValueError, "ConstantStep.up_down must be finite"),
 ]
 
@@ -200,18 +248,21 @@ BAD_VALUES = [
 def test_bad_values_raise_naming_the_field(
     cls: Any, name: str, value: Any, error: type[Exception], message: str
 ) -> None:
-    with pytest.raises(error, match=message.replace(".", r"\.")):
+    with pytest.raises(error, match=re.escape(message)):
         cls(**{name: value})
 
 
 @pytest.mark.parametrize(("cls", "name", "value", "error", "message"), BAD_VALUES)
-def test_bad_values_set_later_are_caught_before_the_engine(
+def test_bad_values_set_later_are_caught_on_conversion(
     cls: Any, name: str, value: Any, error: type[Exception], message: str
 ) -> None:
     config = RPUConfig()
-    part = {IOParameters: config.forward, UpdateParameters: config.update}.get(cls, config.device)
-    setattr(part, name, value)
-    with pytest.raises(error, match=message.replace(".", r"\.")):
+    section = {IOParameters: "forward", UpdateParameters: "update"}.get(cls, "device")
+    setattr(getattr(config, section), name, value)
+    # Inside a configuration the engine names the field by its section.
+    if ": " in message:
+        message = message.replace(f"{cls.__name__}.", f"{section}.")
+    with pytest.raises(error, match=re.escape(message)):
         config.to_json()
     with pytest.raises(error):
         rpusim.AnalogTile(2, 3, config)
@@ -280,19 +331,19 @@ def test_from_json_defaults_missing_fields() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("not json", "RPUConfig: not a JSON document"),
-        ("[]", "RPUConfig must be a JSON object"),
-        ('{"forwards": {}}', "RPUConfig: unknown field 'forwards'"),
-        ('{"forward": {"out_noize": 1}}', "RPUConfig.forward: unknown field 'out_noize'"),
-        ('{"forward": 3}', "RPUConfig.forward must be a JSON object"),
-        ('{"device": {"type": "Memristor"}}', "RPUConfig.device.type must be one of"),
-        ('{"device": {"dw_min": 0.1}}', "RPUConfig.device.type must be one of"),
-        ('{"device": {"type": "ConstantStep", "gamma": 1}}', "unknown field 'gamma'"),
-        ('{"forward": {"out_noise": -1}}', "IOParameters.out_noise must be >= 0"),
+        ("not json", "configuration: expected ident at line 1"),
+        ("[]", "configuration: expected a JSON object, got []"),
+        ('{"forwards": {}}', "configuration: unknown field `forwards`"),
+        ('{"forward": {"out_noize": 1}}', "configuration: unknown field `out_noize`"),
+        ('{"forward": 3}', "configuration: invalid type: integer `3`"),
+        ('{"device": {"type": "Memristor"}}', "configuration: unknown variant `Memristor`"),
+        ('{"device": {"dw_min": 0.1}}', "configuration: missing field `type`"),
+        ('{"device": {"type": "ConstantStep", "gamma": 1}}', "unknown field `gamma`"),
+        ('{"forward": {"out_noise": -1}}', "forward.out_noise: must be >= 0"),
     ],
 )
 def test_from_json_errors(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+    with pytest.raises(rpusim.ConfigError, match=re.escape(message)):
         RPUConfig.from_json(text)
 
 

@@ -3,6 +3,7 @@ parameter and leave the tile as it was."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Callable
 
@@ -140,24 +141,122 @@ def test_rpu_config_property(tile: AnalogTile, rng: np.random.Generator) -> None
     x = uniform(rng, -1, 1, (3, IN))
     w = tile.get_weights().astype(np.float64)
     np.testing.assert_allclose(tile.forward(x), x @ w.T, rtol=1e-5, atol=1e-6)
-    # A copy: changing it without assigning does nothing.
-    tile.rpu_config.forward.out_noise = 1.0
-    assert tile.rpu_config.forward == IOParameters.perfect()
+    # Assigning a whole configuration works with a plain one too.
+    tile.rpu_config = RPUConfig()
+    assert tile.rpu_config == RPUConfig()
 
 
-def test_changing_the_device_raises(
+def test_assigning_a_field_of_rpu_config_changes_the_tile(
+    tile: AnalogTile, rng: np.random.Generator
+) -> None:
+    x = uniform(rng, -1, 1, (4, IN))
+    # Default output noise: two passes differ.
+    assert not np.array_equal(tile.forward(x), tile.forward(x))
+    tile.rpu_config.forward.out_noise = 0
+    assert tile.rpu_config.forward.out_noise == 0.0
+    assert type(tile.rpu_config.forward.out_noise) is float
+    # No noise left (nearest rounding, no input noise): two passes agree.
+    np.testing.assert_array_equal(tile.forward(x), tile.forward(x))
+    # A part assigned in writes through too.
+    config = tile.rpu_config
+    config.update = UpdateParameters(desired_bl=9)
+    config.update.desired_bl = 12
+    config.mapping.lr_scale = 0.5
+    engine = json.loads(tile._tile.get_config_json())
+    assert (engine["update"]["desired_bl"], engine["mapping"]["lr_scale"]) == (12, 0.5)
+    assert tile.rpu_config == config
+
+
+def test_a_refused_field_assignment_leaves_tile_and_object(
     tile: AnalogTile, assert_unchanged: Callable[[AnalogTile], Any]
 ) -> None:
     config = tile.rpu_config
-    config.device = ConstantStep(dw_min=0.002)
-    with assert_unchanged(tile), pytest.raises(ValueError, match="device"):
-        tile.rpu_config = config
-    with assert_unchanged(tile), pytest.raises(TypeError, match="rpu_config must be an RPUConfig"):
-        tile.rpu_config = "default"  # type: ignore[assignment]
+    with assert_unchanged(tile), pytest.raises(rpusim.ConfigError, match=r"forward\.out_noise"):
+        config.forward.out_noise = -1.0
+    with assert_unchanged(tile), pytest.raises(TypeError, match=r"IOParameters\.out_noise"):
+        config.forward.out_noise = "0"
+    with assert_unchanged(tile), pytest.raises(rpusim.ConfigError, match="device"):
+        config.device.dw_min = 0.002
+    with assert_unchanged(tile), pytest.raises(rpusim.ConfigError, match="device"):
+        config.device = ConstantStep(dw_min=0.002)
+    with assert_unchanged(tile), pytest.raises(TypeError, match="forward must be IOParameters"):
+        config.forward = UpdateParameters()  # type: ignore[assignment]
+    assert config == RPUConfig()
+
+
+def test_a_copy_of_rpu_config_is_not_bound(tile: AnalogTile) -> None:
+    import copy
+    import pickle
+
+    for plain in (copy.deepcopy(tile.rpu_config), pickle.loads(pickle.dumps(tile.rpu_config))):
+        plain.forward.out_noise = -1.0  # not checked, not sent anywhere
+        plain.forward.out_noise = 0.5
+        assert tile.rpu_config.forward.out_noise == 0.06
+        tile.rpu_config = plain  # applied when assigned
+        assert tile.rpu_config.forward.out_noise == 0.5
+        tile.rpu_config = RPUConfig()
+
+
+def test_a_unit_cell_device_of_a_tile_is_fixed() -> None:
+    from rpusim.devices import VectorUnitCell
+
+    tile = AnalogTile(2, 3, RPUConfig(device=VectorUnitCell()))
     config = tile.rpu_config
-    config.forward.out_noise = -1.0
-    with assert_unchanged(tile), pytest.raises(ValueError, match=r"IOParameters\.out_noise"):
-        tile.rpu_config = config
+    assert isinstance(config.device, VectorUnitCell)
+    with pytest.raises(rpusim.ConfigError, match="device"):
+        config.device.devices[1].dw_min = 0.5
+    assert config.device.devices[1].dw_min == 0.001
+    assert tile.rpu_config == RPUConfig(device=VectorUnitCell())
+
+
+def test_patch_config_changes_only_what_it_names(
+    tile: AnalogTile, rng: np.random.Generator
+) -> None:
+    tile.patch_config(
+        {"forward": {"out_noise": 0, "noise_management": rpusim.NoiseManagementType.MAX}}
+    )
+    config = tile.rpu_config
+    assert (config.forward.out_noise, config.forward.noise_management) == (0.0, "max")
+    assert dataclasses.replace(config.forward, out_noise=0.06, noise_management="abs_max") == (
+        IOParameters()
+    )
+    assert (config.backward, config.update) == (RPUConfig().backward, RPUConfig().update)
+    x = uniform(rng, 0.1, 1, (4, IN))
+    np.testing.assert_array_equal(tile.forward(x), tile.forward(x))
+    # None puts a field back to its default.
+    tile.patch_config({"forward": {"out_noise": None}})
+    assert tile.rpu_config.forward.out_noise == 0.06
+
+
+@pytest.mark.parametrize(
+    ("patch", "error", "message"),
+    [
+        ({"forward": {"out_noise": -1}}, rpusim.ConfigError, r"forward\.out_noise: must be >= 0"),
+        ({"forward": {"out_noise": "x"}}, TypeError, r"forward\.out_noise must be a real number"),
+        ({"update": {"desired_bl": 0}}, rpusim.ConfigError, r"update\.desired_bl: must be in"),
+        ({"forward": {"out_noize": 1}}, rpusim.ConfigError, "unknown field `out_noize`"),
+        ({"forwards": {}}, rpusim.ConfigError, "unknown field `forwards`"),
+        ({"backward": {"noise_management": "nope"}}, ValueError, "backward.noise_management"),
+        ({"device": {"dw_min": 0.002}}, rpusim.ConfigError, "device model of an existing tile"),
+        ({"device": {"type": "LinearStep"}}, rpusim.ConfigError, "device model of an existing"),
+        ({"mapping": {"max_input_size": 3}}, rpusim.ConfigError, "split"),
+        (
+            {"forward": {"out_noise": float("nan")}},
+            rpusim.ConfigError,
+            r"forward\.out_noise must be finite",
+        ),
+        ([("forward", {})], TypeError, "patch must be a mapping"),
+    ],
+)
+def test_a_refused_patch_leaves_the_tile_unchanged(
+    tile: AnalogTile,
+    assert_unchanged: Callable[[AnalogTile], Any],
+    patch: Any,
+    error: type[Exception],
+    message: str,
+) -> None:
+    with assert_unchanged(tile), pytest.raises(error, match=message):
+        tile.patch_config(patch)
 
 
 def test_constructor_errors() -> None:

@@ -4,6 +4,7 @@ aihwkit splits it, each with its own periphery, noise management and random stre
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pickle
 
@@ -12,6 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+import rpusim  # noqa: E402
 from rpusim import AnalogTile, RPUConfig, compensation, presets  # noqa: E402
 from rpusim.data import DatasetNotFoundError, ImageDataset, load_mnist, load_war_and_peace  # noqa: E402
 from rpusim.nn import AnalogConv2d, AnalogLinear, AnalogLSTM  # noqa: E402
@@ -187,11 +189,15 @@ def test_compensation_switches_reach_every_array() -> None:
     compensation.remap_weights(model)
     for array in tile.tiles:
         assert abs(float(np.abs(array.get_weights(apply_weight_scaling=False)).max()) - 0.6) < 0.2
-    # The split of a live tile is fixed.
+    # The split of a live tile is fixed: assigning to the tile's configuration raises.
     config = tile.rpu_config
-    config.mapping.max_input_size = 0
-    with pytest.raises(ValueError, match="split"):
-        tile.rpu_config = config
+    with pytest.raises(rpusim.ConfigError, match="split"):
+        config.mapping.max_input_size = 0
+    assert config.mapping.max_input_size == tile.rpu_config.mapping.max_input_size == 512
+    with pytest.raises(rpusim.ConfigError, match="split"):
+        tile.rpu_config = dataclasses.replace(
+            config, mapping=rpusim.MappingParameters(max_input_size=0)
+        )
 
 
 def mnist_subset(n_train: int, n_test: int) -> ImageDataset:

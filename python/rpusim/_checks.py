@@ -1,13 +1,12 @@
-"""Field checks shared by the configuration dataclasses: each returns the normalised value or
-raises TypeError/ConfigError naming ``owner.name``."""
+"""Type conversions of values (configuration fields and call arguments): each returns the
+normalised value or raises TypeError/ConfigError naming ``owner.name``. The ranges of the
+configuration's values are the engine's to check (:mod:`rpusim._parts`)."""
 
 from __future__ import annotations
 
 import enum
 import math
 import numbers
-from dataclasses import fields
-from typing import Any
 
 import numpy as np
 
@@ -73,21 +72,3 @@ def check_option(owner: str, name: str, value: object, options: type[enum.Enum])
         listed = ", ".join(repr(a) for a in allowed)
         raise ConfigError(f"{owner}.{name} must be one of {listed}, got {value!r}")
     return value
-
-
-def check_object(value: object, where: str) -> dict[str, Any]:
-    """A copy of the JSON object ``value``, or ConfigError naming ``where``."""
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a JSON object, got {type(value).__name__}")
-    return dict(value)
-
-
-def check_fields(cls: type, value: object, where: str) -> dict[str, Any]:
-    """``value`` as a dict whose keys are all fields of the dataclass ``cls``, or ConfigError
-    naming ``where`` and the first unknown key."""
-    values = check_object(value, where)
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown field {unknown[0]!r}")
-    return values

@@ -17,6 +17,8 @@ __all__ = [
     "default_device_json",
     "get_num_threads",
     "set_num_threads",
+    "validate_config",
+    "validate_config_section",
 ]
 
 class RPUSimError(ValueError):
@@ -91,13 +93,28 @@ class Tile:
         noise; counts as an update call. ValueError for the ideal device."""
     def get_config_json(self) -> str: ...
     def set_config_json(self, config_json: str) -> None: ...
+    def patch_config(self, patch_json: str) -> None:
+        """Applies the JSON merge patch to the configuration (checked once); a refused patch
+        (ConfigError) leaves the tile as it was."""
+    def check_config_patch(self, patch_json: str) -> None:
+        """``patch_config``'s checks without the change: ConfigError when it would refuse."""
     def to_bytes(self) -> bytes: ...
     @staticmethod
     def from_bytes(state: bytes) -> Tile: ...
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
-def default_config_json() -> str: ...
+def validate_config(config_json: str) -> str:
+    """The configuration document checked by the engine (missing sections and fields take
+    their defaults), complete; ConfigError naming the field otherwise."""
+
+def validate_config_section(section: str, section_json: str, name: str) -> str:
+    """One section (``"forward"``, ``"device"``, ...) checked on its own, its fields named
+    ``{name}.{field}`` in errors; returns the section complete."""
+
+def default_config_json() -> str:
+    """The engine's default configuration (the defaults of the Python dataclasses)."""
+
 def default_device_json(name: str) -> str:
     """The engine's default parameters of the device model ``name`` (its JSON tag) as JSON;
     ValueError for an unknown name."""

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from rpusim._checks import check_int
-from rpusim.config import RPUConfig
+from rpusim.config import SECTIONS, _section_type, patch_json
 from rpusim.tile import AnalogTile
 
 if TYPE_CHECKING:
@@ -65,8 +65,8 @@ Layers = Union[Iterable[str], Callable[[str], bool], None]
 """Which analog layers of a model: all (``None``), the layers of these ``named_modules()``
 names, or those whose name passes a predicate."""
 
-_SECTIONS = ("forward", "backward", "update", "mapping")
-"""The parts of an RPUConfig that can change on a running tile (the device cannot)."""
+_SECTIONS = tuple(section for section in SECTIONS if section != "device")
+"""The sections of a configuration that can change on a running tile (the device cannot)."""
 
 
 def analog_tiles(target: Target, layers: Layers = None) -> list[tuple[str, AnalogTile]]:
@@ -114,7 +114,7 @@ def _split(name: str) -> tuple[str, str]:
         raise ValueError(
             f"name must be 'section.field' with section one of {', '.join(_SECTIONS)}, got {name!r}"
         )
-    fields = {f.name for f in dataclasses.fields(getattr(RPUConfig(), section))}
+    fields = {f.name for f in dataclasses.fields(_section_type(section))}
     if field not in fields:
         raise ValueError(f"{name!r}: {section} has no field {field!r}")
     return section, field
@@ -137,17 +137,18 @@ def set_parameter(target: Target, name: str, value: Any, *, layers: Layers = Non
 
 
 def _configure(target: Target, changes: dict[str, Any], layers: Layers) -> None:
-    parsed = [(_split(name), value) for name, value in changes.items()]
-    tiles = analog_tiles(target, layers)
-    configs = []
-    for _, tile in tiles:
-        config = tile.rpu_config
-        for (section, field), value in parsed:
-            setattr(getattr(config, section), field, value)
-        config.validate()
-        configs.append(config)
-    for (_, tile), config in zip(tiles, configs):
-        tile.rpu_config = config
+    """Patches every tile with ``changes`` (``{"section.field": value}``), all or nothing: the
+    engine checks the patch on every tile before any tile changes."""
+    patch: dict[str, dict[str, Any]] = {}
+    for name, value in changes.items():
+        section, field = _split(name)
+        patch.setdefault(section, {})[field] = value
+    text = patch_json(patch)
+    tiles = [tile for _, tile in analog_tiles(target, layers)]
+    for tile in tiles:
+        tile._tile.check_config_patch(text)
+    for tile in tiles:
+        tile._tile.patch_config(text)
 
 
 def set_noise_management(

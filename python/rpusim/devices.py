@@ -28,30 +28,27 @@ float update instead, and :class:`VectorUnitCell` puts several devices at every 
 All weights and steps are in the tile's weight units: the unit in which ``tile.get_weights()``
 reports the conductances, where the default bounds are about +-0.6.
 
-To add a model: add it to the engine (one file and one line of its table of models, see the
-engine's ``device`` module), then subclass :class:`PulsedDevice` here under the model's JSON tag
-(adding fields with defaults and extending ``validate``). :data:`DEVICE_TYPES` takes the names
-from the engine and finds each class by its name.
+The engine's parameter structs are the one source of the defaults and of the checks: the
+fields take their defaults from the engine's defaults of the model (``default_device_json``),
+and :meth:`Device.validate` converts the fields to their types and has the engine check the
+values. To add a model: add it to the engine (one file and one line of its table of models, see
+the engine's ``device`` module), then subclass :class:`PulsedDevice` here under the model's JSON
+tag, with its fields (defaults read from the engine) and docstrings. :data:`DEVICE_TYPES` takes
+the names from the engine and finds each class by its name.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, cast
 
-from rpusim._checks import (
-    check_bool,
-    check_fields,
-    check_int,
-    check_object,
-    check_option,
-    check_real,
-)
+from rpusim import _native
 from rpusim._native import DEVICE_TYPES as ENGINE_DEVICE_TYPES
-from rpusim._native import ConfigError
+from rpusim._parts import ConfigPart, PatchSink, engine_defaults, plain
 
 __all__ = [
     "DEVICE_TYPES",
@@ -76,44 +73,40 @@ __all__ = [
     "device_from_document",
 ]
 
-MAX_NODES = 4096
-"""Most nodes of a :class:`PiecewiseStep` response (as the engine)."""
 
-MAX_UNIT_CELL_DEVICES = 256
-"""Most devices of a :class:`VectorUnitCell` (as the engine)."""
+def _engine(model: str) -> dict[str, Any]:
+    """The engine's default parameters of ``model``: the defaults of the fields below."""
+    return engine_defaults(_native.default_device_json(model))
 
 
-def _check_reals(owner: str, name: str, value: object, *, max_len: int) -> list[float]:
-    """``value`` as a list of finite floats of at most ``max_len`` values."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise TypeError(f"{owner}.{name} must be a list of numbers, got {type(value).__name__}")
-    if len(value) > max_len:
-        raise ConfigError(f"{owner}.{name} must have at most {max_len} values, got {len(value)}")
-    return [check_real(owner, f"{name}[{i}]", v) for i, v in enumerate(value)]
+_CONSTANT_STEP = _engine("ConstantStep")
+_LINEAR_STEP = _engine("LinearStep")
+_SOFT_BOUNDS = _engine("SoftBounds")
+_EXP_STEP = _engine("ExpStep")
+_POW_STEP = _engine("PowStep")
+_PIECEWISE_STEP = _engine("PiecewiseStep")
+_VECTOR_UNIT_CELL = _engine("VectorUnitCell")
 
 
 @dataclass
-class Device:
+class Device(ConfigPart):
     """Base of every device model; the engine knows a model by its class name."""
 
-    def validate(self) -> None:
-        """Checks every field (TypeError/ConfigError naming it); nothing to check here."""
+    _section: ClassVar[str] = "device"
+    _checked_as: ClassVar[str] = "IdealDevice"
+    """The engine model that checks the fields of a class the engine does not know (the
+    bases :class:`PulsedDevice` and :class:`PulsedDeviceWithWriteNoise`)."""
 
     def to_document(self) -> dict[str, Any]:
         """The engine's JSON object of this device: ``{"type": class name, field: value, ...}``
-        (validated first)."""
-        self.validate()
-        values = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
-        return {"type": type(self).__name__, **values}
+        (not checked: :meth:`validate` checks)."""
+        return {"type": type(self).__name__, **super().to_document()}
 
-
-def _plain(value: object) -> object:
-    """A field value as JSON data (lists copied, devices as their documents)."""
-    if isinstance(value, Device):
-        return value.to_document()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    def _checked_document(self) -> dict[str, Any]:
+        document = self.to_document()
+        if document["type"] not in DEVICE_TYPES:
+            document["type"] = self._checked_as
+        return document
 
 
 @dataclass
@@ -143,58 +136,40 @@ class PulsedDevice(Device):
     (bounds swapped if crossed, then ``b_min <= 0 <= b_max``).
     """
 
-    dw_min: float = 0.001
+    _checked_as: ClassVar[str] = "ConstantStep"
+
+    dw_min: float = _CONSTANT_STEP["dw_min"]
     """Mean weight change of one pulse, in weight units; must be > 0. Default 0.001.
 
     The number of states of a device is ``(w_max - w_min) / dw_min``."""
 
-    dw_min_dtod: float = 0.3
+    dw_min_dtod: float = _CONSTANT_STEP["dw_min_dtod"]
     """Device-to-device spread (standard deviation) of the step, relative to ``dw_min``;
     >= 0. Default 0.3."""
 
-    dw_min_std: float = 0.3
+    dw_min_std: float = _CONSTANT_STEP["dw_min_std"]
     """Cycle-to-cycle spread (standard deviation) of every single pulse, relative to the
     device's step; >= 0. Default 0.3."""
 
-    up_down: float = 0.0
+    up_down: float = _CONSTANT_STEP["up_down"]
     """Global asymmetry between up and down steps, relative to ``dw_min`` (positive: down steps
     are smaller). Default 0 (symmetric)."""
 
-    up_down_dtod: float = 0.01
+    up_down_dtod: float = _CONSTANT_STEP["up_down_dtod"]
     """Device-to-device spread of the up/down asymmetry, relative to ``dw_min``; >= 0.
     Default 0.01."""
 
-    w_max: float = 0.6
+    w_max: float = _CONSTANT_STEP["w_max"]
     """Mean upper weight bound over devices, in weight units; >= 0. Default 0.6."""
 
-    w_min: float = -0.6
+    w_min: float = _CONSTANT_STEP["w_min"]
     """Mean lower weight bound over devices, in weight units; <= 0. Default -0.6."""
 
-    w_max_dtod: float = 0.3
+    w_max_dtod: float = _CONSTANT_STEP["w_max_dtod"]
     """Device-to-device spread of the upper bound, relative to ``w_max``; >= 0. Default 0.3."""
 
-    w_min_dtod: float = 0.3
+    w_min_dtod: float = _CONSTANT_STEP["w_min_dtod"]
     """Device-to-device spread of the lower bound, relative to ``w_min``; >= 0. Default 0.3."""
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Checks every field (TypeError/ConfigError naming it) and normalises numbers to float.
-
-        Runs on construction; call it again after changing fields by hand (converting a
-        configuration for the engine does).
-        """
-        owner = type(self).__name__
-        self.dw_min = check_real(owner, "dw_min", self.dw_min, gt=0.0)
-        self.dw_min_dtod = check_real(owner, "dw_min_dtod", self.dw_min_dtod, ge=0.0)
-        self.dw_min_std = check_real(owner, "dw_min_std", self.dw_min_std, ge=0.0)
-        self.up_down = check_real(owner, "up_down", self.up_down)
-        self.up_down_dtod = check_real(owner, "up_down_dtod", self.up_down_dtod, ge=0.0)
-        self.w_max = check_real(owner, "w_max", self.w_max, ge=0.0)
-        self.w_min = check_real(owner, "w_min", self.w_min, le=0.0)
-        self.w_max_dtod = check_real(owner, "w_max_dtod", self.w_max_dtod, ge=0.0)
-        self.w_min_dtod = check_real(owner, "w_min_dtod", self.w_min_dtod, ge=0.0)
 
     @property
     def granularity(self) -> float:
@@ -230,33 +205,13 @@ class PulsedDeviceWithWriteNoise(PulsedDevice):
     ``apply_write_noise_on_set``, programming) writes the device.
     """
 
-    write_noise_std: float = 0.0
+    _checked_as: ClassVar[str] = "LinearStep"
+
+    write_noise_std: float = _LINEAR_STEP["write_noise_std"]
     """Standard deviation of the write noise, relative to ``dw_min``; >= 0. Default 0 (none)."""
 
-    apply_write_noise_on_set: bool = True
+    apply_write_noise_on_set: bool = _LINEAR_STEP["apply_write_noise_on_set"]
     """Whether programming the weights (``set_weights``) draws write noise too. Default True."""
-
-    def validate(self) -> None:
-        super().validate()
-        owner = type(self).__name__
-        self.write_noise_std = check_real(owner, "write_noise_std", self.write_noise_std, ge=0.0)
-        self.apply_write_noise_on_set = check_bool(
-            owner, "apply_write_noise_on_set", self.apply_write_noise_on_set
-        )
-
-
-def _check_reverse(device: LinearStep | SoftBounds) -> None:
-    """The fields of the reversed step direction (shared by LinearStep and SoftBounds)."""
-    owner = type(device).__name__
-    device.mult_noise = check_bool(owner, "mult_noise", device.mult_noise)
-    device.reverse_up = check_bool(owner, "reverse_up", device.reverse_up)
-    device.reverse_down = check_bool(owner, "reverse_down", device.reverse_down)
-    device.reverse_offset = check_real(owner, "reverse_offset", device.reverse_offset, ge=0.0)
-    if (device.reverse_up or device.reverse_down) and not device.mult_noise:
-        raise ConfigError(
-            f"{owner}.mult_noise must be True when reverse_up or reverse_down is set "
-            "(as in aihwkit)"
-        )
 
 
 @dataclass
@@ -270,55 +225,42 @@ class LinearStep(PulsedDeviceWithWriteNoise):
     ``w = 0``; the weight still stops at the device's hard bounds.
     """
 
-    gamma_up: float = 0.0
+    gamma_up: float = _LINEAR_STEP["gamma_up"]
     """Relative decrease of the up step at ``w_max`` (dimensionless). Default 0."""
 
-    gamma_down: float = 0.0
+    gamma_down: float = _LINEAR_STEP["gamma_down"]
     """Relative decrease of the down step at ``w_min`` (dimensionless). Default 0."""
 
-    gamma_up_dtod: float = 0.05
+    gamma_up_dtod: float = _LINEAR_STEP["gamma_up_dtod"]
     """Device-to-device spread (absolute standard deviation) of ``gamma_up``; >= 0.
     Default 0.05."""
 
-    gamma_down_dtod: float = 0.05
+    gamma_down_dtod: float = _LINEAR_STEP["gamma_down_dtod"]
     """Device-to-device spread (absolute standard deviation) of ``gamma_down``; >= 0.
     Default 0.05."""
 
-    allow_increasing: bool = False
+    allow_increasing: bool = _LINEAR_STEP["allow_increasing"]
     """Keep the sign of a drawn gamma, so that steps may grow towards the bounds (otherwise the
     absolute value is used). Default False."""
 
-    mean_bound_reference: bool = True
+    mean_bound_reference: bool = _LINEAR_STEP["mean_bound_reference"]
     """The slopes refer to the mean bounds ``w_max``/``w_min`` (else to each device's own
     bounds). Default True."""
 
-    mult_noise: bool = True
+    mult_noise: bool = _LINEAR_STEP["mult_noise"]
     """The cycle-to-cycle noise multiplies the whole step; False: only its constant part,
     ``w += slope * w + dw * (1 + dw_min_std * N(0, 1))``. Default True."""
 
-    reverse_up: bool = False
+    reverse_up: bool = _LINEAR_STEP["reverse_up"]
     """The up step grows with the weight instead of shrinking (reference bound
     ``w_min - reverse_offset``); needs ``mult_noise``. Default False."""
 
-    reverse_down: bool = False
+    reverse_down: bool = _LINEAR_STEP["reverse_down"]
     """The down step grows as the weight falls (reference bound ``w_max + reverse_offset``);
     needs ``mult_noise``. Default False."""
 
-    reverse_offset: float = 0.01
+    reverse_offset: float = _LINEAR_STEP["reverse_offset"]
     """Offset of the reference bound of ``reverse_up``/``reverse_down``; >= 0. Default 0.01."""
-
-    def validate(self) -> None:
-        super().validate()
-        owner = type(self).__name__
-        self.gamma_up = check_real(owner, "gamma_up", self.gamma_up)
-        self.gamma_down = check_real(owner, "gamma_down", self.gamma_down)
-        self.gamma_up_dtod = check_real(owner, "gamma_up_dtod", self.gamma_up_dtod, ge=0.0)
-        self.gamma_down_dtod = check_real(owner, "gamma_down_dtod", self.gamma_down_dtod, ge=0.0)
-        self.allow_increasing = check_bool(owner, "allow_increasing", self.allow_increasing)
-        self.mean_bound_reference = check_bool(
-            owner, "mean_bound_reference", self.mean_bound_reference
-        )
-        _check_reverse(self)
 
 
 @dataclass
@@ -332,22 +274,18 @@ class SoftBounds(PulsedDeviceWithWriteNoise):
     equal.
     """
 
-    mult_noise: bool = True
+    mult_noise: bool = _SOFT_BOUNDS["mult_noise"]
     """The cycle-to-cycle noise multiplies the whole step (else only its constant part).
     Default True."""
 
-    reverse_up: bool = False
+    reverse_up: bool = _SOFT_BOUNDS["reverse_up"]
     """The up step grows with the weight instead (see :class:`LinearStep`). Default False."""
 
-    reverse_down: bool = False
+    reverse_down: bool = _SOFT_BOUNDS["reverse_down"]
     """The down step grows as the weight falls instead. Default False."""
 
-    reverse_offset: float = 0.01
+    reverse_offset: float = _SOFT_BOUNDS["reverse_offset"]
     """Offset of the reference bound of ``reverse_up``/``reverse_down``; >= 0. Default 0.01."""
-
-    def validate(self) -> None:
-        super().validate()
-        _check_reverse(self)
 
 
 @dataclass
@@ -362,38 +300,30 @@ class ExpStep(PulsedDeviceWithWriteNoise):
     N(0, 1)`` to its mean step ``dw`` instead of multiplying it (aihwkit's complex noise).
     """
 
-    A_up: float = 0.00081
+    A_up: float = _EXP_STEP["A_up"]
     """Factor ``A`` of the up direction. Default 0.00081."""
 
-    A_down: float = 0.36833
+    A_down: float = _EXP_STEP["A_down"]
     """Factor ``A`` of the down direction. Default 0.36833."""
 
-    gamma_up: float = 12.44625
+    gamma_up: float = _EXP_STEP["gamma_up"]
     """Exponent of the up direction. Default 12.44625."""
 
-    gamma_down: float = 12.78785
+    gamma_down: float = _EXP_STEP["gamma_down"]
     """Exponent of the down direction. Default 12.78785."""
 
-    a: float = 0.244
+    a: float = _EXP_STEP["a"]
     """Global slope of ``z``. Default 0.244."""
 
-    b: float = 0.2425
+    b: float = _EXP_STEP["b"]
     """Global offset of ``z``. Default 0.2425."""
 
-    dw_min_std_add: float = 0.0
+    dw_min_std_add: float = _EXP_STEP["dw_min_std_add"]
     """Additive cycle-to-cycle noise of the step, in weight units (times ``dw_min_std``).
     Default 0."""
 
-    dw_min_std_slope: float = 0.0
+    dw_min_std_slope: float = _EXP_STEP["dw_min_std_slope"]
     """Cycle-to-cycle noise proportional to ``|w|`` (times ``dw_min_std``). Default 0."""
-
-    def validate(self) -> None:
-        super().validate()
-        owner = type(self).__name__
-        for name in ("A_up", "A_down", "gamma_up", "gamma_down", "a", "b"):
-            setattr(self, name, check_real(owner, name, getattr(self, name)))
-        self.dw_min_std_add = check_real(owner, "dw_min_std_add", self.dw_min_std_add)
-        self.dw_min_std_slope = check_real(owner, "dw_min_std_slope", self.dw_min_std_slope)
 
     @property
     def granularity(self) -> float:
@@ -423,26 +353,18 @@ class PowStep(PulsedDeviceWithWriteNoise):
     the far bound, not at ``w = 0``.
     """
 
-    pow_gamma: float = 1.0
+    pow_gamma: float = _POW_STEP["pow_gamma"]
     """Mean exponent. Default 1."""
 
-    pow_gamma_dtod: float = 0.1
+    pow_gamma_dtod: float = _POW_STEP["pow_gamma_dtod"]
     """Device-to-device spread of the exponent, relative to ``pow_gamma``; >= 0. Default 0.1."""
 
-    pow_up_down: float = 0.0
+    pow_up_down: float = _POW_STEP["pow_up_down"]
     """Up/down asymmetry of the exponent, relative to ``pow_gamma`` (positive: smaller down
     exponent). Default 0."""
 
-    pow_up_down_dtod: float = 0.0
+    pow_up_down_dtod: float = _POW_STEP["pow_up_down_dtod"]
     """Device-to-device spread of the asymmetry, relative to ``pow_gamma``; >= 0. Default 0."""
-
-    def validate(self) -> None:
-        super().validate()
-        owner = type(self).__name__
-        self.pow_gamma = check_real(owner, "pow_gamma", self.pow_gamma)
-        self.pow_gamma_dtod = check_real(owner, "pow_gamma_dtod", self.pow_gamma_dtod, ge=0.0)
-        self.pow_up_down = check_real(owner, "pow_up_down", self.pow_up_down)
-        self.pow_up_down_dtod = check_real(owner, "pow_up_down_dtod", self.pow_up_down_dtod, ge=0.0)
 
     @property
     def granularity(self) -> float:
@@ -468,28 +390,13 @@ class PiecewiseStep(PulsedDeviceWithWriteNoise):
     ``dw_min`` times the middle up value (aihwkit's weight granularity).
     """
 
-    piecewise_up: list[float] = field(default_factory=lambda: [1.0])
+    piecewise_up: list[float] = field(default_factory=lambda: list(_PIECEWISE_STEP["piecewise_up"]))
     """Relative up step at each node; 1 to 4096 values. Default ``[1.0]`` (constant step)."""
 
-    piecewise_down: list[float] = field(default_factory=lambda: [1.0])
+    piecewise_down: list[float] = field(
+        default_factory=lambda: list(_PIECEWISE_STEP["piecewise_down"])
+    )
     """Relative down step at each node; as many values as ``piecewise_up``. Default ``[1.0]``."""
-
-    def validate(self) -> None:
-        super().validate()
-        owner = type(self).__name__
-        self.piecewise_up = _check_reals(
-            owner, "piecewise_up", self.piecewise_up, max_len=MAX_NODES
-        )
-        self.piecewise_down = _check_reals(
-            owner, "piecewise_down", self.piecewise_down, max_len=MAX_NODES
-        )
-        if not self.piecewise_up:
-            raise ConfigError(f"{owner}.piecewise_up must have at least one value")
-        if len(self.piecewise_down) != len(self.piecewise_up):
-            raise ConfigError(
-                f"{owner}.piecewise_down must have as many values as piecewise_up "
-                f"({len(self.piecewise_up)}), got {len(self.piecewise_down)}"
-            )
 
     @property
     def granularity(self) -> float:
@@ -514,7 +421,8 @@ class VectorUnitCellUpdatePolicy(str, enum.Enum):
 
 
 def _default_unit_cell_devices() -> list[PulsedDevice]:
-    return [ConstantStep(), ConstantStep()]
+    """The engine's default devices of a unit cell."""
+    return cast("list[PulsedDevice]", [_device_of(d) for d in _VECTOR_UNIT_CELL["devices"]])
 
 
 @dataclass(init=False)
@@ -538,15 +446,15 @@ class VectorUnitCell(Device):
     VectorUnitCell). Default: two ``ConstantStep()`` (aihwkit's default, an empty list, cannot
     make a tile)."""
 
-    gamma: list[float] = field(default_factory=list)
+    gamma: list[float] = field(default_factory=lambda: list(_VECTOR_UNIT_CELL["gamma"]))
     """Weight of each device in the cross-point's weight; empty means ``1/n`` each. Default
     empty."""
 
-    update_policy: str = "all"
+    update_policy: str = _VECTOR_UNIT_CELL["update_policy"]
     """Which devices an update call pulses, a :class:`VectorUnitCellUpdatePolicy` or its
     string. Default ``"all"``."""
 
-    first_update_idx: int = 0
+    first_update_idx: int = _VECTOR_UNIT_CELL["first_update_idx"]
     """The device ``single_fixed`` pulses and programs, and where the other single policies
     start. Default 0."""
 
@@ -554,8 +462,8 @@ class VectorUnitCell(Device):
         self,
         devices: Sequence[PulsedDevice] | None = None,
         gamma: Sequence[float] | None = None,
-        update_policy: str | VectorUnitCellUpdatePolicy = "all",
-        first_update_idx: int = 0,
+        update_policy: str | VectorUnitCellUpdatePolicy = _VECTOR_UNIT_CELL["update_policy"],
+        first_update_idx: int = _VECTOR_UNIT_CELL["first_update_idx"],
         *,
         unit_cell_devices: Sequence[PulsedDevice] | None = None,
         gamma_vec: Sequence[float] | None = None,
@@ -569,7 +477,7 @@ class VectorUnitCell(Device):
         devices = devices if devices is not None else unit_cell_devices
         gamma = gamma if gamma is not None else gamma_vec
         self.devices = list(devices) if devices is not None else _default_unit_cell_devices()
-        self.gamma = list(gamma) if gamma is not None else []
+        self.gamma = list(gamma) if gamma is not None else list(_VECTOR_UNIT_CELL["gamma"])
         self.update_policy = update_policy  # normalised to its string by validate()
         self.first_update_idx = first_update_idx
         self.validate()
@@ -592,20 +500,18 @@ class VectorUnitCell(Device):
     def gamma_vec(self, value: list[float]) -> None:
         self.gamma = value
 
-    def validate(self) -> None:
-        """Checks every field and every device (TypeError/ConfigError naming it)."""
-        owner = "VectorUnitCell"
-        if isinstance(self.devices, (str, bytes)) or not isinstance(self.devices, Sequence):
+    _options: ClassVar[dict[str, type[enum.Enum]]] = {"update_policy": VectorUnitCellUpdatePolicy}
+
+    @classmethod
+    def _convert(cls, name: str, value: object, owner: str) -> object:
+        if name != "devices":
+            return super()._convert(name, value, owner)
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
             raise TypeError(
-                f"{owner}.devices must be a list of devices, got {type(self.devices).__name__}"
+                f"{owner}.devices must be a list of devices, got {type(value).__name__}"
             )
-        self.devices = list(self.devices)
-        n = len(self.devices)
-        if not 1 <= n <= MAX_UNIT_CELL_DEVICES:
-            raise ConfigError(
-                f"{owner}.devices must hold 1 to {MAX_UNIT_CELL_DEVICES} devices, got {n}"
-            )
-        for k, device in enumerate(self.devices):
+        devices = list(value)
+        for k, device in enumerate(devices):
             if not isinstance(device, PulsedDevice) or DEVICE_TYPES.get(
                 type(device).__name__
             ) is not type(device):
@@ -616,19 +522,21 @@ class VectorUnitCell(Device):
                     f"{owner}.devices[{k}] must be a pulsed device model ({known}), "
                     f"got {type(device).__name__}"
                 )
-            device.validate()
-        self.gamma = _check_reals(owner, "gamma", self.gamma, max_len=MAX_UNIT_CELL_DEVICES)
-        if self.gamma and len(self.gamma) != n:
-            raise ConfigError(
-                f"{owner}.gamma must be empty (1/n each) or hold one value per device ({n}), "
-                f"got {len(self.gamma)}"
-            )
-        self.update_policy = check_option(
-            owner, "update_policy", self.update_policy, VectorUnitCellUpdatePolicy
-        )
-        self.first_update_idx = check_int(
-            owner, "first_update_idx", self.first_update_idx, ge=0, le=n - 1
-        )
+            device._convert_fields()
+        return devices
+
+    def _bind(self, sink: PatchSink) -> None:
+        super()._bind(sink)
+        # A device of the cell changes the cell's list of devices (a merge patch replaces a
+        # list whole).
+        for k, device in enumerate(self.devices):
+
+            def patch_device(change: dict[str, Any], k: int = k) -> None:
+                documents = [plain(d) for d in self.devices]
+                documents[k] = {**self.devices[k].to_document(), **change}
+                sink({"devices": documents})
+
+            device._bind(patch_device)
 
     @property
     def gammas(self) -> list[float]:
@@ -669,21 +577,23 @@ PiecewiseStepDevice = PiecewiseStep
 
 
 def device_from_document(value: object, where: str = "device") -> Device:
-    """The device of an engine JSON object (as :meth:`Device.to_document` writes it). Missing
-    fields take their defaults; unknown fields and device types and bad values raise
-    ``ValueError`` naming them (``where`` names the object in messages)."""
-    document = check_object(value, where)
-    tag = document.pop("type", None)
-    device_type = DEVICE_TYPES.get(tag) if isinstance(tag, str) else None
-    if device_type is None:
-        known = ", ".join(DEVICE_TYPES)
-        raise ConfigError(f"{where}.type must be one of {known}, got {tag!r}")
-    values = check_fields(device_type, document, where)
+    """The device of an engine JSON object (as :meth:`Device.to_document` writes it), checked
+    by the engine: missing fields take their defaults; unknown fields and device types and bad
+    values raise :class:`~rpusim.ConfigError` naming them (``where`` names the object in
+    messages)."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{where}: not representable in JSON: {e}") from None
+    _native.validate_config_section("device", text, where)
+    assert isinstance(value, dict)  # the engine took it as a tagged device object
+    return _device_of(value)
+
+
+def _device_of(document: dict[str, Any]) -> Device:
+    """The device of an engine JSON object with a known type tag (missing fields: defaults)."""
+    values = dict(document)
+    device_type = DEVICE_TYPES[values.pop("type")]
     if device_type is VectorUnitCell and "devices" in values:
-        devices = values["devices"]
-        if not isinstance(devices, list):
-            raise ConfigError(f"{where}.devices must be a JSON array, got {type(devices).__name__}")
-        values["devices"] = [
-            device_from_document(d, f"{where}.devices[{k}]") for k, d in enumerate(devices)
-        ]
+        values["devices"] = [_device_of(d) for d in values["devices"]]
     return device_type(**values)

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from rpusim import _native
 from rpusim._checks import check_bool
 from rpusim._native import RPUSimError, StateError
-from rpusim.config import RPUConfig
+from rpusim.config import RPUConfig, patch_json
 
 if TYPE_CHECKING:
     import torch
@@ -281,18 +281,40 @@ class AnalogTile:
 
     @property
     def rpu_config(self) -> RPUConfig:
-        """The configuration, rebuilt from the engine (a copy: assign it back to apply changes).
+        """The configuration, read from the engine and bound to this tile: assigning to one of
+        its fields changes the tile at once (:meth:`patch_config`, checked by the engine; a
+        refused value raises and leaves the tile and the object as they were), so
+        ``tile.rpu_config.forward.out_noise = 0.0`` works. The object holds the values read: read
+        the property again after other changes. A copy (``copy.deepcopy``, pickle) is a plain
+        configuration, not bound. Changing a list in place (``device.piecewise_up[0] = ...``)
+        is not seen; device parameters are fixed anyway.
 
-        Assigning changes the periphery and update parameters of the live tile; the device
-        model is fixed once the devices are drawn (changing it raises ``ValueError``).
+        Assigning a whole configuration changes the periphery, update and mapping parameters of
+        the live tile; the device model and the split into physical arrays are fixed once the
+        tile is built (changing them raises :class:`~rpusim.ConfigError`).
         """
-        return RPUConfig.from_json(self._tile.get_config_json())
+        config = RPUConfig.from_json(self._tile.get_config_json())
+        config._bind(self.patch_config)
+        return config
 
     @rpu_config.setter
     def rpu_config(self, config: RPUConfig) -> None:
         if not isinstance(config, RPUConfig):
             raise TypeError(f"rpu_config must be an RPUConfig, got {type(config).__name__}")
         self._tile.set_config_json(config.to_json())
+
+    def patch_config(self, patch: Mapping[str, Any]) -> None:
+        """Changes the named fields of the live tile's configuration in one engine call::
+
+            tile.patch_config({"forward": {"out_noise": 0.0}, "update": {"desired_bl": 15}})
+
+        ``patch`` is a JSON merge patch of the configuration's document (sections as
+        :data:`rpusim.config.SECTIONS`, fields by name; options as strings or their enums;
+        ``None`` puts a field back to its default). The engine applies it, checks the result
+        once, and refuses (:class:`~rpusim.ConfigError` naming the field) a bad value, an
+        unknown field, or a change of the device model or of the split; a refused patch
+        leaves the tile unchanged."""
+        self._tile.patch_config(patch_json(patch))
 
     # --- the three operations -----------------------------------------------------------------
 

@@ -48,9 +48,14 @@ fn to_py(e: Error) -> PyErr {
     }
 }
 
-/// A configuration document's errors, whatever the engine calls them, are [`ConfigError`]s.
+/// A configuration's errors, whatever the engine calls them (an unreadable document, a value out
+/// of range, a change a live tile refuses), are [`ConfigError`]s.
+fn config_error(e: Error) -> PyErr {
+    ConfigError::new_err(e.to_string())
+}
+
 fn read_config(config_json: &str) -> PyResult<TileConfig> {
-    TileConfig::from_json(config_json).map_err(|e| ConfigError::new_err(e.to_string()))
+    TileConfig::from_json(config_json).map_err(config_error)
 }
 
 /// A C-contiguous array as its values, or an error naming `name`.
@@ -107,11 +112,21 @@ impl PyTile {
         py: Python<'_>,
         f: impl FnOnce(&mut TileArray) -> rpusim::Result<R> + Send,
     ) -> PyResult<R> {
+        self.run_mapped(py, to_py, f)
+    }
+
+    /// [`PyTile::run`] with the engine's error mapped by `map`.
+    fn run_mapped<R: Send>(
+        &self,
+        py: Python<'_>,
+        map: fn(Error) -> PyErr,
+        f: impl FnOnce(&mut TileArray) -> rpusim::Result<R> + Send,
+    ) -> PyResult<R> {
         py.detach(|| {
             let mut tile = self.tile.lock().unwrap_or_else(|e| e.into_inner());
             f(&mut tile)
         })
-        .map_err(to_py)
+        .map_err(map)
     }
 
     /// Runs `f` on physical array `k` (an IndexError past the last).
@@ -399,7 +414,23 @@ impl PyTile {
 
     fn set_config_json(&self, py: Python<'_>, config_json: &str) -> PyResult<()> {
         let config = read_config(config_json)?;
-        self.run(py, |t| t.set_config(config))
+        self.run_mapped(py, config_error, |t| t.set_config(config))
+    }
+
+    /// Applies the JSON merge patch `patch_json` to the configuration (one parse, one
+    /// validation); a refused patch leaves the tile as it was.
+    fn patch_config(&self, py: Python<'_>, patch_json: &str) -> PyResult<()> {
+        self.run_mapped(py, config_error, |t| {
+            let config = t.config().patched(patch_json)?;
+            t.set_config(config)
+        })
+    }
+
+    /// `patch_config`'s checks without the change: `Ok` when it would take the patch.
+    fn check_config_patch(&self, py: Python<'_>, patch_json: &str) -> PyResult<()> {
+        self.run_mapped(py, config_error, |t| {
+            t.check_config(&t.config().patched(patch_json)?)
+        })
     }
 
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
@@ -424,14 +455,28 @@ fn get_num_threads() -> usize {
     rpusim::num_threads()
 }
 
-/// The engine's default configuration, to check the Python defaults against.
+/// A configuration document checked by the engine (missing sections and fields take their
+/// defaults), returned complete; a [`ConfigError`] naming the field otherwise.
+#[pyfunction]
+fn validate_config(py: Python<'_>, config_json: &str) -> PyResult<String> {
+    py.detach(|| read_config(config_json).map(|c| c.to_json()))
+}
+
+/// One section of a configuration (`"forward"`, `"device"`, ...) checked on its own, its fields
+/// named `{name}.{field}`; returns the section complete.
+#[pyfunction]
+fn validate_config_section(section: &str, section_json: &str, name: &str) -> PyResult<String> {
+    TileConfig::validate_section(section, section_json, name).map_err(config_error)
+}
+
+/// The engine's default configuration: the defaults of the Python dataclasses.
 #[pyfunction]
 fn default_config_json() -> String {
     TileConfig::default().to_json()
 }
 
-/// The engine's default parameters of the device model `name` (its JSON tag), to check the
-/// Python defaults against.
+/// The engine's default parameters of the device model `name` (its JSON tag): the defaults of
+/// the Python device classes.
 #[pyfunction]
 fn default_device_json(name: &str) -> PyResult<String> {
     let device = DeviceConfig::default_of(name).ok_or_else(|| {
@@ -448,6 +493,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTile>()?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_config, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_config_section, m)?)?;
     m.add_function(wrap_pyfunction!(default_config_json, m)?)?;
     m.add_function(wrap_pyfunction!(default_device_json, m)?)?;
     m.add("RPUSimError", m.py().get_type::<RPUSimError>())?;

@@ -230,8 +230,19 @@ impl TileArray {
     }
 
     /// Changes the periphery or update parameters of every tile (neither the device model nor
-    /// the split can change).
+    /// the split can change): [`TileArray::check_config`], then the change. An error leaves
+    /// every tile as it was.
     pub fn set_config(&mut self, config: TileConfig) -> Result<()> {
+        self.check_config(&config)?;
+        for tile in &mut self.tiles {
+            tile.replace_config(config.clone());
+        }
+        Ok(())
+    }
+
+    /// `Ok` when [`TileArray::set_config`] would take `config`: valid, the same devices and the
+    /// same split.
+    pub fn check_config(&self, config: &TileConfig) -> Result<()> {
         let sizes = |parts: &[Range<usize>]| parts.iter().map(Range::len).collect::<Vec<_>>();
         if split_sizes(self.out_size, config.mapping.max_output_size) != sizes(&self.out_rows)
             || split_sizes(self.in_size, config.mapping.max_input_size) != sizes(&self.in_cols)
@@ -242,10 +253,7 @@ impl TileArray {
             ));
         }
         // Every tile checks the same things: the first refuses what all would refuse.
-        for tile in &mut self.tiles {
-            tile.set_config(config.clone())?;
-        }
-        Ok(())
+        self.tiles[0].check_config(config)
     }
 
     /// The blocks of a row-major `out_size x in_size` matrix, one per tile.

@@ -2,6 +2,10 @@
 //! and the device model. Field names and meanings follow aihwkit so that configurations carry
 //! over; the defaults are those of MODEL.md (the paper's RPU baseline periphery), which are
 //! aihwkit 1.1's (docs/aihwkit.md lists every shared name, both defaults and each difference).
+//!
+//! These structs are the one source of the defaults and of the checks: every struct takes its
+//! `Default` for a field a JSON document leaves out, and [`TileConfig::validate`] is the only
+//! validation (the Python dataclasses ask the engine through [`TileConfig::validate_section`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +33,9 @@ pub enum NoiseManagement {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BoundManagement {
+    /// Saturated outputs are clipped at `out_bound`.
     None,
+    /// Halve the inputs and repeat the whole pass while an output saturates.
     Iterative,
 }
 
@@ -47,7 +53,7 @@ pub enum PulseType {
 
 /// Periphery of one analog matrix-vector product (forward or backward), MODEL.md §2.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct IoParameters {
     /// Bypass everything: the pass returns the exact float32 product.
     pub is_perfect: bool,
@@ -73,6 +79,7 @@ pub struct IoParameters {
     pub w_noise: f64,
     /// Digital factor applied to every output.
     pub out_scale: f64,
+    /// How the input scale `alpha` is chosen.
     pub noise_management: NoiseManagement,
     /// Upper clip of the abs-max scale, or the constant scale of `constant` NM (`<= 0`: off).
     pub nm_thres: f64,
@@ -147,8 +154,9 @@ impl IoParameters {
         (self.inp_bound > 0.0 && self.inp_bound.is_finite()).then_some(self.inp_bound as f32)
     }
 
-    fn validate(&self, which: &str) -> Result<()> {
-        let field = |f: &str| format!("{which}.{f}");
+    /// Checks every value; errors name the field as `{prefix}.{field}` (`forward.out_noise`).
+    fn validate(&self, prefix: &str) -> Result<()> {
+        let field = |f: &str| format!("{prefix}.{f}");
         let finite = |name: &str, v: f64| -> Result<()> {
             if v.is_finite() {
                 Ok(())
@@ -239,7 +247,7 @@ fn quantization_step(res: f64, bound: f64) -> f64 {
 
 /// The pulsed update (MODEL.md §3.3 and §4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct UpdateParameters {
     /// Maximal pulse-train length `BL_max`.
     pub desired_bl: u32,
@@ -247,6 +255,7 @@ pub struct UpdateParameters {
     pub update_management: bool,
     /// Shorten the train to the pulses needed, `BL = min(ceil(k), desired_bl)` (UBLM). Implies UM.
     pub update_bl_management: bool,
+    /// How the update is realised.
     pub pulse_type: PulseType,
 }
 
@@ -265,10 +274,11 @@ impl Default for UpdateParameters {
 }
 
 impl UpdateParameters {
-    fn validate(&self) -> Result<()> {
+    /// Checks every value; errors name the field as `{prefix}.{field}` (`update.desired_bl`).
+    fn validate(&self, prefix: &str) -> Result<()> {
         if self.desired_bl == 0 || self.desired_bl > MAX_BL {
             return Err(Error::invalid(
-                "update.desired_bl",
+                format!("{prefix}.desired_bl"),
                 format!("must be in [1, {MAX_BL}], got {}", self.desired_bl),
             ));
         }
@@ -276,16 +286,21 @@ impl UpdateParameters {
     }
 }
 
-/// Everything that defines a tile's behaviour.
+/// Everything that defines a tile's behaviour. Its fields are the sections of a configuration
+/// document (`{"device": {...}, "forward": {...}, ...}`); a section or field the document leaves
+/// out takes its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TileConfig {
+    /// The device model of every cross-point; fixed once a tile has drawn its devices.
     pub device: DeviceConfig,
+    /// Periphery of the forward pass `y = W x`.
     pub forward: IoParameters,
+    /// Periphery of the backward pass `z = W^T d` (never bound-managed).
     pub backward: IoParameters,
+    /// The pulsed update.
     pub update: UpdateParameters,
     /// Weight scaling and the digital factors of the update; all off by default.
-    #[serde(default)]
     pub mapping: MappingParameters,
 }
 
@@ -302,19 +317,24 @@ impl Default for TileConfig {
 }
 
 impl TileConfig {
-    /// Checks every value; the error names the offending field.
+    /// Checks every value; the error names the offending field (`forward.out_noise`).
     pub fn validate(&self) -> Result<()> {
-        self.device.validate()?;
-        self.forward.validate("forward")?;
-        self.backward.validate("backward")?;
-        self.update.validate()?;
-        self.mapping.validate()
+        self.validate_naming(|section| section.to_string())
     }
 
-    /// Reads a configuration from JSON (field names as in the structs) and validates it.
+    /// Checks every section, naming the fields of section `s` as `{prefix(s)}.{field}`.
+    fn validate_naming(&self, prefix: impl Fn(&str) -> String) -> Result<()> {
+        self.device.validate_as(&prefix("device"))?;
+        self.forward.validate(&prefix("forward"))?;
+        self.backward.validate(&prefix("backward"))?;
+        self.update.validate(&prefix("update"))?;
+        self.mapping.validate(&prefix("mapping"))
+    }
+
+    /// Reads a configuration from JSON (field names as in the structs; missing sections and
+    /// fields take their defaults) and validates it.
     pub fn from_json(text: &str) -> Result<Self> {
-        let config: TileConfig =
-            serde_json::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        let config = Self::from_value(parse(text)?)?;
         config.validate()?;
         Ok(config)
     }
@@ -322,6 +342,70 @@ impl TileConfig {
     /// The configuration as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a TileConfig always serialises")
+    }
+
+    /// Checks one section on its own: `section_json` is the JSON of section `section`
+    /// (`"forward"`, `"device"`, ...; missing fields take their defaults) checked as
+    /// [`TileConfig::validate`] checks it, with its fields named `{name}.{field}` (so that a
+    /// part not yet placed in a configuration can be named by its kind, `IOParameters.out_noise`).
+    /// Returns the section's complete JSON.
+    pub fn validate_section(section: &str, section_json: &str, name: &str) -> Result<String> {
+        let mut document = serde_json::Map::new();
+        document.insert(section.to_string(), parse(section_json)?);
+        let config = Self::from_value(serde_json::Value::Object(document))?;
+        // The other sections are defaults, which are valid.
+        config.validate_naming(|s| if s == section { name } else { s }.to_string())?;
+        let value = serde_json::to_value(&config).expect("a TileConfig always serialises");
+        Ok(value[section].to_string())
+    }
+
+    /// This configuration with the JSON merge patch `patch` (RFC 7386) applied: an object
+    /// patches the object at its place field by field, any other value replaces what is there,
+    /// `null` removes a field (which then takes its default). `{"forward": {"out_noise": 0}}`
+    /// changes one field. Not validated: [`crate::TileArray::set_config`] validates.
+    pub fn patched(&self, patch: &str) -> Result<TileConfig> {
+        let mut value = serde_json::to_value(self).expect("a TileConfig always serialises");
+        merge_patch(&mut value, parse(patch)?);
+        Self::from_value(value)
+    }
+
+    /// The configuration a JSON value describes, not yet validated.
+    fn from_value(value: serde_json::Value) -> Result<Self> {
+        serde_json::from_value(value).map_err(|e| Error::Config(e.to_string()))
+    }
+}
+
+/// A JSON object as a value; an error when the text is not JSON or not an object (serde
+/// would read a struct from an array too, by position).
+fn parse(text: &str) -> Result<serde_json::Value> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+    if !value.is_object() {
+        return Err(Error::Config(format!(
+            "expected a JSON object, got {value}"
+        )));
+    }
+    Ok(value)
+}
+
+/// Applies the JSON merge patch `patch` to `target` (RFC 7386).
+fn merge_patch(target: &mut serde_json::Value, patch: serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(fields) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(serde_json::Map::new());
+    }
+    if let Value::Object(target) = target {
+        for (key, value) in fields {
+            if value.is_null() {
+                target.remove(&key);
+            } else {
+                merge_patch(target.entry(key).or_insert(Value::Null), value);
+            }
+        }
     }
 }
 
@@ -343,6 +427,141 @@ mod tests {
         let unknown = c.to_json().replace("\"out_noise\"", "\"out_noize\"");
         let err = TileConfig::from_json(&unknown).unwrap_err().to_string();
         assert!(err.contains("out_noize"), "{err}");
+    }
+
+    #[test]
+    fn missing_sections_and_fields_take_the_defaults() {
+        assert_eq!(TileConfig::from_json("{}").unwrap(), TileConfig::default());
+        // A missing field takes the default of its struct, the others stay.
+        let partial = TileConfig::from_json(r#"{"forward": {"out_noise": 0.1}}"#).unwrap();
+        let expected = TileConfig {
+            forward: IoParameters {
+                out_noise: 0.1,
+                ..IoParameters::default()
+            },
+            ..TileConfig::default()
+        };
+        assert_eq!(partial, expected);
+        for name in crate::device::DEVICE_TYPES {
+            let tagged = format!(r#"{{"device": {{"type": "{name}"}}}}"#);
+            let config = TileConfig::from_json(&tagged).unwrap();
+            assert_eq!(
+                Some(config.device),
+                DeviceConfig::default_of(name),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_in_every_struct() {
+        for (document, field) in [
+            (r#"{"forwards": {}}"#, "forwards"),
+            (r#"{"update": {"desired_bll": 3}}"#, "desired_bll"),
+            (r#"{"mapping": {"omega": 3}}"#, "omega"),
+            (
+                r#"{"device": {"type": "ConstantStep", "gamma": 1}}"#,
+                "gamma",
+            ),
+            // Models whose parameters flatten the common ones in.
+            (
+                r#"{"device": {"type": "LinearStep", "gamma_upp": 1}}"#,
+                "gamma_upp",
+            ),
+            (
+                r#"{"device": {"type": "PowStep", "dw_minn": 1}}"#,
+                "dw_minn",
+            ),
+            (
+                r#"{"device": {"type": "VectorUnitCell", "devices": [{"type": "ExpStep", "A": 1}]}}"#,
+                "A",
+            ),
+        ] {
+            let err = TileConfig::from_json(document).unwrap_err().to_string();
+            assert!(err.contains(&format!("`{field}`")), "{document}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_section_alone_is_checked_under_the_name_given() {
+        let err = TileConfig::validate_section("backward", r#"{"out_noise": -1}"#, "IOParameters")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("IOParameters.out_noise: must be >= 0"),
+            "{err}"
+        );
+        let err = TileConfig::validate_section(
+            "device",
+            r#"{"type": "LinearStep", "dw_min": 0}"#,
+            "LinearStep",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("LinearStep.dw_min:"), "{err}");
+        let err = TileConfig::validate_section("update", r#"{"desired_bl": 0}"#, "update")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("update.desired_bl:"), "{err}");
+        // The complete section comes back, defaults filled in.
+        let text =
+            TileConfig::validate_section("mapping", r#"{"lr_scale": 2}"#, "mapping").unwrap();
+        let mapping: MappingParameters = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            mapping,
+            MappingParameters {
+                lr_scale: 2.0,
+                ..MappingParameters::default()
+            }
+        );
+        let err = TileConfig::validate_section("forward", "[0.1]", "forward").unwrap_err();
+        assert!(err.to_string().contains("expected a JSON object"), "{err}");
+        let err = TileConfig::validate_section("forwards", "{}", "forwards").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `forwards`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_merge_patch_changes_what_it_names() {
+        let config = TileConfig::default();
+        let patched = config
+            .patched(r#"{"forward": {"out_noise": 0, "noise_management": "none"}, "update": {"desired_bl": 7}}"#)
+            .unwrap();
+        let mut expected = config.clone();
+        expected.forward.out_noise = 0.0;
+        expected.forward.noise_management = NoiseManagement::None;
+        expected.update.desired_bl = 7;
+        assert_eq!(patched, expected);
+        // null removes a field: it takes its default again.
+        let back = patched
+            .patched(r#"{"forward": {"out_noise": null}}"#)
+            .unwrap();
+        assert_eq!(back.forward.out_noise, IoParameters::default().out_noise);
+        // Arrays and other values are replaced whole; a patch is not validated here.
+        let nodes = TileConfig {
+            device: DeviceConfig::default_of("PiecewiseStep").unwrap(),
+            ..TileConfig::default()
+        }
+        .patched(r#"{"device": {"piecewise_up": [1, 2]}}"#)
+        .unwrap();
+        let DeviceConfig::PiecewiseStep(p) = &nodes.device else {
+            panic!("still a piecewise step: {:?}", nodes.device)
+        };
+        assert_eq!(p.piecewise_up, [1.0, 2.0]);
+        assert!(nodes.validate().is_err());
+        for bad in [
+            "not json",
+            "[]",
+            r#"{"forward": {"out_noize": 1}}"#,
+            r#"{"forward": 3}"#,
+        ] {
+            assert!(
+                matches!(config.patched(bad), Err(Error::Config(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -172,15 +172,25 @@ pub fn batch_scales(
 /// The periphery of one pass as the f32 numbers the kernels use.
 #[derive(Debug, Clone)]
 pub struct Periphery {
+    /// DAC step in input units (0: no quantisation).
     pub inp_step: f32,
+    /// DAC clip level (`None`: unbounded).
     pub inp_clip: Option<f32>,
+    /// Stochastic rounding in the DAC.
     pub inp_sto_round: bool,
+    /// Standard deviation of the noise added to the DAC outputs.
     pub inp_noise: f32,
+    /// Weight noise referred to the output, per unit of `||u||_2`.
     pub w_noise: f32,
+    /// Standard deviation of the additive output noise.
     pub out_noise: f32,
+    /// ADC step in output units (0: no quantisation).
     pub out_step: f32,
+    /// ADC clip level (`None`: unbounded).
     pub out_clip: Option<f32>,
+    /// Stochastic rounding in the ADC.
     pub out_sto_round: bool,
+    /// Digital factor on every output.
     pub out_scale: f32,
     /// Iterative bound management (forward only).
     pub bound_management: bool,
@@ -189,6 +199,8 @@ pub struct Periphery {
 }
 
 impl Periphery {
+    /// The periphery `io` describes, for a pass in `direction` (bound management only
+    /// forward).
     pub fn new(io: &IoParameters, direction: Direction) -> Self {
         let inp_step = io.inp_step();
         let res_limit = if inp_step > 0.0 {
@@ -239,14 +251,20 @@ impl Periphery {
 /// The random streams of one call of a pass.
 #[derive(Debug)]
 pub struct PassStreams {
+    /// Stochastic rounding of the DAC.
     pub input_rounding: Stream,
+    /// Noise on the DAC outputs.
     pub input_noise: Stream,
+    /// Weight noise.
     pub weight_noise: Stream,
+    /// Additive output noise.
     pub output_noise: Stream,
+    /// Stochastic rounding of the ADC.
     pub output_rounding: Stream,
 }
 
 impl PassStreams {
+    /// The streams of call number `call` of a pass in `direction` of a tile seeded `seed`.
     pub fn new(seed: u64, direction: Direction, call: u64) -> Self {
         let s = |p| Stream::new(seed, direction.op(), p, call);
         PassStreams {

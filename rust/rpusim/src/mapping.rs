@@ -20,7 +20,7 @@ use crate::numeric::{abs_max, check_finite};
 
 /// How weights are mapped onto the devices, and the digital factors of the update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct MappingParameters {
     /// Map `max |W|` (per tile, or per row) onto this analog weight when weights are set;
     /// 0 switches weight scaling off (the weights are programmed as they are).
@@ -55,12 +55,13 @@ impl Default for MappingParameters {
 }
 
 impl MappingParameters {
-    pub(crate) fn validate(&self) -> Result<()> {
+    /// Checks every value; errors name the field as `{prefix}.{field}` (`mapping.lr_scale`).
+    pub(crate) fn validate(&self, prefix: &str) -> Result<()> {
         for (name, v) in [
             ("weight_scaling_omega", self.weight_scaling_omega),
             ("lr_scale", self.lr_scale),
         ] {
-            check_finite(format!("mapping.{name}"), v, true)?;
+            check_finite(format!("{prefix}.{name}"), v, true)?;
         }
         for (name, v) in [
             ("max_input_size", self.max_input_size),
@@ -68,7 +69,7 @@ impl MappingParameters {
         ] {
             if v > u32::MAX as usize {
                 return Err(Error::invalid(
-                    format!("mapping.{name}"),
+                    format!("{prefix}.{name}"),
                     format!("must be in [0, 2^32 - 1], got {v}"),
                 ));
             }

@@ -154,6 +154,13 @@ impl Tile {
     /// Changes the periphery or update parameters of a running tile (the device model is fixed
     /// once its devices are drawn).
     pub fn set_config(&mut self, config: TileConfig) -> Result<()> {
+        self.check_config(&config)?;
+        self.replace_config(config);
+        Ok(())
+    }
+
+    /// `Ok` when [`Tile::set_config`] would take `config`: valid, and the same devices.
+    pub fn check_config(&self, config: &TileConfig) -> Result<()> {
         config.validate()?;
         if !config.device.same_devices(&self.config.device) {
             return Err(Error::invalid(
@@ -161,6 +168,11 @@ impl Tile {
                 "the device model of an existing tile cannot change; make a new tile",
             ));
         }
+        Ok(())
+    }
+
+    /// Puts `config`, which [`Tile::check_config`] accepted, in place.
+    pub(crate) fn replace_config(&mut self, config: TileConfig) {
         if config.forward.noise_management != self.config.forward.noise_management {
             self.nm_running[0] = None;
         }
@@ -168,7 +180,6 @@ impl Tile {
             self.nm_running[1] = None;
         }
         self.config = config;
-        Ok(())
     }
 
     /// The analog weights the devices hold, row-major `out_size x in_size`.

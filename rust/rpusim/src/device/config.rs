@@ -42,7 +42,7 @@ pub enum UpdatePolicy {
 /// Configuration of a unit cell of several pulsed devices (MODEL.md §3.5, aihwkit's
 /// `VectorUnitCell`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct VectorUnitCellParameters {
     /// The devices of every cross-point (single pulsed models; aihwkit's `unit_cell_devices`).
     pub devices: Vec<DeviceConfig>,
@@ -261,10 +261,6 @@ impl Default for DeviceConfig {
 }
 
 impl DeviceConfig {
-    pub(crate) fn validate(&self) -> Result<()> {
-        self.validate_as("device")
-    }
-
     /// The configuration as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a DeviceConfig always serialises")

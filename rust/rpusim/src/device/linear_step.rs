@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 
 /// Configuration of the linear-step device; defaults are aihwkit's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LinearStepParameters {
     /// The parameters every pulsed model shares (flattened into the JSON object).
     #[serde(flatten)]

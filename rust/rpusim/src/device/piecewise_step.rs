@@ -14,7 +14,7 @@ pub const MAX_NODES: usize = 4096;
 
 /// Configuration of the piecewise-step device; defaults are aihwkit's (one node: constant step).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PiecewiseStepParameters {
     /// The parameters every pulsed model shares (flattened into the JSON object).
     #[serde(flatten)]

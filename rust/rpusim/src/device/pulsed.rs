@@ -8,7 +8,7 @@ use crate::rng::{normals_of_block, Op, Purpose, Stream};
 
 /// Parameters common to all pulsed devices. Defaults are aihwkit's generic `PulsedDevice`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PulsedParameters {
     /// Mean weight change of one pulse.
     pub dw_min: f64,
@@ -139,7 +139,7 @@ pub(crate) struct DrawnDevice {
 /// and the weight a tile reads is the persistent one plus Gaussian noise of standard deviation
 /// `write_noise_std * dw_min`, drawn anew each time the device is written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct WriteNoiseParameters {
     /// Standard deviation of the write noise, relative to `dw_min` (0: none).
     pub write_noise_std: f64,
