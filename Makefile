@@ -4,7 +4,8 @@
 #   make test    lint, the Rust engine tests, the docs (make docs), then the Python tests against
 #                the wheel installed into two test environments: one with the latest torch, one
 #                with the oldest the package supports (TORCH_OLDEST)
-#   make lint    rustfmt, clippy (warnings are errors), ruff check, ruff format --check,
+#   make lint    rustfmt, clippy (warnings are errors), cargo doc of the engine (warnings and
+#                undocumented public items are errors), ruff check, ruff format --check,
 #                mypy --strict on the package, mypy.stubtest of _native.pyi against the extension
 #   make wheel   one abi3 wheel (CPython >= 3.9) in dist/, built with the release profile (fat
 #                LTO, one codegen unit)
@@ -98,9 +99,9 @@ test: lint test-rust docs test-python
 
 # mkdocs.yml: the pages of docs/ and the API that mkdocstrings reads from the docstrings of
 # python/rpusim (statically, with griffe, and _native.pyi; tools/griffe_rest_markup.py turns
-# their Sphinx roles and doctest blocks into Markdown, and its examples are tested first). --strict: a warning (a broken link, a
-# docstring that names a parameter the signature lacks) fails the build. NO_MKDOCS_2_WARNING
-# silences the theme's banner about MkDocs 2. The figure docs/crossbar.svg must be what
+# their Sphinx roles and doctest blocks into Markdown, and its examples are tested first).
+# --strict: a warning (a broken link, a docstring that names a parameter the signature lacks)
+# fails the build. NO_MKDOCS_2_WARNING silences the theme's banner about MkDocs 2. The figure docs/crossbar.svg must be what
 # tools/crossbar_figure.py draws, and the README's quickstart must print what the README says
 # (tools/check_readme.py runs it with the built package, hence build).
 docs: build

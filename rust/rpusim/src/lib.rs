@@ -36,6 +36,9 @@
 //! when it does not learn. docs/architecture.md describes the layers of the engine, the data
 //! flow of a training step, and the seam where other backends (a GPU) plug in.
 
+// Every public item is documented: `cargo doc` is the engine's API reference.
+#![deny(missing_docs)]
+
 mod array;
 mod backend;
 pub mod config;
