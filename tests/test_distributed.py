@@ -118,7 +118,9 @@ def worker(rank: int, port: int, task: Callable[..., Any], args: tuple[Any, ...]
             torch.distributed.destroy_process_group()
 
 
-def run_ranks(task: Callable[..., Any], *args: Any) -> dict[int, tuple[str, Any]]:
+def start_ranks(task: Callable[..., Any], *args: Any) -> tuple[list[Any], Any]:
+    """WORLD processes running ``task(rank, *args)`` in a group on a free loopback port, and
+    the queue they report to."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -129,6 +131,11 @@ def run_ranks(task: Callable[..., Any], *args: Any) -> dict[int, tuple[str, Any]
     ]
     for p in processes:
         p.start()
+    return processes, out
+
+
+def run_ranks(task: Callable[..., Any], *args: Any) -> dict[int, tuple[str, Any]]:
+    processes, out = start_ranks(task, *args)
     results = {}
     for _ in processes:
         rank, status, value = out.get(timeout=240)
@@ -197,17 +204,7 @@ def die_or_step(rank: int) -> str:
 
 
 def test_a_dead_rank_makes_the_other_fail_not_hang() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    processes = [
-        context.Process(target=worker, args=(rank, port, die_or_step, (), out))
-        for rank in range(WORLD)
-    ]
-    for p in processes:
-        p.start()
+    processes, out = start_ranks(die_or_step)
     rank, status, value = out.get(timeout=120)  # only rank 0 reports
     for p in processes:
         p.join(timeout=60)

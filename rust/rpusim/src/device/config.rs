@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::model::DeviceModel;
 use super::named::NamedArrays;
-use super::pulsed::{check_finite, PulsedParameters, Shape, WriteNoiseParameters};
+use super::pulsed::{PulsedParameters, Shape, WriteNoiseParameters};
 use super::traits::PulsedModel;
 use crate::error::{Error, Result};
+use crate::numeric::check_finite;
 
 /// The ideal device: the exact float update, no bounds, no pulses (aihwkit's `IdealDevice`).
 /// With perfect forward and backward passes a tile computes in plain float32 arithmetic.
@@ -97,7 +98,7 @@ impl VectorUnitCellParameters {
             ));
         }
         for (k, &g) in self.gamma.iter().enumerate() {
-            check_finite(prefix, &format!("gamma[{k}]"), g, false)?;
+            check_finite(format!("{prefix}.gamma[{k}]"), g, false)?;
         }
         if self.first_update_idx as usize >= n {
             return Err(Error::invalid(

@@ -14,11 +14,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pulsed::{
-    check_finite, up_down_biases, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters,
-};
+use super::pulsed::{up_down_biases, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters};
 use super::{math, move_by, NamedArrays, PulsedDevice};
 use crate::error::Result;
+use crate::numeric::check_finite;
 
 /// Configuration of the exponential-step device; defaults are aihwkit's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,7 +80,7 @@ impl ExpStepParameters {
             ("dw_min_std_add", self.dw_min_std_add),
             ("dw_min_std_slope", self.dw_min_std_slope),
         ] {
-            check_finite(prefix, name, v, false)?;
+            check_finite(format!("{prefix}.{name}"), v, false)?;
         }
         Ok(())
     }

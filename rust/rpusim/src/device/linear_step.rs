@@ -14,11 +14,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pulsed::{
-    check_finite, draw_devices, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters,
-};
+use super::pulsed::{draw_devices, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters};
 use super::{move_by, NamedArrays, PulsedDevice};
 use crate::error::{Error, Result};
+use crate::numeric::check_finite;
 
 /// Configuration of the linear-step device; defaults are aihwkit's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,14 +76,14 @@ impl LinearStepParameters {
         self.pulsed.validate(prefix)?;
         self.write_noise.validate(prefix)?;
         for (name, v) in [("gamma_up", self.gamma_up), ("gamma_down", self.gamma_down)] {
-            check_finite(prefix, name, v, false)?;
+            check_finite(format!("{prefix}.{name}"), v, false)?;
         }
         for (name, v) in [
             ("gamma_up_dtod", self.gamma_up_dtod),
             ("gamma_down_dtod", self.gamma_down_dtod),
             ("reverse_offset", self.reverse_offset),
         ] {
-            check_finite(prefix, name, v, true)?;
+            check_finite(format!("{prefix}.{name}"), v, true)?;
         }
         if (self.reverse_up || self.reverse_down) && !self.mult_noise {
             return Err(Error::invalid(

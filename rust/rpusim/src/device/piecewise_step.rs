@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pulsed::{check_finite, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters};
+use super::pulsed::{DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters};
 use super::{NamedArrays, PulsedDevice};
 use crate::error::{Error, Result};
+use crate::numeric::check_finite;
 
 /// Most nodes a piecewise response may have.
 pub const MAX_NODES: usize = 4096;
@@ -54,7 +55,7 @@ impl PiecewiseStepParameters {
                 ));
             }
             for (i, &v) in nodes.iter().enumerate() {
-                check_finite(prefix, &format!("{name}[{i}]"), v, false)?;
+                check_finite(format!("{prefix}.{name}[{i}]"), v, false)?;
             }
         }
         if self.piecewise_up.len() != self.piecewise_down.len() {

@@ -14,11 +14,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::pulsed::{
-    check_finite, draw_devices, up_down_biases, DeviceArrays, PulsedParameters, Shape,
-    WriteNoiseParameters,
+    draw_devices, up_down_biases, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters,
 };
 use super::{math, NamedArrays, PulsedDevice};
 use crate::error::Result;
+use crate::numeric::check_finite;
 
 /// Configuration of the power-step device; defaults are aihwkit's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,10 +57,18 @@ impl PowStepParameters {
     pub(crate) fn validate(&self, prefix: &str) -> Result<()> {
         self.pulsed.validate(prefix)?;
         self.write_noise.validate(prefix)?;
-        check_finite(prefix, "pow_gamma", self.pow_gamma, false)?;
-        check_finite(prefix, "pow_up_down", self.pow_up_down, false)?;
-        check_finite(prefix, "pow_gamma_dtod", self.pow_gamma_dtod, true)?;
-        check_finite(prefix, "pow_up_down_dtod", self.pow_up_down_dtod, true)
+        check_finite(format!("{prefix}.pow_gamma"), self.pow_gamma, false)?;
+        check_finite(format!("{prefix}.pow_up_down"), self.pow_up_down, false)?;
+        check_finite(
+            format!("{prefix}.pow_gamma_dtod"),
+            self.pow_gamma_dtod,
+            true,
+        )?;
+        check_finite(
+            format!("{prefix}.pow_up_down_dtod"),
+            self.pow_up_down_dtod,
+            true,
+        )
     }
 
     /// The step update management plans with, aihwkit's weight granularity of the model

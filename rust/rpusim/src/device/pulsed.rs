@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::numeric::check_finite;
 use crate::rng::{normals_of_block, Op, Purpose, Stream};
 
 /// Parameters common to all pulsed devices. Defaults are aihwkit's generic `PulsedDevice`.
@@ -46,24 +47,6 @@ impl Default for PulsedParameters {
     }
 }
 
-/// `Ok` when `v` is finite (and `>= 0` with `non_negative`), else an error naming
-/// `{prefix}.{name}`.
-pub(crate) fn check_finite(prefix: &str, name: &str, v: f64, non_negative: bool) -> Result<()> {
-    if !v.is_finite() {
-        return Err(Error::invalid(
-            format!("{prefix}.{name}"),
-            format!("must be finite, got {v}"),
-        ));
-    }
-    if non_negative && v < 0.0 {
-        return Err(Error::invalid(
-            format!("{prefix}.{name}"),
-            format!("must be finite and >= 0, got {v}"),
-        ));
-    }
-    Ok(())
-}
-
 impl PulsedParameters {
     /// Checks every value; errors name the field as `{prefix}.{field}` (`device.dw_min`).
     pub(crate) fn validate(&self, prefix: &str) -> Result<()> {
@@ -74,7 +57,7 @@ impl PulsedParameters {
             ("w_max_dtod", self.w_max_dtod),
             ("w_min_dtod", self.w_min_dtod),
         ] {
-            check_finite(prefix, name, v, true)?;
+            check_finite(format!("{prefix}.{name}"), v, true)?;
         }
         if !(self.dw_min.is_finite() && self.dw_min > 0.0) {
             return Err(Error::invalid(
@@ -82,7 +65,7 @@ impl PulsedParameters {
                 format!("must be finite and > 0, got {}", self.dw_min),
             ));
         }
-        check_finite(prefix, "up_down", self.up_down, false)?;
+        check_finite(format!("{prefix}.up_down"), self.up_down, false)?;
         if !(self.w_min.is_finite()
             && self.w_max.is_finite()
             && self.w_min <= 0.0
@@ -158,7 +141,11 @@ impl Default for WriteNoiseParameters {
 
 impl WriteNoiseParameters {
     pub(crate) fn validate(&self, prefix: &str) -> Result<()> {
-        check_finite(prefix, "write_noise_std", self.write_noise_std, true)
+        check_finite(
+            format!("{prefix}.write_noise_std"),
+            self.write_noise_std,
+            true,
+        )
     }
 
     /// The standard deviation in weight units.
