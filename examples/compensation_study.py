@@ -7,8 +7,8 @@ rate (the same for every configuration of a network):
 * ``mlp``: MNIST, 784-256-128-10 sigmoid MLP (mnist_mlp.py), mini-batches of 10, mean loss,
   lr 0.1;
 * ``lenet``: MNIST, LeNet 16c5-p2-32c5-p2-128-10 tanh (mnist_lenet.py), batches of 10, lr 0.1;
-* ``lstm``: War and Peace, character-level 2-layer LSTM, hidden size 64 (lstm_text.py), 32
-  streams x 50 characters per step, lr 4.
+* ``lstm``: War and Peace (or the text file of ``--text``), character-level 2-layer LSTM,
+  hidden size 64 (lstm_text.py), 32 streams x 50 characters per step, lr 4.
 
 The networks and their training loops are those of rpusim.training, which the example scripts
 use too.
@@ -68,7 +68,7 @@ import rpusim
 import torch
 from rpusim import training
 from rpusim.compensation import WeightRemapper
-from rpusim.data import load_mnist, load_war_and_peace
+from rpusim.data import load_mnist, load_text, load_war_and_peace
 from rpusim.nn import convert_to_analog
 from rpusim.optim import AnalogSGD
 from torch import Tensor, nn
@@ -142,6 +142,8 @@ class StudyOptions:
     """First N characters of the test part (the last 10 %)."""
     evals_per_epoch: int = 4
     data_dir: Path | None = None
+    text: Path | None = None
+    """The LSTM's text (any UTF-8 file, gzipped or not); ``None``: War and Peace."""
     jobs: int = 1
     seed: int = 0
     out_dir: Path = OUT_DIR
@@ -227,9 +229,9 @@ class ImageProblem:
 
 
 class CharProblem:
-    """War and Peace as lstm_text.py trains it: 32 streams, 50 characters per step,
-    the hidden state carried from step to step (and reset at the start of each part of an
-    epoch); the metric is the test perplexity per character."""
+    """War and Peace (or ``options.text``) as lstm_text.py trains it: 32 streams, 50
+    characters per step, the hidden state carried from step to step (and reset at the start of
+    each part of an epoch); the metric is the test perplexity per character."""
 
     streams = 32
     seq_len = 50
@@ -237,7 +239,11 @@ class CharProblem:
     layers = 2
 
     def __init__(self, plan: Plan, options: StudyOptions) -> None:
-        corpus = load_war_and_peace(options.data_dir)
+        corpus = (
+            load_war_and_peace(options.data_dir)
+            if options.text is None
+            else load_text(options.text)
+        )
         self.vocabulary = len(corpus.vocabulary)
         self.train_data = training.streams(corpus.train[: plan.train], self.streams)
         self.test_data = training.streams(corpus.test[: plan.test], self.streams)
@@ -467,6 +473,13 @@ def run_all(tasks: Sequence[Task], jobs: int) -> list[RunResult]:
     return [r for r in results if r is not None]
 
 
+def title_of(net: Net, options: StudyOptions) -> str:
+    """The network's title, naming the text the LSTM reads when ``--text`` gives one."""
+    if net.key == "lstm" and options.text is not None:
+        return net.title.replace("War and Peace", options.text.name)
+    return net.title
+
+
 def table(results: Sequence[RunResult], options: StudyOptions) -> str:
     """The markdown table: a row per configuration, the final metric and the mean training
     time per epoch of every network."""
@@ -474,7 +487,7 @@ def table(results: Sequence[RunResult], options: StudyOptions) -> str:
     by_key = {(r.net, r.config): r for r in results}
     header = ["configuration"]
     for net in nets:
-        header += [f"{net.title}: {net.metric}", "s/epoch"]
+        header += [f"{title_of(net, options)}: {net.metric}", "s/epoch"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
     for key in options.configs:
         cells = [CONFIGURATIONS[key].label]
@@ -493,7 +506,8 @@ def describe(options: StudyOptions) -> str:
         plan = plan_of(net, options)
         train, test = ("all" if n is None else n for n in (plan.train, plan.test))
         lines.append(
-            f"- {net.title}: {train} training / {test} test {net.unit}, {plan.epochs} "
+            f"- {title_of(net, options)}: {train} training / {test} test {net.unit}, "
+            f"{plan.epochs} "
             f"epoch(s), lr {net.lr}, seed {options.seed}, {options.evals_per_epoch} "
             "evaluations per epoch"
         )
@@ -532,7 +546,7 @@ def plot(results: Sequence[RunResult], options: StudyOptions, path: Path) -> Non
         axis.yaxis.set_minor_formatter(minor("23456789" if high / low < 20 else "235"))
         axis.set_xlabel("epoch")
         axis.set_ylabel(net.metric)
-        axis.set_title(net.title)
+        axis.set_title(title_of(net, options))
         axis.grid(True, which="both", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=4, fontsize="small")
@@ -646,6 +660,11 @@ def parse_options(argv: Sequence[str] | None = None) -> StudyOptions:
         help="directory holding mnist/ and text/ (unset: $RPUSIM_DATA, else ../shared/datasets)",
     )
     parser.add_argument(
+        "--text",
+        type=Path,
+        help="the LSTM's text file, UTF-8, gzipped or not (unset: War and Peace)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=1,
@@ -679,6 +698,7 @@ def parse_options(argv: Sequence[str] | None = None) -> StudyOptions:
         test_chars=args.test_chars,
         evals_per_epoch=args.evals_per_epoch,
         data_dir=args.data_dir,
+        text=args.text,
         jobs=args.jobs,
         seed=args.seed,
         out_dir=args.out_dir,

@@ -93,3 +93,16 @@ def test_tiny_study_writes_table_plot_and_results(tmp_path: Path) -> None:
         assert f"| {label} |" in table
         assert f"| {label} |" in result.stdout
     assert (tmp_path / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_lstm_reads_the_text_file_it_is_given(tmp_path: Path) -> None:
+    text = tmp_path / "rhymes.txt"
+    text.write_text("humpty dumpty sat on a wall, humpty dumpty had a great fall\n" * 80)
+    result = study(
+        "--nets", "lstm", "--configs", "float", "--epochs", "1", "--train-chars", "2000",
+        "--test-chars", "400", "--evals-per-epoch", "1", "--text", str(text),
+        "--out-dir", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "- rhymes.txt LSTM 2x64: 2000 training / 400 test characters" in result.stdout
+    assert "War and Peace" not in result.stdout
