@@ -4,6 +4,7 @@ checkpoint, and a rank that dies makes the other fail instead of hang."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import multiprocessing
 import socket
@@ -19,7 +20,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
 import rpusim  # noqa: E402
-from rpusim import IOParameters, RPUConfig, presets  # noqa: E402
+from rpusim import RPUConfig, presets  # noqa: E402
 from rpusim.data import load_digits  # noqa: E402
 from rpusim.distributed import AnalogDataParallel, state_hash  # noqa: E402
 from rpusim.nn import AnalogConv2d, AnalogLinear, analog_layers  # noqa: E402
@@ -32,12 +33,9 @@ BATCH = 6
 
 
 def config() -> RPUConfig:
-    """The paper's pulsed update and devices, a periphery without noise (see the module doc of
-    rpusim.distributed)."""
-    rpu = presets.paper_baseline()
-    rpu.forward = IOParameters.perfect()
-    rpu.backward = IOParameters.perfect()
-    return rpu
+    """The paper's device, periphery and pulsed update: noisy passes, whose noise the batch
+    shards make that of the single process's samples."""
+    return presets.paper_baseline()
 
 
 def build(seed: int) -> nn.Module:
@@ -223,3 +221,19 @@ def test_state_hash_sees_tile_counters() -> None:
     before = state_hash(model)
     model(torch.rand(2, 64))  # a training forward pass advances the tile's random counter
     assert state_hash(model) != before
+
+
+def test_tile_batch_shards_draw_the_whole_batchs_noise() -> None:
+    """A tile's passes of part s of a batch equal that part of the whole batch's pass."""
+    tile = rpusim.AnalogTile(5, 7, presets.paper_baseline(), seed=9)
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 7)).astype(np.float32)
+    whole = copy.deepcopy(tile).forward(x)
+    parts = []
+    for shard in (0, 1):
+        part = copy.deepcopy(tile)
+        part.batch_shard = shard
+        parts.append(part.forward(x[4 * shard : 4 * (shard + 1)]))
+    assert np.array_equal(np.concatenate(parts), whole)
+    assert copy.deepcopy(part).batch_shard == 0  # not part of the state
+    with pytest.raises(ValueError, match="batch_shard must be an integer"):
+        tile.batch_shard = -1

@@ -52,6 +52,12 @@ class Tile:
     def counters(self) -> tuple[int, int, int]:
         """``(forward, backward, update)`` call counters."""
     @property
+    def batch_shard(self) -> int:
+        """Which equal part of a larger batch the passes compute (their noise is that of those
+        samples of the whole batch); 0 by default, not saved."""
+    @batch_shard.setter
+    def batch_shard(self, shard: int) -> None: ...
+    @property
     def pulses(self) -> int:
         """Pulses applied to the devices since the tile was made (saved with the state)."""
     def forward(self, x: npt.NDArray[np.float32], is_test: bool) -> npt.NDArray[np.float32]:

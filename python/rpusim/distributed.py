@@ -18,15 +18,16 @@ buffers) is sent to every process, so that all replicas start equal.
 :meth:`AnalogDataParallel.check_replicas` compares a hash of every replica's state across the
 processes.
 
-What a single process on the global batch would do differently: a forward or backward pass
-draws its noise by the sample's place in its own call, so rank ``r``'s sample ``b`` has the
-noise of sample ``b`` of a single process, not of sample ``r B + b``; batch statistics (batch
-norm, the running average of ``average_abs_max`` noise management) are each process's own. With
-a periphery without noise (``IOParameters.perfect()``) and no batch norm, the tiles of ``R``
-processes of batch ``B`` hold the bits of one process of batch ``R B`` when ``R`` is a power of
-two (each process's errors are those of the global mean loss times ``R``, and only then is the
-division by ``R`` exact); the digital parameters agree to float rounding (their gradients are
-summed in another order, as with DDP).
+Every tile's :attr:`~rpusim.tile.AnalogTile.batch_shard` is the process's rank, so that rank
+``r``'s forward and backward passes of ``B`` samples (or patches, or rows of an LSTM step) draw
+the noise of samples ``r B ..`` of the global batch: with equal parts in every process, the
+tiles of ``R`` processes of batch ``B`` hold the bits of one process of batch ``R B`` when ``R``
+is a power of two (each process's errors are those of the global mean loss times ``R``, and only
+then is the division by ``R`` exact). What still differs from a single process: batch
+statistics (batch norm, the running average of ``average_abs_max`` noise management) are each
+process's own, and the digital parameters agree to float rounding only (their gradients are
+summed in another order, as with DDP). A last, smaller part of an epoch draws other noise than
+the single process would, but the replicas stay identical.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class AnalogDataParallel(nn.Module):
         for p in module.parameters():
             if isinstance(p, AnalogContext):
                 p.gather_pairs = self._gather_pairs
+                p.analog_tile.batch_shard = self.rank
             elif p.requires_grad:
                 p.register_post_accumulate_grad_hook(self._average_gradient)  # type: ignore[no-untyped-call]
 

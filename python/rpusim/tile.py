@@ -111,6 +111,12 @@ def _check_size(name: str, value: object) -> int:
     return int(value)
 
 
+def _check_shard(shard: object) -> int:
+    if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < 2**63:
+        raise ValueError(f"batch_shard must be an integer in [0, 2^63), got {shard!r}")
+    return shard
+
+
 def _native_from_state(state: object) -> _native.Tile:
     """The engine tile stored in a :meth:`AnalogTile.state_dict`."""
     if not isinstance(state, Mapping):
@@ -278,6 +284,19 @@ class AnalogTile:
         since the tile was made, every device of a unit cell counted; saved with the state.
         Exact float updates (the ideal device, pulse type ``none``) apply none."""
         return self._tile.pulses
+
+    @property
+    def batch_shard(self) -> int:
+        """Which of equal parts of a larger batch the forward and backward passes compute
+        (data-parallel training; default 0, the whole batch): a pass of ``n`` samples draws
+        the noise of samples ``shard * n`` to ``(shard + 1) * n - 1`` of that batch, so that
+        ``R`` processes passing parts ``0 .. R - 1`` draw what one process passing the whole
+        batch draws. Not saved with the state; the update does not use it."""
+        return self._tile.batch_shard
+
+    @batch_shard.setter
+    def batch_shard(self, shard: int) -> None:
+        self._tile.batch_shard = _check_shard(shard)
 
     @property
     def rpu_config(self) -> RPUConfig:

@@ -217,6 +217,20 @@ impl PyTile {
         })
     }
 
+    /// Which equal part of a larger batch the passes compute (`TileArray::batch_shard`).
+    #[getter]
+    fn batch_shard(&self, py: Python<'_>) -> PyResult<u64> {
+        self.run(py, |t| Ok(t.batch_shard()))
+    }
+
+    #[setter]
+    fn set_batch_shard(&self, py: Python<'_>, shard: u64) -> PyResult<()> {
+        self.run(py, |t| {
+            t.set_batch_shard(shard);
+            Ok(())
+        })
+    }
+
     fn forward<'py>(
         &self,
         py: Python<'py>,

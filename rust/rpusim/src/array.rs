@@ -217,6 +217,18 @@ impl TileArray {
         self.tiles[0].counters()
     }
 
+    /// [`Tile::batch_shard`] of every tile.
+    pub fn batch_shard(&self) -> u64 {
+        self.tiles[0].batch_shard()
+    }
+
+    /// Sets [`Tile::batch_shard`] of every tile.
+    pub fn set_batch_shard(&mut self, shard: u64) {
+        for tile in &mut self.tiles {
+            tile.set_batch_shard(shard);
+        }
+    }
+
     /// Pulses applied to all the tiles' devices.
     pub fn pulses(&self) -> u64 {
         self.tiles.iter().map(Tile::pulses).sum()

@@ -39,6 +39,9 @@ pub(crate) struct PassCall<'a> {
     /// The tile's seed and the pass's call counter: where its random streams are.
     pub seed: u64,
     pub call: u64,
+    /// The place of the batch's first sample among the samples of the call (the tile's
+    /// batch shard times `n`): where its samples' random numbers are.
+    pub first_sample: u64,
     /// Whether the batch advances the running average of `average_abs_max` noise management.
     pub learn: bool,
 }
@@ -105,6 +108,7 @@ impl Backend for CpuBackend {
             pass.n,
             pass.seed,
             pass.call,
+            pass.first_sample,
             y,
             &mut self.pass,
         );

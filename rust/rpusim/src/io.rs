@@ -251,6 +251,9 @@ impl Periphery {
 /// The random streams of one call of a pass.
 #[derive(Debug)]
 pub struct PassStreams {
+    /// The place of the batch's first sample among the samples the call's streams address
+    /// (`shard * n` for shard `shard` of equal parts of a larger batch; 0 for a whole batch).
+    pub first_sample: u64,
     /// Stochastic rounding of the DAC.
     pub input_rounding: Stream,
     /// Noise on the DAC outputs.
@@ -265,9 +268,10 @@ pub struct PassStreams {
 
 impl PassStreams {
     /// The streams of call number `call` of a pass in `direction` of a tile seeded `seed`.
-    pub fn new(seed: u64, direction: Direction, call: u64) -> Self {
+    pub fn new(seed: u64, direction: Direction, call: u64, first_sample: u64) -> Self {
         let s = |p| Stream::new(seed, direction.op(), p, call);
         PassStreams {
+            first_sample,
             input_rounding: s(Purpose::InputRounding),
             input_noise: s(Purpose::InputNoise),
             weight_noise: s(Purpose::WeightNoise),
@@ -343,7 +347,7 @@ fn fill_samples(
             .take_while(|&(&b, d)| b == b0 + d)
             .count();
         let span = &mut out[q * per..(q + run) * per];
-        let first = u64::from(b0) * per as u64;
+        let first = (u64::from(b0) + st.first_sample) * per as u64;
         if kind.normal() {
             stream.fill_normals_in([pass, 0], first, span);
         } else {
@@ -486,6 +490,7 @@ pub(crate) fn analog_pass(
     n: usize,
     seed: u64,
     call: u64,
+    first_sample: u64,
     y: &mut [f32],
     buf: &mut PassBuffers,
 ) {
@@ -494,7 +499,7 @@ pub(crate) fn analog_pass(
     }
     let (k, m) = direction.sizes(out_size, in_size);
     let per = Periphery::new(io, direction);
-    let streams = PassStreams::new(seed, direction, call);
+    let streams = PassStreams::new(seed, direction, call, first_sample);
     let isa = isa();
     let PassBuffers {
         alphas,

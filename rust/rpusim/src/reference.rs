@@ -102,7 +102,8 @@ fn reference_pass(
         }
     };
     let per = Periphery::new(io, direction);
-    let st = PassStreams::new(pass.seed, direction, pass.call);
+    let st = PassStreams::new(pass.seed, direction, pass.call, pass.first_sample);
+    let first = pass.first_sample as usize;
     y.fill(0.0);
     for b in 0..n {
         let xb = &x[b * k..(b + 1) * k];
@@ -123,7 +124,7 @@ fn reference_pass(
             let draw = |kind: Kind, e: usize| kind.at(&st, pass, e as u64);
             let mut u = vec![0.0f32; k];
             for j in 0..k {
-                let e = b * k + j;
+                let e = (first + b) * k + j;
                 let sto = per.inp_sto_round.then(|| draw(Kind::InputRounding, e));
                 u[j] = clip(
                     quantize(xb[j] / (alpha * r), per.inp_step, sto),
@@ -137,7 +138,7 @@ fn reference_pass(
             let u_norm = l2_norm(&u);
             let mut saturated = false;
             for (i, vi) in v.iter_mut().enumerate() {
-                let e = b * m + i;
+                let e = (first + b) * m + i;
                 if per.w_noise > 0.0 {
                     *vi += per.w_noise * u_norm * draw(Kind::WeightNoise, e);
                 }

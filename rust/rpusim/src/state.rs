@@ -172,6 +172,7 @@ impl Tile {
             },
             pulses: header.pulses,
             nm_running: header.nm_running,
+            batch_shard: 0,
             workspace: Default::default(),
             backend: Default::default(),
         })

@@ -86,6 +86,9 @@ pub struct Tile {
     pub(crate) pulses: u64,
     /// Running averages of `average_abs_max` noise management: forward, backward.
     pub(crate) nm_running: [Option<f32>; 2],
+    /// Which of equal parts of a larger batch the passes compute (data-parallel training):
+    /// their samples draw the noise of samples `shard * n ..` of that batch (not saved).
+    pub(crate) batch_shard: u64,
     /// The front's buffers, kept from call to call (not part of the state).
     pub(crate) workspace: Workspace,
     /// The kernels of the analog operations, with their buffers (not part of the state).
@@ -109,6 +112,7 @@ impl Tile {
             counters: Counters::default(),
             pulses: 0,
             nm_running: [None, None],
+            batch_shard: 0,
             workspace: Workspace::default(),
             backend: CpuBackend::default(),
         })
@@ -137,6 +141,21 @@ impl Tile {
     /// How many calls of each operation the tile has made.
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// Which of equal parts of a larger batch the forward and backward passes compute
+    /// (default 0, the whole batch): a pass of `n` samples draws the noise of samples
+    /// `shard * n .. (shard + 1) * n` of the larger batch, so that `R` processes, each passing
+    /// its part `shard` of a batch of `R n` samples, draw what one process passing the whole
+    /// batch draws (data-parallel training). Not part of the saved state; the update is not
+    /// affected (it takes the whole batch in every process).
+    pub fn batch_shard(&self) -> u64 {
+        self.batch_shard
+    }
+
+    /// Sets [`Tile::batch_shard`].
+    pub fn set_batch_shard(&mut self, shard: u64) {
+        self.batch_shard = shard;
     }
 
     /// How many single pulses the updates (and [`Tile::pulse`]) have applied to the devices
@@ -392,6 +411,7 @@ impl Tile {
             n,
             seed: self.seed,
             call: *call,
+            first_sample: self.batch_shard * n as u64,
             learn,
         };
         let array = array_of!(self);

@@ -424,3 +424,61 @@ fn bound_management_rescues_saturated_outputs() {
         vec![12.0]
     );
 }
+
+/// Shard `s` of a batch split in `parts` equal parts draws the noise of those samples of the
+/// whole batch: the parts' outputs, put together, are the whole batch's bits (forward and
+/// backward, every noise source on, bound management repeating saturated samples), on the fast
+/// kernels and on the reference.
+#[test]
+fn batch_shards_draw_the_noise_of_their_samples_in_the_whole_batch() {
+    let (out, inp, n, parts) = (7, 9, 12, 3);
+    let io = IoParameters {
+        inp_noise: 0.05,
+        w_noise: 0.02,
+        out_bound: 2.0,
+        ..IoParameters::default()
+    };
+    let weights = uniform(out * inp, -0.5, 0.5, 3);
+    let whole = tile(out, inp, io, &weights);
+    let x = uniform(n * inp, -1.0, 1.0, 4);
+    let d = uniform(n * out, -1.0, 1.0, 5);
+    let rows = n / parts;
+    for fast in [true, false] {
+        let pass = |t: &mut Tile, x: &[f32], d: &[f32], m: usize| {
+            let x = Matrix::new(x, m, inp).unwrap();
+            let d = Matrix::new(d, m, out).unwrap();
+            if fast {
+                (t.forward(x, false).unwrap(), t.backward(d).unwrap())
+            } else {
+                (
+                    rpusim::reference::forward(t, x, false).unwrap(),
+                    rpusim::reference::backward(t, d).unwrap(),
+                )
+            }
+        };
+        let (y, z) = pass(&mut whole.clone(), &x, &d, n);
+        let (mut y_parts, mut z_parts) = (Vec::new(), Vec::new());
+        for s in 0..parts {
+            let mut part = whole.clone();
+            part.set_batch_shard(s as u64);
+            let (yp, zp) = pass(
+                &mut part,
+                &x[s * rows * inp..(s + 1) * rows * inp],
+                &d[s * rows * out..(s + 1) * rows * out],
+                rows,
+            );
+            y_parts.extend(yp);
+            z_parts.extend(zp);
+        }
+        assert_eq!(y_parts, y, "forward (fast: {fast})");
+        assert_eq!(z_parts, z, "backward (fast: {fast})");
+        // Without the shard, a part draws the noise of the batch's first samples instead.
+        let (y1, _) = pass(
+            &mut whole.clone(),
+            &x[rows * inp..2 * rows * inp],
+            &d[..rows * out],
+            rows,
+        );
+        assert_ne!(y1, y[rows * out..2 * rows * out]);
+    }
+}
