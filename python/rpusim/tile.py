@@ -64,6 +64,12 @@ def _as_matrix(name: str, value: object) -> tuple[FloatArray, bool]:
             raise TypeError(f"{name} must be a dense (strided) tensor, got layout {value.layout}")
         array = value.detach().numpy()
         is_tensor = True
+    elif isinstance(value, np.ma.MaskedArray):
+        # The engine would read the masked values as if they were data.
+        raise TypeError(
+            f"{name}: a masked array's mask would be lost; pass value.filled(fill) or the "
+            "unmasked rows"
+        )
     elif isinstance(value, np.ndarray):
         if value.dtype != np.float32:
             raise TypeError(
@@ -76,7 +82,8 @@ def _as_matrix(name: str, value: object) -> tuple[FloatArray, bool]:
             f"{name} must be a float32 numpy.ndarray or torch.Tensor, got {type(value).__name__}"
         )
     if not (array.flags.c_contiguous and array.flags.aligned):
-        array = np.ascontiguousarray(array)
+        # np.ascontiguousarray keeps a contiguous but misaligned array as it is.
+        array = np.array(array, dtype=np.float32, order="C", copy=True)
     return array, is_tensor
 
 
@@ -436,8 +443,11 @@ class AnalogTile:
         return self._tile.to_bytes()
 
     @classmethod
-    def from_bytes(cls, state: bytes) -> AnalogTile:
-        """A tile restored from :meth:`to_bytes`; it continues bit-identically."""
+    def from_bytes(cls, state: bytes | bytearray | memoryview) -> AnalogTile:
+        """A tile restored from :meth:`to_bytes` (any bytes-like object holding them, as
+        :meth:`load_state_dict` takes); it continues bit-identically."""
+        if isinstance(state, (bytearray, memoryview)):
+            state = bytes(state)
         tile = cls.__new__(cls)
         tile._tile = _native.Tile.from_bytes(state)
         return tile
