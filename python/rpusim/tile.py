@@ -467,13 +467,21 @@ class AnalogTile:
         """Replaces the whole state (configuration and devices included) by ``state`` from
         :meth:`state_dict`. The sizes must match (:class:`~rpusim.StateError`); a failure leaves
         the tile unchanged."""
+        self._tile = self._native_for(state)
+
+    def check_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Raises what :meth:`load_state_dict` would raise for ``state``, and changes nothing
+        (reads the state's bytes as loading does)."""
+        self._native_for(state)
+
+    def _native_for(self, state: Mapping[str, Any]) -> _native.Tile:
         native = _native_from_state(state)
         if (native.out_size, native.in_size) != (self.out_size, self.in_size):
             raise StateError(
                 f"state: a {native.out_size} x {native.in_size} tile cannot be loaded into a "
                 f"{self.out_size} x {self.in_size} tile"
             )
-        self._tile = native
+        return native
 
     def __getstate__(self) -> dict[str, Any]:
         return self.state_dict()

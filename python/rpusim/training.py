@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, cast
+from typing import Any, Optional, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +73,8 @@ __all__ = [
     "vgg8",
 ]
 
+T = TypeVar("T")
+
 Log = Optional[Callable[[str], None]]
 """Where the comparisons send their line per epoch (``None``: nowhere)."""
 
@@ -81,14 +83,19 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
-def _progress(steps: range, desc: str, unit: str, disable: bool | None) -> Iterable[int]:
-    """``steps`` with a tqdm progress bar when tqdm is installed (``disable``: tqdm's,
-    ``None`` for a bar on a terminal only)."""
+def _progress(
+    items: Iterable[T], desc: str, unit: str, disable: bool | None, unit_scale: int = 1
+) -> Iterable[T]:
+    """``items`` with a tqdm progress bar when tqdm is installed (``disable``: tqdm's,
+    ``None`` for a bar on a terminal only); ``unit_scale`` units per item (images per batch:
+    the bar's rate is then images per second)."""
     try:
         from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no stubs
     except ImportError:
-        return steps
-    bar: Iterable[int] = tqdm(steps, desc=desc, unit=unit, leave=False, disable=disable)
+        return items
+    bar: Iterable[T] = tqdm(
+        items, desc=desc, unit=unit, unit_scale=unit_scale, leave=False, disable=disable
+    )
     return bar
 
 
@@ -580,24 +587,6 @@ def cifar_runs(modes: Sequence[str], lr: float) -> list[Run]:
     return runs
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _samples_bar(total: int, desc: str, disable: bool | None) -> Any:
-    """A tqdm bar counting images (its rate is images per second), or one that draws nothing
-    without tqdm."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc=desc, unit="img", leave=False, disable=disable)
-
-
 def _cifar_subset(n: int, size: int | None) -> npt.NDArray[np.int64]:
     """``size`` of ``n`` image indices (all for ``None``): a fixed random choice, the same for
     every seed, since the file holds the images sorted by class."""
@@ -734,16 +723,14 @@ def train_cifar(
         seconds = [0.0] * len(runs)
         for run in runs:
             run.model.train()
-        bar = _samples_bar(n_train, f"epoch {epoch}", disable)
-        for x, y in loader:
+        # The bar counts a whole batch for the last one too: its rate is what matters.
+        for x, y in _progress(loader, f"epoch {epoch}", "img", disable, batch_size):
             for k, run in enumerate(runs):
                 start = time.perf_counter()
                 run.optimizer.zero_grad()
                 torch.autograd.backward(nn.functional.cross_entropy(run.model(x), y))
                 run.optimizer.step()
                 seconds[k] += time.perf_counter() - start
-            bar.update(len(y))
-        bar.close()
         for run, spent in zip(runs, seconds):
             run.seconds.append(spent)
             run.accuracy.append(_loader_accuracy(run.model, test_loader))

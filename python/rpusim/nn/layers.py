@@ -10,11 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rpusim import _native
 from rpusim._native import StateError
 from rpusim.config import RPUConfig
 from rpusim.nn._context import AnalogContext, analog_matmul
-from rpusim.tile import AnalogTile, _native_from_state
+from rpusim.tile import AnalogTile
 
 __all__ = ["AnalogConv1d", "AnalogConv2d", "AnalogLayer", "AnalogLinear"]
 
@@ -55,9 +54,6 @@ class AnalogLayer(nn.Module):
     """Whether the bias is the tile's last column (fed with 1) rather than a digital parameter."""
     weight_shape: tuple[int, ...]
     """The weight's shape in torch's layout (outputs first)."""
-    _checked: tuple[object, _native.Tile] | None = None
-    """A state and its engine tile that ``_load_from_state_dict`` checked, for
-    ``set_extra_state`` to take without reading the bytes again."""
 
     def __init__(
         self,
@@ -173,15 +169,13 @@ class AnalogLayer(nn.Module):
         """Restores the tile from :meth:`get_extra_state` of a layer of the same class, weight
         shape and bias kind (:class:`~rpusim.StateError` otherwise, the layer unchanged) and
         drops pairs stored for an update that will not come."""
-        checked, self._checked = self._checked, None
-        native = checked[1] if checked is not None and checked[0] is state else None
-        # The engine tile is swapped inside the AnalogTile, which keeps its identity.
-        self.tile._tile = self._checked_native(state) if native is None else native
+        self._check_layer_state(state)
+        self.tile.load_state_dict(state["tile"])
         self.analog_ctx.stored.clear()
 
-    def _checked_native(self, state: Any) -> _native.Tile:
-        """The engine tile of ``state`` (from :meth:`get_extra_state`), checked against this
-        layer: its class, weight shape, bias kind and tile size."""
+    def _check_layer_state(self, state: Any) -> None:
+        """Whether ``state`` (from :meth:`get_extra_state`) is of a layer like this one: the
+        same class, weight shape and bias kind (its tile is the tile's to check)."""
         if not isinstance(state, Mapping) or "tile" not in state:
             raise ValueError(
                 f"{type(self).__name__}: the state has no tile (expected {{'tile': ...}} from "
@@ -196,14 +190,6 @@ class AnalogLayer(nn.Module):
                     f"{name}: the state's {what} is {got!r}, this layer's is {want!r} (a state "
                     f"loads only into a layer of the same class, weight shape and bias kind)"
                 )
-        native = _native_from_state(state["tile"])
-        tile = self.tile
-        if (native.out_size, native.in_size) != (tile.out_size, tile.in_size):
-            raise StateError(
-                f"state: a {native.out_size} x {native.in_size} tile cannot be loaded into a "
-                f"{tile.out_size} x {tile.in_size} tile"
-            )
-        return native
 
     def _load_from_state_dict(
         self,
@@ -216,19 +202,21 @@ class AnalogLayer(nn.Module):
         error_msgs: list[str],
     ) -> None:
         # All or nothing for the layer: the tile state and the bias are checked before torch
-        # copies the bias, and a problem joins torch's list of errors (its RuntimeError).
+        # copies the bias, and a problem joins torch's list of errors (its RuntimeError). The
+        # tile's bytes are read twice (here and when set_extra_state loads them): loading is
+        # rare, and the layer keeps no half-loaded state between the two.
         key = prefix + "_extra_state"
         if key in state_dict:
             bias = state_dict.get(prefix + "bias")
             try:
-                self._checked = (state_dict[key], self._checked_native(state_dict[key]))
+                self._check_layer_state(state_dict[key])
+                self.tile.check_state_dict(state_dict[key]["tile"])
                 own = self.bias
                 if own is not None and isinstance(bias, Tensor) and bias.shape != own.shape:
                     raise StateError(
                         f"bias: expected shape {tuple(own.shape)}, got {tuple(bias.shape)}"
                     )
             except (ValueError, TypeError) as error:
-                self._checked = None
                 error_msgs.append(f"{key}: {error}")
                 return
         super()._load_from_state_dict(
