@@ -6,11 +6,12 @@ its share of the batch; then, as torch's ``DistributedDataParallel`` does for fl
 
 * the gradients of the digital parameters (biases, batch norm, any float layer) are averaged
   over the processes after each backward pass;
-* before each pulsed update, the ``(x, d)`` pairs that every process's backward passes stored
-  on a tile are gathered in rank order, and every process applies the same update, with the
-  same random streams, to its copy of the tile: the replicas stay bit-identical, and the update
-  is the one a single process computes from the global batch (the rows of rank 0, then rank 1,
-  ...);
+* at the end of each backward pass, the ``(x, d)`` pairs that every process stored on a tile
+  are gathered in rank order, so that at the optimizer's step every process applies the same
+  update, with the same random streams, to its copy of the tile: the replicas stay
+  bit-identical, and the update is the one a single process computes from the global batch
+  (the rows of rank 0, then rank 1, ...; with gradient accumulation, backward pass by backward
+  pass);
 * the buffers (batch norm's running statistics) are sent from rank 0 before each forward pass.
 
 At the start, rank 0's whole state (weights, tiles with their seeds and random counters,
@@ -106,45 +107,107 @@ class AnalogDataParallel(nn.Module):
         dist.broadcast_object_list(state, src=self._source, group=process_group)
         assert state[0] is not None
         module.load_state_dict(state[0])
+        self._contexts: list[AnalogContext] = []
+        self._digital: list[Tensor] = []
         for p in module.parameters():
             if isinstance(p, AnalogContext):
-                p.gather_pairs = self._gather_pairs
+                p.on_store = self._queue_sync
                 p.analog_tile.batch_shard = self.rank
+                self._contexts.append(p)
             elif p.requires_grad:
-                p.register_post_accumulate_grad_hook(self._average_gradient)  # type: ignore[no-untyped-call]
+                p.register_post_accumulate_grad_hook(self._gradient_ready)  # type: ignore[no-untyped-call]
+                self._digital.append(p)
+        self._ready: set[int] = set()  # the digital parameters whose gradient this backward made
+        self._queued = False
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The module's forward pass, after the buffers of rank 0 have been sent."""
         if self.broadcast_buffers and self.world_size > 1:
-            for buffer in self.module.buffers():
-                dist.broadcast(buffer, src=self._source, group=self.process_group)
+            buffers = list(self.module.buffers())
+            for dtype in {b.dtype for b in buffers}:
+                same = [b for b in buffers if b.dtype == dtype]
+                flat = torch.cat([b.reshape(-1) for b in same])
+                dist.broadcast(flat, src=self._source, group=self.process_group)
+                _scatter(flat, same)
         return self.module(*args, **kwargs)
 
-    def _average_gradient(self, p: Tensor) -> None:
-        assert p.grad is not None
-        dist.all_reduce(p.grad, group=self.process_group)
-        p.grad /= self.world_size
+    # The processes meet once at the end of each backward pass, as DDP's reducer does: the first
+    # hook of a backward (a tile storing its pair, a digital gradient) queues _sync on the
+    # autograd engine, which runs it when the whole backward is done. Three collectives per
+    # backward however many layers: the counts of the new pairs, the pairs, the gradients.
+    def _gradient_ready(self, p: Tensor) -> None:
+        self._ready.add(id(p))
+        self._queue_sync()
 
-    def _gather_pairs(self, x: Tensor, d: Tensor) -> tuple[Tensor, Tensor]:
-        """Every process's ``(x, d)`` rows, in rank order (processes may hold different
-        numbers of rows: the rows are padded to the largest count for the all-gather), the
-        errors divided by the number of processes: each process's ``d`` is the gradient of its
-        own mean loss, and the update of the global batch is that of their average, as DDP
-        averages the float gradients."""
-        rows = torch.tensor([len(x)], dtype=torch.int64)
-        counts = [torch.zeros(1, dtype=torch.int64) for _ in range(self.world_size)]
-        dist.all_gather(counts, rows, group=self.process_group)
-        sizes = [int(c) for c in counts]
-        most = max(sizes)
+    def _queue_sync(self) -> None:
+        if not self._queued and self.world_size > 1:
+            self._queued = True
+            torch.autograd.Variable._execution_engine.queue_callback(self._sync)
 
-        def gathered(a: Tensor) -> Tensor:
-            padded = torch.zeros(most, a.shape[1], dtype=a.dtype)
-            padded[: len(a)] = a
-            parts = [torch.empty_like(padded) for _ in range(self.world_size)]
-            dist.all_gather(parts, padded, group=self.process_group)
-            return torch.cat([part[:n] for part, n in zip(parts, sizes)])
+    def _sync(self) -> None:
+        self._queued = False
+        self._gather_pairs()
+        ready = [p for p in self._digital if id(p) in self._ready]
+        self._ready.clear()
+        for dtype in {p.dtype for p in ready}:
+            grads = [p.grad for p in ready if p.dtype == dtype]
+            assert all(g is not None for g in grads)
+            flat = torch.cat([g.reshape(-1) for g in grads])  # type: ignore[union-attr]
+            dist.all_reduce(flat, group=self.process_group)
+            flat /= self.world_size
+            _scatter(flat, grads)  # type: ignore[arg-type]
 
-        return gathered(x.contiguous()), gathered(d.contiguous()) / self.world_size
+    def _gather_pairs(self) -> None:
+        """Replaces the ``(x, d)`` pairs that this backward pass stored on each tile by those of
+        every process, in rank order (processes may hold different numbers of rows), the errors
+        divided by the number of processes: each process's ``d`` is the gradient of its own mean
+        loss, and the update of the global batch is that of their average, as DDP averages the
+        float gradients."""
+        fresh = [self._take_fresh(c) for c in self._contexts]
+        counts = torch.tensor([len(x) for x, _ in fresh], dtype=torch.int64)
+        every = [torch.empty_like(counts) for _ in range(self.world_size)]
+        dist.all_gather(every, counts, group=self.process_group)
+        rows = torch.stack(every)  # (rank, context)
+        if not rows.any():
+            return
+        widths = torch.tensor(
+            [c.analog_tile.in_size + c.analog_tile.out_size for c in self._contexts]
+        )
+        most = int((rows * widths).sum(1).max())
+        flat = torch.zeros(most, dtype=torch.float32)
+        mine = torch.cat([a.reshape(-1) for pair in fresh for a in pair])
+        flat[: len(mine)] = mine
+        parts = [torch.empty_like(flat) for _ in range(self.world_size)]
+        dist.all_gather(parts, flat, group=self.process_group)
+        pieces: list[list[tuple[Tensor, Tensor]]] = [[] for _ in self._contexts]
+        for rank, part in enumerate(parts):
+            at = 0
+            for i, c in enumerate(self._contexts):
+                n, m, k = int(rows[rank, i]), c.analog_tile.in_size, c.analog_tile.out_size
+                x = part[at : at + n * m].view(n, m)
+                d = part[at + n * m : at + n * (m + k)].view(n, k)
+                pieces[i].append((x, d))
+                at += n * (m + k)
+        for c, own in zip(self._contexts, pieces):
+            if sum(len(x) for x, _ in own):
+                x = torch.cat([x for x, _ in own])
+                d = torch.cat([d for _, d in own]) / self.world_size
+                c.stored.append(_GatheredPair((x, d)))
+
+    def _take_fresh(self, context: AnalogContext) -> tuple[Tensor, Tensor]:
+        """Removes from ``context`` the pairs stored since its last gathered one; they as one
+        float32 pair (no rows when there are none)."""
+        stored = context.stored
+        gathered = [i for i, pair in enumerate(stored) if isinstance(pair, _GatheredPair)]
+        first = gathered[-1] + 1 if gathered else 0
+        fresh = stored[first:]
+        del stored[first:]
+        tile = context.analog_tile
+        if not fresh:
+            return torch.empty(0, tile.in_size), torch.empty(0, tile.out_size)
+        x = torch.cat([x.reshape(len(x), -1) for x, _ in fresh]).to(torch.float32)
+        d = torch.cat([d.reshape(len(d), -1) for _, d in fresh]).to(torch.float32)
+        return x, d
 
     def check_replicas(self) -> str:
         """The hash of this replica's state (:func:`state_hash`), the same in every process;
@@ -159,3 +222,16 @@ class AnalogDataParallel(nn.Module):
                 f"(state hashes {[hashes[r][:12] for r in differ]} against {hashes[0][:12]})"
             )
         return mine
+
+
+class _GatheredPair(tuple[Tensor, Tensor]):
+    """A stored pair that holds every process's rows (earlier backward passes' pairs, before
+    an update under gradient accumulation); the pairs after the last of them are new."""
+
+
+def _scatter(flat: Tensor, into: list[Tensor]) -> None:
+    """Copies the consecutive pieces of ``flat`` back into the tensors ``into``."""
+    at = 0
+    for t in into:
+        t.copy_(flat[at : at + t.numel()].view_as(t))
+        at += t.numel()

@@ -89,32 +89,26 @@ class AnalogContext(torch.nn.Parameter):
                 "or zero_grad() between backward passes"
             )
         self.stored.append((x, d))
+        if self.on_store is not None:
+            self.on_store()
 
-    gather_pairs: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]] | None = None
-    """Data-parallel training (:mod:`rpusim.distributed`): called with this process's stored
-    ``(x, d)`` before every update, it returns the pairs of all processes in rank order (the
-    errors divided by the number of processes, as gradients are averaged), which the update
-    then applies. ``None``: the update applies this process's pairs."""
+    on_store: Callable[[], None] | None = None
+    """Called after every :meth:`store` (inside the backward pass); set by
+    :class:`rpusim.distributed.AnalogDataParallel`, which gathers the pairs of every process at
+    the end of each backward pass. ``None``: nothing is called."""
 
     def update(self, lr: float) -> None:
         """Sends every stored pair, in order, to ``analog_tile.update(x, d, lr)`` as one batch, and
-        clears them. Does nothing when no pair is stored (in any process, with
-        :attr:`gather_pairs`)."""
-        tile = self.analog_tile
-        if not self.stored and self.gather_pairs is None:
+        clears them. Does nothing when no pair is stored."""
+        if not self.stored:
             return
         if len(self.stored) == 1:  # a Linear or Conv layer used once: no copy
             x, d = self.stored[0]
-        elif self.stored:
+        else:
             x = torch.cat([pair[0] for pair in self.stored])
             d = torch.cat([pair[1] for pair in self.stored])
-        else:  # the other processes may have pairs: take part in the gathering
-            x, d = torch.empty(0, tile.in_size), torch.empty(0, tile.out_size)
         self.stored.clear()
-        if self.gather_pairs is not None:
-            x, d = self.gather_pairs(x, d)
-        if len(x):
-            tile.update(x, d, lr)
+        self.analog_tile.update(x, d, lr)
 
     # A copy or a pickle keeps the class and the tile; the stored pairs are transient, like a
     # gradient. (torch.nn.Parameter's own methods would rebuild a plain Parameter.)
