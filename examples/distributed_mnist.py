@@ -108,11 +108,12 @@ def main() -> None:
         # Every rank tests (a test pass advances the tiles' random counters as well).
         accuracy = training.test_accuracy(model, x_test, y_test)
         digest = wrapper.check_replicas()
+        gathered, wrapper.bytes_gathered = wrapper.bytes_gathered, 0
         if rank == 0:
             print(
                 f"epoch {epoch:3d}: test accuracy {100 * accuracy:5.2f} %, {steps} steps, "
-                f"{1000 * seconds / max(steps, 1):.1f} ms per step; replicas identical "
-                f"(state {digest[:12]})",
+                f"{1000 * seconds / max(steps, 1):.1f} ms and {gathered // max(steps, 1)} bytes "
+                f"of (x, d) gathered per step; replicas identical (state {digest[:12]})",
                 flush=True,
             )
             args.checkpoint.parent.mkdir(parents=True, exist_ok=True)

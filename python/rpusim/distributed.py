@@ -85,6 +85,11 @@ class AnalogDataParallel(nn.Module):
     module: nn.Module
     """The wrapped model."""
 
+    bytes_gathered: int
+    """Bytes of ``(x, d)`` rows (padding included) this process has received from all
+    processes, its own included, since construction (assign 0 to restart the count): what the
+    gathering costs, for scaling estimates."""
+
     def __init__(
         self,
         module: nn.Module,
@@ -119,6 +124,7 @@ class AnalogDataParallel(nn.Module):
                 self._digital.append(p)
         self._ready: set[int] = set()  # the digital parameters whose gradient this backward made
         self._queued = False
+        self.bytes_gathered = 0
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The module's forward pass, after the buffers of rank 0 have been sent."""
@@ -179,6 +185,7 @@ class AnalogDataParallel(nn.Module):
         flat[: len(mine)] = mine
         parts = [torch.empty_like(flat) for _ in range(self.world_size)]
         dist.all_gather(parts, flat, group=self.process_group)
+        self.bytes_gathered += self.world_size * flat.numel() * flat.element_size()
         pieces: list[list[tuple[Tensor, Tensor]]] = [[] for _ in self._contexts]
         for rank, part in enumerate(parts):
             at = 0
