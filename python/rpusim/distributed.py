@@ -108,6 +108,9 @@ class AnalogDataParallel(nn.Module):
         self.world_size = dist.get_world_size(process_group)
         self.rank = dist.get_rank(process_group)
         self._source = dist.get_global_rank(process_group, 0) if process_group else 0
+        # nccl moves CUDA tensors only: the collectives' buffers go there, the tiles stay put.
+        nccl = dist.get_backend(process_group) == "nccl"
+        self._wire = torch.device("cuda", torch.cuda.current_device()) if nccl else None
         state = [module.state_dict() if self.rank == 0 else None]
         dist.broadcast_object_list(state, src=self._source, group=process_group)
         assert state[0] is not None
@@ -130,9 +133,9 @@ class AnalogDataParallel(nn.Module):
         """The module's forward pass, after the buffers of rank 0 have been sent."""
         if self.broadcast_buffers and self.world_size > 1:
             buffers = list(self.module.buffers())
-            for dtype in {b.dtype for b in buffers}:
+            for dtype in dict.fromkeys(b.dtype for b in buffers):  # the same order in every rank
                 same = [b for b in buffers if b.dtype == dtype]
-                flat = torch.cat([b.reshape(-1) for b in same])
+                flat = torch.cat([b.reshape(-1) for b in same]).to(self._wire)
                 dist.broadcast(flat, src=self._source, group=self.process_group)
                 _scatter(flat, same)
         return self.module(*args, **kwargs)
@@ -155,10 +158,10 @@ class AnalogDataParallel(nn.Module):
         self._gather_pairs()
         ready = [p for p in self._digital if id(p) in self._ready]
         self._ready.clear()
-        for dtype in {p.dtype for p in ready}:
+        for dtype in dict.fromkeys(p.dtype for p in ready):  # the same order in every rank
             grads = [p.grad for p in ready if p.dtype == dtype]
             assert all(g is not None for g in grads)
-            flat = torch.cat([g.reshape(-1) for g in grads])  # type: ignore[union-attr]
+            flat = torch.cat([g.reshape(-1) for g in grads]).to(self._wire)  # type: ignore[union-attr]
             dist.all_reduce(flat, group=self.process_group)
             flat /= self.world_size
             _scatter(flat, grads)  # type: ignore[arg-type]
@@ -170,24 +173,24 @@ class AnalogDataParallel(nn.Module):
         loss, and the update of the global batch is that of their average, as DDP averages the
         float gradients."""
         fresh = [self._take_fresh(c) for c in self._contexts]
-        counts = torch.tensor([len(x) for x, _ in fresh], dtype=torch.int64)
+        counts = torch.tensor([len(x) for x, _ in fresh], dtype=torch.int64, device=self._wire)
         every = [torch.empty_like(counts) for _ in range(self.world_size)]
         dist.all_gather(every, counts, group=self.process_group)
-        rows = torch.stack(every)  # (rank, context)
+        rows = torch.stack(every).cpu()  # (rank, context)
         if not rows.any():
             return
         widths = torch.tensor(
             [c.analog_tile.in_size + c.analog_tile.out_size for c in self._contexts]
         )
         most = int((rows * widths).sum(1).max())
-        flat = torch.zeros(most, dtype=torch.float32)
+        flat = torch.zeros(most, dtype=torch.float32, device=self._wire)
         mine = torch.cat([a.reshape(-1) for pair in fresh for a in pair])
         flat[: len(mine)] = mine
         parts = [torch.empty_like(flat) for _ in range(self.world_size)]
         dist.all_gather(parts, flat, group=self.process_group)
         self.bytes_gathered += self.world_size * flat.numel() * flat.element_size()
         pieces: list[list[tuple[Tensor, Tensor]]] = [[] for _ in self._contexts]
-        for rank, part in enumerate(parts):
+        for rank, part in enumerate(p.cpu() for p in parts):
             at = 0
             for i, c in enumerate(self._contexts):
                 n, m, k = int(rows[rank, i]), c.analog_tile.in_size, c.analog_tile.out_size
