@@ -416,12 +416,35 @@ unsafe fn run_product(
         return y.fill(0.0);
     }
     let work = if split { product_ns(w.len() * n) } else { 0 };
+    let (x_stride, y_stride) = (x.len() / n, y.len() / n);
+    // Many more sample values than weights (a convolution's patches): the samples go in blocks
+    // that stay in L2 while every output passes over them, and the blocks spread over the
+    // threads. Otherwise one block, so that the matrix is read once. Either way every element
+    // is the same sum.
+    let block = if n * x_stride > w.len() {
+        (SAMPLE_BLOCK_BYTES / (4 * x_stride) / 8 * 8).max(8).min(n)
+    } else {
+        n
+    };
+    let chunks = len.div_ceil(chunk);
     let out = Out::new(y);
-    // SAFETY: the caller's guarantees; the chunks of outputs are disjoint.
-    for_each_range(len, chunk, work, |range| unsafe {
-        driver(w, sizes, x, n, range, out)
+    for_each_range(n.div_ceil(block) * chunks, 1, work, |items| {
+        for item in items {
+            let (s0, c0) = (item / chunks * block, item % chunks * chunk);
+            let samples = block.min(n - s0);
+            let x = &x[s0 * x_stride..(s0 + samples) * x_stride];
+            // SAFETY: the caller's guarantees; the items write disjoint outputs of disjoint
+            // samples.
+            unsafe {
+                let y = out.offset(s0 * y_stride);
+                driver(w, sizes, x, samples, c0..(c0 + chunk).min(len), y)
+            }
+        }
     });
 }
+
+/// The bytes of samples a block of a product's samples holds when they outnumber the weights.
+const SAMPLE_BLOCK_BYTES: usize = 256 << 10;
 
 /// `MR` samples times `8 NR` columns of the backward product over `kc` rows of a panel
 /// (`stride` floats from row to row, columns `0 .. read` readable, `0 .. cols` of the output

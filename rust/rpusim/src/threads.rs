@@ -253,6 +253,16 @@ impl<T> Disjoint<T> {
         }
     }
 
+    /// The slice from element `at` on (checked against the length), for users that address
+    /// their part relative to it.
+    pub(crate) fn offset(self, at: usize) -> Self {
+        assert!(at <= self.len);
+        Disjoint {
+            ptr: self.ptr.wrapping_add(at),
+            len: self.len - at,
+        }
+    }
+
     /// Elements `at .. at + n` (checked against the length).
     ///
     /// # Safety

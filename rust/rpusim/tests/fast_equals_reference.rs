@@ -54,6 +54,21 @@ fn wide_tiles_with_few_samples() {
     }
 }
 
+/// Many more sample values than weights, as a convolution's patches: the products go over
+/// blocks of samples (several blocks forward and backward at these sizes).
+#[test]
+fn many_samples_on_small_tiles() {
+    let perfect = TileConfig {
+        forward: IoParameters::perfect(),
+        backward: IoParameters::perfect(),
+        ..TileConfig::default()
+    };
+    for (out, inp, n) in [(48, 27, 3000), (5, 300, 700)] {
+        check(out, inp, n, TileConfig::default(), 11 + n as u64, 0.02, 2);
+        check(out, inp, n, perfect.clone(), 13, 0.02, 1);
+    }
+}
+
 #[test]
 fn default_config_on_a_large_tile() {
     check(257, 301, 67, TileConfig::default(), 7, 0.02, 2);

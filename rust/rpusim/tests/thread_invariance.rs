@@ -11,16 +11,15 @@ use rpusim::device::{
 };
 use rpusim::{set_num_threads, DeviceConfig, IoParameters, Matrix, TileArray, TileConfig};
 
-/// Runs a few rounds of every operation on an `out x inp` matrix (one array, or a grid as
-/// `config.mapping` splits it) and returns all outputs and the final state.
+/// Runs a few rounds of every operation with batches of `n` on an `out x inp` matrix (one
+/// array, or a grid as `config.mapping` splits it) and returns all outputs and the final state.
 fn run(
     threads: usize,
     config: &TileConfig,
-    (out, inp): (usize, usize),
+    (out, inp, n): (usize, usize, usize),
 ) -> (Vec<Vec<u32>>, Vec<u8>) {
     set_num_threads(threads).unwrap();
     assert_eq!(rpusim::num_threads(), threads);
-    let n = 64;
     let mut t = TileArray::new(out, inp, config.clone(), 99).unwrap();
     t.set_weights(
         Matrix::new(
@@ -116,8 +115,12 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         unit_cell(UpdatePolicy::All),
         unit_cell(UpdatePolicy::SingleRandom),
     ];
-    let cases = configs.iter().map(|c| (c, (300, 257)));
-    for (config, size) in cases.chain(large.iter().map(|c| (c, (600, 520)))) {
+    let cases = configs.iter().map(|c| (c, (300, 257, 64)));
+    // A convolution's shape: many more sample values than weights, so the passes split their
+    // products over blocks of samples.
+    let patches = [&configs[0], &configs[1]].map(|c| (c, (48, 27, 3000)));
+    let large = large.iter().map(|c| (c, (600, 520, 64)));
+    for (config, size) in cases.chain(patches).chain(large) {
         let one = run(1, config, size);
         for threads in [2, 7] {
             let other = run(threads, config, size);
@@ -135,10 +138,10 @@ fn one_two_and_seven_threads_give_identical_bytes() {
     let mut grid = noisy_grid();
     grid.mapping.max_output_size = 128;
     grid.mapping.max_input_size = 200;
-    let one = run(1, &grid, (300, 257));
+    let one = run(1, &grid, (300, 257, 64));
     for threads in [2, 7] {
         assert!(
-            one == run(threads, &grid, (300, 257)),
+            one == run(threads, &grid, (300, 257, 64)),
             "grid differs at {threads} threads"
         );
     }
