@@ -8,7 +8,10 @@ rate (the same for every configuration of a network):
   lr 0.1;
 * ``lenet``: MNIST, LeNet 16c5-p2-32c5-p2-128-10 tanh (mnist_lenet.py), batches of 10, lr 0.1;
 * ``lstm``: War and Peace (or the text file of ``--text``), character-level 2-layer LSTM,
-  hidden size 64 (lstm_text.py), 32 streams x 50 characters per step, lr 4.
+  hidden size 64 (lstm_text.py), 32 streams x 50 characters per step, lr 4;
+* ``vgg8``: CIFAR-10, VGG-8 (cifar10_vgg8.py: six 3x3 convolutions 48-48-96-96-144-144 with
+  max-pools, batch norm digital, FC 2304-384-10), augmented batches of 128, lr 0.05. Only
+  when --nets names it: without update management it is slow (see below).
 
 The networks and their training loops are those of rpusim.training, which the example scripts
 use too.
@@ -33,7 +36,7 @@ dw_min 0.0002, bounds +-1, 30 % device-to-device and cycle-to-cycle variation; 7
 Every configuration of a network starts from the same initial weights and the same devices
 (tile seeds) and sees the same batches in the same order. Layers are split into arrays of at
 most 512 x 512 (aihwkit's default; the MLP's first layer is two arrays of 392 inputs). The test
-metric (error in % for MNIST, perplexity per character for the LSTM) is measured
+metric (error in % for the images, perplexity per character for the LSTM) is measured
 --evals-per-epoch times per epoch on the whole test set (the LSTM's hidden state restarts from
 zero at each of these points, not only at the start of an epoch). The script writes table.md
 (final metric and training time per epoch of every run), learning_curves.png (one panel per
@@ -46,6 +49,14 @@ the LSTM 2 epochs on 300 000 characters of the book (tested on 50 000); on 2 cor
 training and 2000 test images; 50 000 / 10 000 characters) in a few minutes. With --jobs N the
 runs go to N processes with one engine thread and one torch thread each (results do not depend
 on it: the engine is bit-reproducible).
+
+VGG-8 (``--nets vgg8``) trains 3 epochs on 10 000 training images and tests on 2000 (fixed
+random choices: the file holds the images sorted by class); --quick, 2 epochs on 512 and 500.
+The configurations without update management are slow: every update fires trains of 31
+pulses on nearly every line, and the first convolutions update with 1024 patch rows per image
+(on a busy 2-core machine about 90 s per batch of 128, against 10 s with all measures and 1 s
+in float). ``--nets vgg8 --configs float,baseline,ws,all --quick --jobs 2`` takes about half
+an hour.
 """
 
 from __future__ import annotations
@@ -68,7 +79,7 @@ import rpusim
 import torch
 from rpusim import training
 from rpusim.compensation import WeightRemapper
-from rpusim.data import load_mnist, load_text, load_war_and_peace
+from rpusim.data import load_cifar10, load_mnist, load_text, load_war_and_peace
 from rpusim.nn import convert_to_analog
 from rpusim.optim import AnalogSGD
 from torch import Tensor, nn
@@ -81,6 +92,9 @@ REMAP_EVERY = 50
 weight scaling sets at the start caps every effective weight at ``max |W_init| / omega``;
 re-mapping reads the weights and programs them again with a new scale, so that they can grow
 past it."""
+
+DEFAULT_NETS = ("lenet", "lstm", "mlp")
+"""The networks of a study when --nets is not given (VGG-8 only when named)."""
 
 # --- configurations -------------------------------------------------------------------------
 
@@ -127,15 +141,16 @@ class StudyOptions:
     """What to run. Epochs and data sizes left ``None`` take each network's full or quick
     :class:`Plan`."""
 
-    nets: tuple[str, ...] = ("lenet", "lstm", "mlp")
+    nets: tuple[str, ...] = DEFAULT_NETS
     configs: tuple[str, ...] = tuple(CONFIGURATIONS)
     quick: bool = False
     epochs: int | None = None
     """Epochs of every network."""
     train_size: int | None = None
-    """First N MNIST training images, for both MNIST networks."""
+    """N training images of every image network: the first N of MNIST, a fixed random choice
+    of CIFAR-10."""
     test_size: int | None = None
-    """First N MNIST test images."""
+    """N test images, chosen as the training images."""
     train_chars: int | None = None
     """First N characters of the book's training part (its first 90 %)."""
     test_chars: int | None = None
@@ -270,6 +285,50 @@ class CharProblem:
         return math.exp(training.text_test_loss(model, self.test_data, self.seq_len))
 
 
+class CifarProblem:
+    """CIFAR-10 as cifar10_vgg8.py trains it: VGG-8 (rpusim.training.vgg8), batches of 128,
+    the augmented images (random crop with padding 4, horizontal flip), each epoch's order and
+    augmentation drawn from ``(seed, epoch)`` as rpusim.training.train_cifar draws them; the
+    training and test subsets are fixed random choices (the file holds the images sorted by
+    class). The metric is the test error in %."""
+
+    batch_size = 128
+
+    def __init__(self, plan: Plan, options: StudyOptions) -> None:
+        data = load_cifar10(options.data_dir)
+        self.seed = options.seed
+        self.train_images = data.train(augment=True, seed=options.seed)
+        self.train_indices = training.cifar_subset(len(self.train_images), plan.train)
+        test_indices = training.cifar_subset(len(data.test_labels), plan.test)
+        self.test_loader = training.cifar_loader(data.test(), test_indices, 500)
+        self.epoch = 0
+
+    def digital(self) -> nn.Module:
+        return training.vgg8()
+
+    def epoch_chunks(self, pieces: int) -> list[Tensor]:
+        self.epoch += 1
+        self.train_images.set_epoch(self.epoch)
+        order = torch.from_numpy(training.cifar_order(self.train_indices, self.seed, self.epoch))
+        batches = math.ceil(len(order) / self.batch_size)
+        points = [p * self.batch_size for p in split_points(batches, pieces)]
+        return [order[a:b] for a, b in zip(points, points[1:])]
+
+    def train(self, model: nn.Module, optimizer: AnalogSGD, chunk: Tensor, show: bool) -> float:
+        loader = training.cifar_loader(self.train_images, chunk.numpy(), self.batch_size)
+        return training.train_batches(
+            model,
+            optimizer,
+            loader,
+            disable=None if show else True,
+            unit="img",
+            unit_scale=self.batch_size,
+        )
+
+    def evaluate(self, model: nn.Module) -> float:
+        return 100 * (1 - training.loader_accuracy(model, self.test_loader))
+
+
 @dataclass(frozen=True)
 class Net:
     key: str
@@ -319,9 +378,22 @@ NETS = {
                 lambda: training.mlp(784), True, plan, options
             ),
         ),
+        Net(
+            "vgg8",
+            "CIFAR-10 VGG-8",
+            "test error (%)",
+            0.05,
+            "images",
+            # Without update management every update fires trains of 31 pulses: an epoch of
+            # the no-measures configurations takes hours, hence the small plans.
+            full=Plan(3, 10_000, 2000),
+            quick=Plan(2, 512, 500),
+            problem=CifarProblem,
+        ),
     )
 }
-"""In the order the runs are started: the longest first."""
+"""In the order the runs are started: the longest first (VGG-8 last: it is not run unless
+--nets names it)."""
 
 
 # --- one run --------------------------------------------------------------------------------
@@ -616,12 +688,14 @@ def plan_defaults(field_name: str, unit: str | None = None) -> str:
 def parse_options(argv: Sequence[str] | None = None) -> StudyOptions:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="1 epoch on subsets of the data, a few minutes"
+        "--quick",
+        action="store_true",
+        help="1 epoch (VGG-8: 2) on subsets of the data, a few minutes",
     )
     parser.add_argument(
         "--nets",
-        default=",".join(NETS),
-        help=f"comma-separated, of {', '.join(NETS)} (default: all)",
+        default=",".join(DEFAULT_NETS),
+        help=f"comma-separated, of {', '.join(NETS)} (default: {', '.join(DEFAULT_NETS)})",
     )
     parser.add_argument(
         "--configs",
@@ -634,12 +708,13 @@ def parse_options(argv: Sequence[str] | None = None) -> StudyOptions:
     parser.add_argument(
         "--train-size",
         type=int,
-        help="first N MNIST training images " + plan_defaults("train", "images"),
+        help="N training images (MNIST: the first N; CIFAR-10: a fixed random choice) "
+        + plan_defaults("train", "images"),
     )
     parser.add_argument(
         "--test-size",
         type=int,
-        help="first N MNIST test images " + plan_defaults("test", "images"),
+        help="N test images, chosen alike " + plan_defaults("test", "images"),
     )
     parser.add_argument(
         "--train-chars",
@@ -657,7 +732,8 @@ def parse_options(argv: Sequence[str] | None = None) -> StudyOptions:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        help="directory holding mnist/ and text/ (unset: $RPUSIM_DATA, else ../shared/datasets)",
+        help="directory holding mnist/, text/ and cifar10/ (unset: $RPUSIM_DATA, else "
+        "../shared/datasets)",
     )
     parser.add_argument(
         "--text",

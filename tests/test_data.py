@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -213,14 +215,23 @@ def test_cifar10_cache_beside_the_data_and_a_corrupt_cache_is_redone(tmp_path: P
     assert np.load(cache)["train_images"].shape == (6, 32, 32, 3)
 
 
+def put_it_in(folder: Path) -> str:
+    """The pattern of the advice in an error: where to put the file."""
+    return re.escape(f"put cifar10_jpeg.npz in {folder}, or pass the data directory")
+
+
 def test_cifar10_missing_or_corrupt_says_where_and_what(tmp_path: Path) -> None:
+    folder = tmp_path / "cifar10"
     with pytest.raises(DatasetNotFoundError, match=r"cifar10_jpeg\.npz is missing; put"):
         data.load_cifar10(tmp_path)
-    source = tmp_path / "cifar10" / "cifar10_jpeg.npz"
-    source.parent.mkdir()
+    with pytest.raises(DatasetNotFoundError, match=put_it_in(folder)):
+        data.load_cifar10(tmp_path)
+    source = folder / "cifar10_jpeg.npz"
+    folder.mkdir()
     source.write_bytes(b"garbage")
-    with pytest.raises(ValueError, match=r"cifar10_jpeg\.npz: not a readable npz"):
+    with pytest.raises(ValueError, match=r"cifar10_jpeg\.npz: not a readable npz") as error:
         data.load_cifar10(tmp_path, cache_dir=tmp_path / "cache")
+    assert re.search(put_it_in(folder), str(error.value))
     pytest.importorskip("PIL")
     written = write_cifar_npz(source)
     np.savez(source, **{**written, "test_offsets": written["test_offsets"][:-1]})
@@ -229,7 +240,11 @@ def test_cifar10_missing_or_corrupt_says_where_and_what(tmp_path: Path) -> None:
     jpeg = written["train_jpeg"].copy()
     jpeg[: written["train_offsets"][1]] = 0  # the first image's bytes
     np.savez(source, **{**written, "train_jpeg": jpeg})
-    with pytest.raises(ValueError, match="train image 0 is not a readable JPEG"):
+    with pytest.raises(ValueError, match="train image 0 is not a readable JPEG") as error:
+        data.load_cifar10(tmp_path, cache_dir=tmp_path / "cache")
+    assert re.search(put_it_in(folder), str(error.value))
+    np.savez(source, **{**written, "test_labels": written["test_labels"] + 10})
+    with pytest.raises(ValueError, match=r"test_labels outside \[0, 10\); " + put_it_in(folder)):
         data.load_cifar10(tmp_path, cache_dir=tmp_path / "cache")
 
 
@@ -292,15 +307,75 @@ def test_cifar_augmentation_depends_on_seed_epoch_index_not_on_workers() -> None
     assert not np.array_equal(np.stack([images[i][0] for i in range(8)]), first)
 
 
-def test_shared_cifar10_when_present() -> None:
-    """The real file in ../shared/datasets (or $RPUSIM_DATA), decoded into the user's cache."""
+def shared_cifar10() -> data.Cifar10:
+    """The real file in ../shared/datasets (or $RPUSIM_DATA), decoded into the user's cache
+    (the first call decodes it: some tens of seconds); skips without it."""
     pytest.importorskip("PIL")
     try:
-        cifar = data.load_cifar10()
+        return data.load_cifar10()
     except DatasetNotFoundError as e:
         pytest.skip(str(e))
+
+
+def test_shared_cifar10_when_present() -> None:
+    cifar = shared_cifar10()
     assert cifar.train_images.shape == (50000, 32, 32, 3)
     assert cifar.test_images.shape == (10000, 32, 32, 3)
+    assert cifar.train_images.dtype == np.uint8 and cifar.train_labels.dtype == np.int64
+    assert np.bincount(cifar.train_labels).tolist() == [5000] * 10
     assert np.bincount(cifar.test_labels).tolist() == [1000] * 10
-    assert cifar.classes[:2] == ("airplane", "automobile")
+    assert cifar.classes[:2] == ("airplane", "automobile") and len(cifar.classes) == 10
     assert np.all(np.abs(cifar.mean - [0.491, 0.482, 0.447]) < 0.01)
+    assert cifar.cache is not None and cifar.cache.is_file()
+
+
+def test_shared_cifar10_images_are_what_pillow_decodes() -> None:
+    from PIL import Image
+
+    cifar = shared_cifar10()
+    with np.load(cifar.source) as packed:
+        for split, images, labels in (
+            ("train", cifar.train_images, cifar.train_labels),
+            ("test", cifar.test_images, cifar.test_labels),
+        ):
+            jpeg, offsets = packed[f"{split}_jpeg"], packed[f"{split}_offsets"]
+            for i in (0, 1234, len(labels) - 1):
+                blob = jpeg[offsets[i] : offsets[i + 1]].tobytes()
+                with Image.open(io.BytesIO(blob)) as image:
+                    assert image.format == "JPEG"
+                    expected = np.asarray(image.convert("RGB"))
+                assert np.array_equal(images[i], expected), (split, i)
+                assert labels[i] == packed[f"{split}_labels"][i]
+
+
+def test_shared_cifar10_cache_is_read_on_a_second_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = shared_cifar10()
+
+    def no_decoding(source: Path) -> None:
+        raise AssertionError(f"decoded {source} again")
+
+    monkeypatch.setattr(data, "_decode_cifar10", no_decoding)
+    second = data.load_cifar10()
+    assert second.cache == first.cache
+    assert np.array_equal(second.train_images, first.train_images)
+    assert np.array_equal(second.test_labels, first.test_labels)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped_byte"])
+def test_shared_cifar10_corrupt_copy_is_refused_with_where_to_put_it(
+    tmp_path: Path, damage: str
+) -> None:
+    """A copy of the real file cut in half, or with one byte of its JPEG data changed (the
+    zip's checksum catches it), is refused with the advice where to put a good one."""
+    raw = bytearray(shared_cifar10().source.read_bytes())
+    if damage == "truncated":
+        raw = raw[: len(raw) // 2]
+    else:
+        raw[len(raw) // 2] ^= 0xFF
+    folder = tmp_path / "cifar10"
+    folder.mkdir()
+    (folder / "cifar10_jpeg.npz").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"cifar10_jpeg\.npz: not a readable npz") as error:
+        data.load_cifar10(tmp_path, cache_dir=tmp_path / "cache")
+    assert re.search(put_it_in(folder), str(error.value))
+    assert not (tmp_path / "cache").exists()  # nothing cached from a refused file

@@ -117,6 +117,46 @@ def test_conv2d_matches_torch(options: dict[str, Any]) -> None:
         close(after_analog[name], after_torch[name])
 
 
+# Stride, padding and dilation together, different along height and width, with non-square
+# kernels, and sizes that the strides do not divide (torch drops the rest).
+CONV2D_COMBINATIONS = [
+    {"kernel_size": (1, 3), "stride": (2, 1), "padding": (0, 2), "dilation": (1, 3)},
+    {"kernel_size": (3, 5), "stride": 3, "padding": (2, 1), "dilation": (2, 1)},
+    {"kernel_size": (2, 4), "padding": "same", "dilation": 2},
+    {"kernel_size": 4, "stride": (3, 2), "padding": 3},
+    {"kernel_size": 1, "stride": 2},
+]
+
+
+@pytest.mark.parametrize("options", CONV2D_COMBINATIONS, ids=lambda o: str(list(o.values())))
+@pytest.mark.parametrize(
+    "shape", [(2, 3, 11, 7), (1, 3, 6, 13)], ids=lambda s: "x".join(map(str, s))
+)
+def test_conv2d_stride_padding_dilation_match_torch(
+    options: dict[str, Any], shape: tuple[int, ...]
+) -> None:
+    torch.manual_seed(4)
+    layer = AnalogConv2d(3, 5, rpu_config=FLOAT, **options)
+    after_analog, after_torch = check_matches_torch(layer, torch.randn(shape), mse_to_sine)
+    for name in after_torch:
+        close(after_analog[name], after_torch[name])
+
+
+def test_conv2d_on_a_grid_of_arrays_matches_torch() -> None:
+    """A convolution larger than one array (27 patch inputs in arrays of at most 10, 7
+    outputs in arrays of at most 3: a 3 x 3 grid) computes what torch's does."""
+    torch.manual_seed(5)
+    config = RPUConfig.floating_point()
+    config.mapping = MappingParameters(max_input_size=10, max_output_size=3)
+    layer = AnalogConv2d(
+        3, 7, (3, 3), stride=(1, 2), padding=(2, 1), dilation=(2, 1), rpu_config=config
+    )
+    assert len(layer.tile.tiles) == 9
+    after_analog, after_torch = check_matches_torch(layer, torch.randn(2, 3, 10, 9), mse_to_sine)
+    for name in after_torch:
+        close(after_analog[name], after_torch[name])
+
+
 @pytest.mark.parametrize(
     "options",
     [{"kernel_size": 3}, {"kernel_size": 4, "stride": 2, "padding": 3, "dilation": 2}],

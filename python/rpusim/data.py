@@ -431,6 +431,12 @@ def _cache_dirs(source: Path, cache_dir: PathLike | None) -> list[Path]:
     return [*beside, user_cache]
 
 
+def _cifar10_hint(source: Path) -> str:
+    """Where to put the npz (a good copy, when it is corrupt): the directory it was looked
+    for in."""
+    return _where_to_put("cifar10_jpeg.npz", str(source.parent))
+
+
 def _decode_cifar10(source: Path) -> dict[str, npt.NDArray[np.generic]]:
     try:
         from PIL import Image
@@ -440,12 +446,14 @@ def _decode_cifar10(source: Path) -> dict[str, npt.NDArray[np.generic]]:
         with np.load(source) as packed:
             arrays = {k: packed[k] for k in packed.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"{source}: not a readable npz file ({e}); " + _CIFAR10_HINT) from None
+        raise ValueError(
+            f"{source}: not a readable npz file ({e}); " + _cifar10_hint(source)
+        ) from None
     missing = {f"{s}_{k}" for s in ("train", "test") for k in ("jpeg", "offsets", "labels")}
     missing -= set(arrays)
     if missing or "classes" not in arrays:
         raise ValueError(
-            f"{source}: missing arrays {sorted(missing) or ['classes']}; " + _CIFAR10_HINT
+            f"{source}: missing arrays {sorted(missing) or ['classes']}; " + _cifar10_hint(source)
         )
     decoded: dict[str, npt.NDArray[np.generic]] = {"classes": arrays["classes"]}
     for split in ("train", "test"):
@@ -458,7 +466,10 @@ def _decode_cifar10(source: Path) -> dict[str, npt.NDArray[np.generic]]:
             or offsets[-1] != len(data)
             or np.any(np.diff(offsets) <= 0)
         ):
-            raise ValueError(f"{source}: {split}_offsets do not split {split}_jpeg into {n} images")
+            raise ValueError(
+                f"{source}: {split}_offsets do not split {split}_jpeg into {n} images; "
+                + _cifar10_hint(source)
+            )
         images = np.empty((n, 32, 32, 3), dtype=np.uint8)
         for i in range(n):
             try:
@@ -466,18 +477,22 @@ def _decode_cifar10(source: Path) -> dict[str, npt.NDArray[np.generic]]:
                     pixels = np.asarray(im.convert("RGB"))
             except OSError as e:
                 raise ValueError(
-                    f"{source}: {split} image {i} is not a readable JPEG ({e})"
+                    f"{source}: {split} image {i} is not a readable JPEG ({e}); "
+                    + _cifar10_hint(source)
                 ) from None
             if pixels.shape != (32, 32, 3):
-                raise ValueError(f"{source}: {split} image {i} is {pixels.shape}, not 32 x 32 RGB")
+                raise ValueError(
+                    f"{source}: {split} image {i} is {pixels.shape}, not 32 x 32 RGB; "
+                    + _cifar10_hint(source)
+                )
             images[i] = pixels
         if labels.min(initial=0) < 0 or labels.max(initial=0) >= len(arrays["classes"]):
-            raise ValueError(f"{source}: {split}_labels outside [0, {len(arrays['classes'])})")
+            raise ValueError(
+                f"{source}: {split}_labels outside [0, {len(arrays['classes'])}); "
+                + _cifar10_hint(source)
+            )
         decoded[f"{split}_images"], decoded[f"{split}_labels"] = images, labels
     return decoded
-
-
-_CIFAR10_HINT = _where_to_put("cifar10_jpeg.npz", "<data dir>/cifar10/")
 
 
 def _read_cache(
@@ -531,7 +546,9 @@ def load_cifar10(data_dir: PathLike | None = None, cache_dir: PathLike | None = 
     """
     source = find_data_dir(data_dir) / _CIFAR10
     if not source.is_file():
-        raise DatasetNotFoundError(f"CIFAR-10 not found: {source} is missing; " + _CIFAR10_HINT)
+        raise DatasetNotFoundError(
+            f"CIFAR-10 not found: {source} is missing; " + _cifar10_hint(source)
+        )
     info = source.stat()
     stamp = np.array([info.st_size, info.st_mtime_ns], dtype=np.int64)
     directories = _cache_dirs(source, cache_dir)

@@ -11,7 +11,10 @@ and on the same batches.
 * Both: :class:`Run`, :func:`float_and_analog`, :func:`setup`; the options of the image
   examples, :func:`image_arguments`.
 * CIFAR-10 (``examples/cifar10_vgg8.py``): the network :func:`vgg8`, the runs
-  :func:`cifar_runs` (:data:`CIFAR_MODES`), the resumable loop :func:`train_cifar`.
+  :func:`cifar_runs` (:data:`CIFAR_MODES`), the resumable loop :func:`train_cifar`, and its
+  parts :func:`cifar_subset`, :func:`cifar_order`, :func:`cifar_loader`,
+  :func:`loader_accuracy`.
+* All: one optimizer :func:`step` on a batch, and :func:`train_batches` over any batches.
 * The compensation study (``examples/compensation_study.py``): :func:`compensation_config`,
   the paper's baseline with a chosen set of compensation measures on.
 
@@ -35,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset
 
 import rpusim
 from rpusim import presets
@@ -51,21 +54,27 @@ __all__ = [
     "CharLSTM",
     "Run",
     "as_tensors",
+    "cifar_loader",
+    "cifar_order",
     "cifar_runs",
+    "cifar_subset",
     "compensation_config",
     "detach",
     "float_and_analog",
     "image_arguments",
     "lenet",
+    "loader_accuracy",
     "mlp",
     "plot",
     "setup",
+    "step",
     "streams",
     "summary",
     "test_accuracy",
     "text_summary",
     "text_test_loss",
     "train_and_compare",
+    "train_batches",
     "train_cifar",
     "train_epoch",
     "train_text_and_compare",
@@ -84,17 +93,29 @@ def _print(line: str) -> None:
 
 
 def _progress(
-    items: Iterable[T], desc: str, unit: str, disable: bool | None, unit_scale: int = 1
+    items: Iterable[T],
+    desc: str,
+    unit: str,
+    disable: bool | None,
+    unit_scale: int = 1,
+    total: int | None = None,
 ) -> Iterable[T]:
     """``items`` with a tqdm progress bar when tqdm is installed (``disable``: tqdm's,
     ``None`` for a bar on a terminal only); ``unit_scale`` units per item (images per batch:
-    the bar's rate is then images per second)."""
+    the bar's rate is then images per second); ``total`` items (``None``: ``len(items)`` when
+    they have one)."""
     try:
         from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no stubs
     except ImportError:
         return items
     bar: Iterable[T] = tqdm(
-        items, desc=desc, unit=unit, unit_scale=unit_scale, leave=False, disable=disable
+        items,
+        desc=desc,
+        unit=unit,
+        unit_scale=unit_scale,
+        total=total,
+        leave=False,
+        disable=disable,
     )
     return bar
 
@@ -197,6 +218,35 @@ def as_tensors(
     return x, torch.from_numpy(labels)
 
 
+def step(model: nn.Module, optimizer: AnalogSGD, x: Tensor, y: Tensor) -> None:
+    """One optimizer step on the batch ``(x, y)``: the mean cross-entropy of ``model(x)``,
+    back-propagated, then ``optimizer.step()``."""
+    optimizer.zero_grad()
+    torch.autograd.backward(nn.functional.cross_entropy(model(x), y))
+    optimizer.step()
+
+
+def train_batches(
+    model: nn.Module,
+    optimizer: AnalogSGD,
+    batches: Iterable[tuple[Tensor, Tensor]],
+    desc: str = "batches",
+    disable: bool | None = None,
+    unit: str = "batch",
+    unit_scale: int = 1,
+    total: int | None = None,
+) -> float:
+    """A :func:`step` on every batch ``(x, y)`` of ``batches``, in train mode; returns the
+    time in seconds (the making of the batches included). ``desc``, ``disable``, ``unit``,
+    ``unit_scale`` and ``total`` (batches): the progress bar's (``disable=None``: a bar on a
+    terminal only)."""
+    model.train()
+    start = time.perf_counter()
+    for x, y in _progress(batches, desc, unit, disable, unit_scale, total):
+        step(model, optimizer, x, y)
+    return time.perf_counter() - start
+
+
 def train_epoch(
     model: nn.Module,
     optimizer: AnalogSGD,
@@ -208,16 +258,11 @@ def train_epoch(
     disable: bool | None = None,
 ) -> float:
     """One epoch of mean cross-entropy over the mini-batches of ``batch_size`` samples of
-    ``x[order]``, in train mode; returns its time in seconds. ``desc`` and ``disable``: the
-    progress bar's (``disable=None``: a bar on a terminal only)."""
-    model.train()
-    start = time.perf_counter()
-    for first in _progress(range(0, len(order), batch_size), desc, "batch", disable):
-        batch = order[first : first + batch_size]
-        optimizer.zero_grad()
-        torch.autograd.backward(nn.functional.cross_entropy(model(x[batch]), y[batch]))
-        optimizer.step()
-    return time.perf_counter() - start
+    ``x[order]``, in train mode (:func:`train_batches`); returns its time in seconds. ``desc``
+    and ``disable``: the progress bar's (``disable=None``: a bar on a terminal only)."""
+    starts = range(0, len(order), batch_size)
+    batches = ((x[order[i : i + batch_size]], y[order[i : i + batch_size]]) for i in starts)
+    return train_batches(model, optimizer, batches, desc, disable, total=len(starts))
 
 
 def test_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000) -> float:
@@ -587,20 +632,38 @@ def cifar_runs(modes: Sequence[str], lr: float) -> list[Run]:
     return runs
 
 
-def _cifar_subset(n: int, size: int | None) -> npt.NDArray[np.int64]:
-    """``size`` of ``n`` image indices (all for ``None``): a fixed random choice, the same for
-    every seed, since the file holds the images sorted by class."""
+def cifar_subset(n: int, size: int | None) -> npt.NDArray[np.int64]:
+    """``size`` of ``n`` image indices (all for ``None``), sorted: a fixed random choice, the
+    same for every seed, since the file holds the images sorted by class."""
     if size is None or size >= n:
         return np.arange(n)
     return np.sort(np.random.default_rng(0).permutation(n)[:size])
 
 
-def _dataset(images: CifarImages) -> Dataset[Any]:
-    # A map-style dataset by protocol (__len__, __getitem__): rpusim.data needs no torch.
-    return cast("Dataset[Any]", images)
+def cifar_order(indices: npt.NDArray[np.int64], seed: int, epoch: int) -> npt.NDArray[np.int64]:
+    """The image indices of epoch ``epoch`` in the order of its batches: ``indices`` shuffled
+    by a generator seeded from ``(seed, epoch)`` (the same order in a resumed run)."""
+    generator = torch.Generator().manual_seed(seed * 7919 + epoch)
+    order: npt.NDArray[np.int64] = indices[
+        torch.randperm(len(indices), generator=generator).numpy()
+    ]
+    return order
 
 
-def _loader_accuracy(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]]) -> float:
+def cifar_loader(
+    images: CifarImages, indices: npt.NDArray[np.int64], batch_size: int, workers: int = 0
+) -> DataLoader[Any]:
+    """The batches of ``batch_size`` images of ``images`` at ``indices``, in this order, made
+    by ``workers`` ``DataLoader`` worker processes (0: in this process)."""
+    # CifarImages is a map-style dataset by protocol (__len__, __getitem__): rpusim.data needs
+    # no torch.
+    dataset = cast("Dataset[Any]", images)
+    return DataLoader(dataset, batch_size=batch_size, sampler=indices.tolist(), num_workers=workers)
+
+
+def loader_accuracy(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]]) -> float:
+    """The share of the images of ``loader`` whose largest output is the label, in eval
+    mode."""
     model.eval()
     correct = total = 0
     with torch.no_grad():
@@ -693,12 +756,10 @@ def train_cifar(
         disable: the bar's ``disable`` (``None``: a bar on a terminal only).
     """
     train_images = data.train(augment=True, seed=seed)
-    train_indices = _cifar_subset(len(train_images), train_size)
-    test_indices = _cifar_subset(len(data.test_labels), test_size)
+    train_indices = cifar_subset(len(train_images), train_size)
+    test_indices = cifar_subset(len(data.test_labels), test_size)
     n_train = len(train_indices)
-    test_loader: DataLoader[Any] = DataLoader(
-        Subset(_dataset(data.test()), test_indices.tolist()), batch_size=500
-    )
+    test_loader = cifar_loader(data.test(), test_indices, 500)
     setting = {
         "seed": seed,
         "batch_size": batch_size,
@@ -712,14 +773,8 @@ def train_cifar(
             log(f"resumed from {checkpoint} after epoch {first - 1}")
     for epoch in range(first, epochs + 1):
         train_images.set_epoch(epoch)
-        generator = torch.Generator().manual_seed(seed * 7919 + epoch)
-        order = train_indices[torch.randperm(n_train, generator=generator).numpy()]
-        loader: DataLoader[Any] = DataLoader(
-            _dataset(train_images),
-            batch_size=batch_size,
-            sampler=order.tolist(),
-            num_workers=workers,
-        )
+        order = cifar_order(train_indices, seed, epoch)
+        loader = cifar_loader(train_images, order, batch_size, workers)
         seconds = [0.0] * len(runs)
         for run in runs:
             run.model.train()
@@ -727,13 +782,11 @@ def train_cifar(
         for x, y in _progress(loader, f"epoch {epoch}", "img", disable, batch_size):
             for k, run in enumerate(runs):
                 start = time.perf_counter()
-                run.optimizer.zero_grad()
-                torch.autograd.backward(nn.functional.cross_entropy(run.model(x), y))
-                run.optimizer.step()
+                step(run.model, run.optimizer, x, y)
                 seconds[k] += time.perf_counter() - start
         for run, spent in zip(runs, seconds):
             run.seconds.append(spent)
-            run.accuracy.append(_loader_accuracy(run.model, test_loader))
+            run.accuracy.append(loader_accuracy(run.model, test_loader))
         if log is not None:
             log(
                 f"epoch {epoch:3d}: test accuracy "
