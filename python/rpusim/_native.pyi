@@ -97,6 +97,13 @@ class Tile:
     def pulse(self, up: bool) -> None:
         """One pulse, up (the weight grows) or down, to every device, with its cycle-to-cycle
         noise; counts as an update call. ValueError for the ideal device."""
+    def reset_columns(self, start_column: int, num_columns: int, reset_prob: float) -> None:
+        """Resets ``num_columns`` columns from ``start_column`` on (wrapping), each device with
+        probability ``reset_prob``; counts as a reset. ValueError for the ideal device."""
+    def pulse_counts(self) -> npt.NDArray[np.uint64] | None:
+        """``(2 * counting devices, out_size, in_size)`` pulse counters (per device: the
+        pulses that lowered the weight, then those that raised it), ``None`` when no device
+        counts."""
     def get_config_json(self) -> str: ...
     def set_config_json(self, config_json: str) -> None: ...
     def patch_config(self, patch_json: str) -> None:

@@ -171,6 +171,41 @@ class PulsedDevice(Device):
     w_min_dtod: float = _CONSTANT_STEP["w_min_dtod"]
     """Device-to-device spread of the lower bound, relative to ``w_min``; >= 0. Default 0.3."""
 
+    diffusion: float = _CONSTANT_STEP["diffusion"]
+    """Standard deviation of the diffusion every device takes after every update call (once
+    per mini-batch, as aihwkit's ``post_update_step``): ``w += rho * N(0, 1)``, clipped to the
+    device's bounds, with ``rho = |diffusion * (1 + diffusion_dtod * xi)|`` drawn per device;
+    in weight units, >= 0. Default 0 (none)."""
+
+    diffusion_dtod: float = _CONSTANT_STEP["diffusion_dtod"]
+    """Device-to-device spread of the diffusion rate, relative to ``diffusion``; >= 0.
+    Default 0."""
+
+    lifetime: float = _CONSTANT_STEP["lifetime"]
+    """Mean lifetime in update calls, one over the decay rate: after every update call (and
+    its diffusion) ``w <- (w - b) * (1 - 1 / t) + b``, clipped, with ``t = lifetime * (1 +
+    lifetime_dtod * xi)`` drawn per device (``t <= 1``: the weight returns to ``b`` at once)
+    and ``b`` the device's reset point; >= 0. Default 0 (no decay)."""
+
+    lifetime_dtod: float = _CONSTANT_STEP["lifetime_dtod"]
+    """Device-to-device spread of the lifetime, relative to ``lifetime``; >= 0. Default 0."""
+
+    reset: float = _CONSTANT_STEP["reset"]
+    """Mean reset point ``b`` over devices, in weight units: where
+    :meth:`rpusim.AnalogTile.reset_columns` puts a weight and where decay takes it. Default 0."""
+
+    reset_dtod: float = _CONSTANT_STEP["reset_dtod"]
+    """Device-to-device spread of the reset point, in weight units (added: ``b = reset +
+    reset_dtod * xi``, as aihwkit's code draws it); >= 0. Default 0."""
+
+    reset_std: float = _CONSTANT_STEP["reset_std"]
+    """Cycle-to-cycle spread of a reset, in weight units: a reset writes ``b + reset_std *
+    N(0, 1)``, clipped; >= 0. Default 0.01."""
+
+    count_pulses: bool = _CONSTANT_STEP["count_pulses"]
+    """Whether every device counts the pulses it takes, by direction
+    (:meth:`rpusim.AnalogTile.get_pulse_counts`). Default False."""
+
     @property
     def granularity(self) -> float:
         """The weight change of one pulse that update management plans with (aihwkit's weight

@@ -11,7 +11,7 @@ Every function returns a new object, free to change:
 >>> config = presets.unit_cell(presets.ecram_device, n_devices=2)   # aihwkit's EcRam2Preset
 
 The device presets carry aihwkit's published parameter values. Parts of a fit that rpusim does
-not model are named in each docstring (capacitor leakage; the reference device of aihwkit's
+not model are named in each docstring (the reference device of aihwkit's
 ``SoftBoundsReferenceDevice``). The configuration presets pair a device with aihwkit's preset
 periphery (:func:`preset_io`, :func:`preset_update`), except :func:`paper_baseline` and
 :func:`gokmen_vlasov_2016`, which use the paper's (the defaults of :class:`~rpusim.IOParameters`).
@@ -193,8 +193,8 @@ def capacitor_device() -> LinearStep:
     Source: fit of :class:`~rpusim.devices.LinearStep` to Li et al., "Capacitor-based
     cross-point array for analog neural network with record symmetry and linearity", VLSI
     Technology 2018 (https://ieeexplore.ieee.org/abstract/document/8510648), as published in
-    aihwkit. aihwkit's fit also leaks (``lifetime=1e6`` mini-batches); rpusim models no decay,
-    so the leakage is left out.
+    aihwkit, with its leakage: the weights decay towards 0 with a lifetime of ``1e6`` update
+    calls (mini-batches), spread 30 % from device to device.
     """
     return LinearStep(
         dw_min=0.005,
@@ -213,6 +213,8 @@ def capacitor_device() -> LinearStep:
         dw_min_std=0.3,
         write_noise_std=0.0,
         mean_bound_reference=True,
+        lifetime=1e6,
+        lifetime_dtod=0.3,
     )
 
 
@@ -382,7 +384,7 @@ def reram_sb() -> RPUConfig:
 
 
 def capacitor() -> RPUConfig:
-    """aihwkit's ``CapacitorPreset`` (without leakage): :func:`capacitor_device` with the preset
+    """aihwkit's ``CapacitorPreset``: :func:`capacitor_device` with the preset
     periphery."""
     return _with_preset_periphery(capacitor_device())
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rpusim import _native
-from rpusim._checks import check_bool
+from rpusim._checks import check_bool, check_int, check_real
 from rpusim._native import RPUSimError, StateError
 from rpusim.config import RPUConfig, patch_json
 
@@ -428,6 +428,33 @@ class AnalogTile:
         noise (the classic response-curve measurement); counts as an update call. ValueError
         for the ideal device, which takes no pulses."""
         self._tile.pulse(check_bool("AnalogTile.pulse", "up", up))
+
+    def reset_columns(
+        self, start_column_idx: int = 0, num_columns: int = 1, reset_prob: float = 1.0
+    ) -> None:
+        """Resets ``num_columns`` consecutive columns from ``start_column_idx`` on, wrapping
+        past the last column (every column when ``num_columns`` is negative or at least
+        ``in_size``), as aihwkit's ``reset_columns``: each device, with probability
+        ``reset_prob``, takes its reset point (the device's ``reset``, ``reset_dtod``) plus
+        ``reset_std * N(0, 1)``, clipped to its bounds. Every device of a unit cell is reset.
+        ValueError for the ideal device."""
+        owner = "AnalogTile.reset_columns"
+        start = check_int(owner, "start_column_idx", start_column_idx, ge=0, le=self.in_size - 1)
+        count = check_int(owner, "num_columns", num_columns, ge=-1, le=2**63 - 1)
+        prob = check_real(owner, "reset_prob", reset_prob, ge=0.0, le=1.0)
+        self._tile.reset_columns(start, self.in_size if count < 0 else count, prob)
+
+    def reset(self, reset_prob: float = 1.0) -> None:
+        """Resets every column (:meth:`reset_columns`), each device with probability
+        ``reset_prob``."""
+        self.reset_columns(0, -1, reset_prob)
+
+    def get_pulse_counts(self) -> npt.NDArray[np.uint64] | None:
+        """The pulses every device took, when its device model has ``count_pulses`` (aihwkit's
+        ``get_pulse_counters``): uint64 ``(2 * devices, out_size, in_size)``, for each counting
+        device (in unit-cell order) the pulses that lowered the weight (positive ``d x``,
+        aihwkit's first plane), then those that raised it. ``None`` when no device counts."""
+        return self._tile.pulse_counts()
 
     def remap(self) -> None:
         """Maps the current effective weights anew with ``rpu_config.mapping`` and programs

@@ -422,6 +422,34 @@ impl PyTile {
         self.run(py, |t| t.pulse(up))
     }
 
+    /// Resets `num_columns` columns from `start_column` on (see `Tile::reset_columns` of the
+    /// engine).
+    fn reset_columns(
+        &self,
+        py: Python<'_>,
+        start_column: usize,
+        num_columns: usize,
+        reset_prob: f32,
+    ) -> PyResult<()> {
+        self.run(py, |t| {
+            t.reset_columns(start_column, num_columns, reset_prob)
+        })
+    }
+
+    /// The pulse counters, `(2 * counting devices, out_size, in_size)`, or `None` when no
+    /// device counts (see `Tile::pulse_counts` of the engine).
+    fn pulse_counts<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray3<u64>>>> {
+        let (counts, rows, cols) =
+            self.run(py, |t| Ok((t.pulse_counts(), t.out_size(), t.in_size())))?;
+        let Some(counts) = counts else {
+            return Ok(None);
+        };
+        let planes = counts.len() / (rows * cols);
+        let a = numpy::ndarray::Array3::from_shape_vec((planes, rows, cols), counts)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(Some(a.into_pyarray(py)))
+    }
+
     fn get_config_json(&self, py: Python<'_>) -> PyResult<String> {
         self.run(py, |t| Ok(t.config().to_json()))
     }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::mvm::product_ns;
 use crate::threads::sum_chunks;
-use crate::tile::{check_lr, check_sizes, Counters, Tile};
+use crate::tile::{check_lr, check_sizes, wrapped_columns, Counters, Tile};
 use crate::workspace::buffers_are_not_state;
 
 /// The sizes of the parts that split `size` into pieces of at most `max` (0: no limit), as
@@ -364,6 +364,43 @@ impl TileArray {
     /// One pulse in direction `up` to every device of every tile ([`Tile::pulse`]).
     pub fn pulse(&mut self, up: bool) -> Result<()> {
         self.tiles.iter_mut().try_for_each(|t| t.pulse(up))
+    }
+
+    /// Resets `count` consecutive columns of the matrix from `start` on, wrapping past the
+    /// last ([`Tile::reset_columns`]); each tile resets its part of them.
+    pub fn reset_columns(&mut self, start: usize, count: usize, prob: f32) -> Result<()> {
+        let columns = wrapped_columns(self.in_size, start, count)?;
+        for k in 0..self.tiles.len() {
+            let (_, cols) = self.tile_block(k);
+            self.tiles[k].reset_column_mask(&columns[cols], prob)?;
+        }
+        Ok(())
+    }
+
+    /// The pulse counters of the whole matrix ([`Tile::pulse_counts`]): for each device that
+    /// counts, `out_size x in_size` counts of the pulses that lowered the weight, then those
+    /// that raised it, each tile's in its block.
+    pub fn pulse_counts(&self) -> Option<Vec<u64>> {
+        if let [tile] = self.tiles() {
+            return tile.pulse_counts();
+        }
+        let (out, inp) = (self.out_size, self.in_size);
+        let mut all: Vec<u64> = Vec::new();
+        for k in 0..self.tiles.len() {
+            let counts = self.tiles[k].pulse_counts()?;
+            let (rows, cols) = self.tile_block(k);
+            let per_block = rows.len() * cols.len();
+            if all.is_empty() {
+                all = vec![0; counts.len() / per_block * out * inp];
+            }
+            for (b, block) in counts.chunks(per_block).enumerate() {
+                for (r, row) in block.chunks(cols.len()).enumerate() {
+                    let at = b * out * inp + (rows.start + r) * inp + cols.start;
+                    all[at..at + cols.len()].copy_from_slice(row);
+                }
+            }
+        }
+        Some(all)
     }
 
     /// Checks the length of an output buffer of `n` rows of `width` values.

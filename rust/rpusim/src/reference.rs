@@ -196,7 +196,64 @@ fn reference_update(array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
             cell.reduce(w);
         }
     }
+    diffuse_and_decay(array, call.seed, call.call);
     pulses
+}
+
+/// Diffusion, then decay, of every device of every layer after update call `call`, device by
+/// device (`device/effects.rs`): row `i` of unit-cell device `sub` draws its diffusion normals
+/// and then, with write noise, the normals of its weights read from the sequences `[i, sub,
+/// 0]` of the call's diffusion and write-noise streams, in column order.
+fn diffuse_and_decay(array: &mut Array<'_>, seed: u64, call: u64) {
+    let (out_size, in_size) = (array.out_size, array.in_size);
+    let diffusion = Stream::new(seed, Op::Update, Purpose::Diffusion, call);
+    let write_noise = Stream::new(seed, Op::Update, Purpose::WriteNoise, call);
+    let one = |layer: &mut DeviceLayer, w: &mut [f32], sub: u32| {
+        let effects = &layer.effects;
+        if !(effects.diffusion_rates.is_some() || effects.decay_scales.is_some()) {
+            return false;
+        }
+        let arrays = layer.model.arrays();
+        for i in 0..out_size {
+            let mut diffusion = diffusion.normals([i as u32, sub, 0]);
+            let mut noise = write_noise.normals([i as u32, sub, 0]);
+            for j in 0..in_size {
+                let k = i * in_size + j;
+                let (lo, hi) = (arrays.b_min[k], arrays.b_max[k]);
+                let stored = match layer.persistent.as_deref_mut() {
+                    Some(p) => &mut p[k],
+                    None => &mut w[k],
+                };
+                if let Some(rates) = &effects.diffusion_rates {
+                    *stored = (*stored + rates[k] * diffusion.draw()).max(lo).min(hi);
+                }
+                if let Some(scales) = &effects.decay_scales {
+                    let b = effects.reset_bias.as_ref().map_or(0.0, |b| b[k]);
+                    *stored = ((*stored - b) * scales[k] + b).max(lo).min(hi);
+                }
+                let new = *stored;
+                if layer.persistent.is_some() {
+                    w[k] = new + layer.write_noise * noise.draw();
+                }
+            }
+        }
+        true
+    };
+    match &mut array.devices.cell {
+        UnitCell::Ideal => {}
+        UnitCell::Single(layer) => {
+            one(layer, array.weights, 0);
+        }
+        UnitCell::Vector(cell) => {
+            let mut changed = false;
+            for s in 0..cell.layers.len() {
+                changed |= one(&mut cell.layers[s], &mut cell.weights[s], s as u32);
+            }
+            if changed {
+                cell.reduce(array.weights);
+            }
+        }
+    }
 }
 
 /// The update on one pulsed model whose weights read are `w`; `sub` is its index in the unit
@@ -212,16 +269,29 @@ fn pulsed_update(
         model,
         write_noise,
         persistent,
+        effects,
         ..
     } = layer;
-    with_model!(&*model, dev => pulsed_model(dev, w, persistent.as_deref_mut(), *write_noise, sub, sizes, call))
+    let store = Store {
+        persistent: persistent.as_deref_mut(),
+        write_noise: *write_noise,
+        counts: effects.pulse_counts.as_deref_mut(),
+    };
+    with_model!(&*model, dev => pulsed_model(dev, w, store, sub, sizes, call))
+}
+
+/// What a model's pulses write besides the weights read: the persistent weights (with write
+/// noise) and the pulse counters (with `count_pulses`).
+struct Store<'a> {
+    persistent: Option<&'a mut [f32]>,
+    write_noise: f32,
+    counts: Option<&'a mut [[u64; 2]]>,
 }
 
 fn pulsed_model<D: PulsedDevice>(
     dev: &D,
     w: &mut [f32],
-    mut persistent: Option<&mut [f32]>,
-    write_noise: f32,
+    mut store: Store<'_>,
     sub: u32,
     (out_size, in_size): (usize, usize),
     call: &UpdateCall<'_>,
@@ -245,7 +315,10 @@ fn pulsed_model<D: PulsedDevice>(
             for i in 0..out_size {
                 for j in 0..in_size {
                     let k = i * in_size + j;
-                    let stored = persistent.as_deref_mut().map_or(&mut w[k], |p| &mut p[k]);
+                    let stored = store
+                        .persistent
+                        .as_deref_mut()
+                        .map_or(&mut w[k], |p| &mut p[k]);
                     *stored = float_step(
                         *stored,
                         call.lr,
@@ -309,16 +382,7 @@ fn pulsed_model<D: PulsedDevice>(
                 let k = i * in_size + j;
                 let increase = (db[i] < 0.0) != (xb[j] < 0.0);
                 applied += u64::from(pulses);
-                fire(
-                    dev,
-                    w,
-                    persistent.as_deref_mut(),
-                    write_noise,
-                    k,
-                    pulses,
-                    increase,
-                    &mut row_noise,
-                );
+                fire(dev, w, &mut store, k, pulses, increase, &mut row_noise);
             }
         }
     }
@@ -326,23 +390,24 @@ fn pulsed_model<D: PulsedDevice>(
 }
 
 /// `pulses` pulses on device `k`; with write noise on its persistent weight, the weight read
-/// then being the persistent one plus one normal of `noise`.
-#[allow(clippy::too_many_arguments)]
+/// then being the persistent one plus one normal of `noise`; counted when the devices count.
 fn fire<D: PulsedDevice>(
     dev: &D,
     w: &mut [f32],
-    persistent: Option<&mut [f32]>,
-    write_noise: f32,
+    store: &mut Store<'_>,
     k: usize,
     pulses: u32,
     up: bool,
     noise: &mut Sequence<'_, Normal>,
 ) {
-    match persistent {
+    if let Some(counts) = store.counts.as_deref_mut() {
+        counts[k][usize::from(up)] += u64::from(pulses);
+    }
+    match store.persistent.as_deref_mut() {
         None => w[k] = dev.apply_pulses(k, w[k], pulses, up, noise),
         Some(p) => {
             p[k] = dev.apply_pulses(k, p[k], pulses, up, noise);
-            w[k] = p[k] + write_noise * noise.draw();
+            w[k] = p[k] + store.write_noise * noise.draw();
         }
     }
 }
@@ -358,14 +423,20 @@ fn reference_pulse(array: &mut Array<'_>, seed: u64, call: u64, up: bool) -> u64
             model,
             write_noise,
             persistent,
+            effects,
             ..
         } = layer;
+        let mut store = Store {
+            persistent: persistent.as_deref_mut(),
+            write_noise: *write_noise,
+            counts: effects.pulse_counts.as_deref_mut(),
+        };
         with_model!(&*model, dev => {
             for i in 0..out_size {
                 let mut row_noise = noise.normals([0, i as u32, sub]);
                 for j in 0..in_size {
                     let k = i * in_size + j;
-                    fire(dev, w, persistent.as_deref_mut(), *write_noise, k, 1, up, &mut row_noise);
+                    fire(dev, w, &mut store, k, 1, up, &mut row_noise);
                 }
             }
         });

@@ -4,14 +4,17 @@
 //!
 //! Layout (little-endian): magic `RPUSIM\0T`, format version (u32), header length (u32), header
 //! (JSON: sizes, seed, configuration, counters, averages), array count (u32), then per array its
-//! name length (u16), name, value count (u64) and f32 values, and last a CRC-32 of all before.
+//! name length (u16), name, value count (u64) and f32 values, then (from version 3) the count
+//! of integer arrays (u32) and per array its name length (u16), name, value count (u64) and
+//! u64 values (the pulse counters), and last a CRC-32 of all before.
 //!
 //! A [`TileArray`] of one tile saves as that tile. A grid saves as magic `RPUSIM\0A`, format
 //! version (u32), header length (u32), header (JSON: sizes and seed), tile count (u32), then
 //! per tile its state's length (u64) and state, and last a CRC-32 of all before.
 //!
 //! Version 1 (before arrays were split) had no `max_input_size` / `max_output_size` in its
-//! configuration; it loads with both 0 (no limit), which is what it was.
+//! configuration; it loads with both 0 (no limit), which is what it was. Versions 1 and 2
+//! (before pulse counters) have no integer arrays; their devices load with counters at 0.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +28,7 @@ use crate::tile::{Counters, Tile};
 const MAGIC: &[u8; 8] = b"RPUSIM\0T";
 const ARRAY_MAGIC: &[u8; 8] = b"RPUSIM\0A";
 /// Format version written by this build; older versions are read as long as they are known.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format version this build reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 
@@ -85,6 +88,16 @@ impl Tile {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
+        let counts = self.devices.named_counts();
+        out.extend_from_slice(&(counts.len() as u32).to_le_bytes());
+        for (name, a) in counts {
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+            for v in a {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
@@ -137,6 +150,23 @@ impl Tile {
             }
             arrays.entries.push((name, values));
         }
+        if version >= 3 {
+            for _ in 0..r.u32()? {
+                let name_len = r.u16()? as usize;
+                let name = String::from_utf8(r.take(name_len)?.to_vec())
+                    .map_err(|_| Error::State("counter name is not UTF-8".into()))?;
+                let len = r.u64()? as usize;
+                let raw = r.take(
+                    len.checked_mul(8)
+                        .ok_or_else(|| Error::State("bad counter length".into()))?,
+                )?;
+                let values = raw
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect();
+                arrays.counts.push((name, values));
+            }
+        }
         if r.pos != body.len() {
             return Err(Error::State("trailing bytes after the arrays".into()));
         }
@@ -151,7 +181,10 @@ impl Tile {
             n,
             header.device_counters,
         )?;
-        if let Some((name, _)) = arrays.entries.first() {
+        let leftover = (arrays.entries.iter().map(|(name, _)| name))
+            .chain(arrays.counts.iter().map(|(name, _)| name))
+            .next();
+        if let Some(name) = leftover {
             return Err(Error::State(format!(
                 "array {name} does not belong to the device model"
             )));
@@ -314,9 +347,9 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    /// A state as version 1 wrote it: no array sizes in the configuration.
+    /// A state as version 1 wrote it: version 2's without array sizes in the configuration.
     fn as_version_1(tile: &Tile) -> Vec<u8> {
-        let bytes = tile.to_bytes();
+        let bytes = as_version_2(tile);
         let body = &bytes[..bytes.len() - 4];
         let header_len = u32::from_le_bytes(body[12..16].try_into().unwrap()) as usize;
         let mut header: serde_json::Value =
@@ -339,6 +372,61 @@ mod tests {
         out
     }
 
+    /// A state as version 2 wrote it: no per-device effects in the device configuration and
+    /// no integer arrays (`tile` has no pulse counters).
+    fn as_version_2(tile: &Tile) -> Vec<u8> {
+        let bytes = tile.to_bytes();
+        // Without counters the integer section is its count alone, 0, before the checksum.
+        let body = &bytes[..bytes.len() - 8];
+        assert_eq!(
+            &bytes[bytes.len() - 8..bytes.len() - 4],
+            &0u32.to_le_bytes()
+        );
+        let header_len = u32::from_le_bytes(body[12..16].try_into().unwrap()) as usize;
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&body[16..16 + header_len]).unwrap();
+        let device = header
+            .pointer_mut("/config/device")
+            .unwrap()
+            .as_object_mut()
+            .unwrap();
+        for name in [
+            "diffusion",
+            "diffusion_dtod",
+            "lifetime",
+            "lifetime_dtod",
+            "reset",
+            "reset_dtod",
+            "reset_std",
+            "count_pulses",
+        ] {
+            assert!(device.remove(name).is_some(), "{name}");
+        }
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&2u32.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&body[16 + header_len..]);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn a_version_2_state_loads_without_effects() {
+        let mut tile = Tile::new(3, 5, TileConfig::default(), 4).unwrap();
+        tile.pulse(true).unwrap();
+        let old = as_version_2(&tile);
+        assert_eq!(Tile::from_bytes(&old).unwrap(), tile);
+        // Integer arrays a version 2 state cannot hold are refused as trailing bytes.
+        let mut longer = old[..old.len() - 4].to_vec();
+        longer.extend_from_slice(&0u32.to_le_bytes());
+        let crc = crc32fast::hash(&longer);
+        longer.extend_from_slice(&crc.to_le_bytes());
+        assert!(Tile::from_bytes(&longer).is_err());
+    }
+
     #[test]
     fn a_version_1_state_loads_unsplit() {
         // 600 inputs: more than the default limit, one array as version 1 made it.
@@ -357,6 +445,6 @@ mod tests {
         let crc = crc32fast::hash(&newer[..n]);
         newer[n..].copy_from_slice(&crc.to_le_bytes());
         let e = Tile::from_bytes(&newer).unwrap_err().to_string();
-        assert!(e.contains("1 to 2"), "{e}");
+        assert!(e.contains("1 to 3"), "{e}");
     }
 }

@@ -461,6 +461,35 @@ impl Tile {
         self.on_cpu(|tile, cpu| tile.pulse_on(cpu, up))
     }
 
+    /// Resets the devices of `count` consecutive columns from column `start` on, wrapping
+    /// past the last column (every column when `count >= in_size`), each device with
+    /// probability `prob` (aihwkit's `reset_columns`): its weight becomes its reset point
+    /// (`reset`, `reset_dtod`) plus `reset_std N(0, 1)`, clipped to its bounds; every device of
+    /// a unit cell is reset. An error for the ideal device, which has no reset.
+    pub fn reset_columns(&mut self, start: usize, count: usize, prob: f32) -> Result<()> {
+        let columns = wrapped_columns(self.in_size, start, count)?;
+        self.reset_column_mask(&columns, prob)
+    }
+
+    /// Resets the devices of the columns where `columns` (one per input) is true, each with
+    /// probability `prob` (see [`Tile::reset_columns`]).
+    pub(crate) fn reset_column_mask(&mut self, columns: &[bool], prob: f32) -> Result<()> {
+        if let UnitCell::Ideal = self.devices.cell {
+            return Err(Error::invalid("device", "the ideal device has no reset"));
+        }
+        check_finite("reset_prob", prob, true)?;
+        self.devices
+            .reset_columns(&mut self.weights, self.in_size, columns, prob, self.seed);
+        Ok(())
+    }
+
+    /// The pulse counters of the devices that count them (`count_pulses`): for each such
+    /// device (in unit-cell order) the `out_size x in_size` counts of the pulses that lowered
+    /// the weight, then those of the pulses that raised it. `None` when no device counts.
+    pub fn pulse_counts(&self) -> Option<Vec<u64>> {
+        self.devices.pulse_counts()
+    }
+
     /// [`Tile::pulse`] on `backend`.
     pub(crate) fn pulse_on(&mut self, backend: &mut impl Backend, up: bool) -> Result<()> {
         if let UnitCell::Ideal = self.devices.cell {
@@ -479,6 +508,20 @@ impl Tile {
         d.expect("d", Some(x.rows()), self.out_size, "out_size")?;
         check_lr(lr)
     }
+}
+
+/// Which of `in_size` columns `count` consecutive columns from `start` on cover, wrapping past
+/// the last one (all of them when `count >= in_size`); `start` must be a column.
+pub(crate) fn wrapped_columns(in_size: usize, start: usize, count: usize) -> Result<Vec<bool>> {
+    if start >= in_size {
+        return Err(Error::invalid(
+            "start_column",
+            format!("must be below in_size ({in_size}), got {start}"),
+        ));
+    }
+    Ok((0..in_size)
+        .map(|j| (j + in_size - start) % in_size < count)
+        .collect())
 }
 
 /// Checks the learning rate of an update: finite and >= 0.

@@ -103,9 +103,11 @@ pub(crate) fn update(
         }
         return 0;
     }
-    for_targets(w, &mut devices.cell, call.seed, call.call, |targets| {
+    let pulses = for_targets(w, &mut devices.cell, call.seed, call.call, |targets| {
         pulsed(out_size, in_size, targets, call, lines)
-    })
+    });
+    devices.diffuse_and_decay(w, in_size, call.seed, call.call);
+    pulses
 }
 
 /// One pulse in direction `up` for every device the unit cell's policy picks (all devices of a
@@ -265,6 +267,7 @@ fn fire_all<P: Payload>(
             model,
             write_noise,
             persistent,
+            effects,
             ..
         } = &mut *t.layer;
         let store = Store {
@@ -272,6 +275,7 @@ fn fire_all<P: Payload>(
             persistent: persistent.as_deref_mut(),
             write_noise: *write_noise,
             sub: t.sub,
+            counts: effects.pulse_counts.as_deref_mut(),
         };
         pulses += with_model!(&*model, dev => apply::<P, _>(store, out_size, in_size, dev, samples, noise, isa));
     }

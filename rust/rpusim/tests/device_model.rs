@@ -37,6 +37,7 @@ fn pulsed(dtod: f64, std: f64, up_down: f64) -> PulsedParameters {
         w_min: -0.5,
         w_max_dtod: 0.0,
         w_min_dtod: 0.0,
+        ..PulsedParameters::default()
     }
 }
 
@@ -561,6 +562,7 @@ fn reram_es(noise: bool) -> ExpStepParameters {
             w_min: -1.0,
             w_max_dtod: if noise { 0.3 } else { 0.0 },
             w_min_dtod: if noise { 0.3 } else { 0.0 },
+            ..PulsedParameters::default()
         },
         write_noise: WriteNoiseParameters {
             write_noise_std: if noise { 75.0 } else { 0.0 },

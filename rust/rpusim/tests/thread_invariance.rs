@@ -6,7 +6,7 @@ mod common;
 
 use common::{bits, uniform};
 use rpusim::device::{
-    ExpStepParameters, PowStepParameters, SoftBoundsParameters, UpdatePolicy,
+    ExpStepParameters, PowStepParameters, PulsedParameters, SoftBoundsParameters, UpdatePolicy,
     VectorUnitCellParameters, WriteNoiseParameters,
 };
 use rpusim::{set_num_threads, DeviceConfig, IoParameters, Matrix, TileArray, TileConfig};
@@ -107,11 +107,34 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         c.mapping.max_output_size = 0;
         c
     });
+    // Every per-device effect: diffusion and decay after each update (on the persistent
+    // weights of a write-noise device), and the pulse counters.
+    let effects = TileConfig {
+        device: DeviceConfig::SoftBounds(SoftBoundsParameters {
+            pulsed: PulsedParameters {
+                diffusion: 0.002,
+                diffusion_dtod: 0.3,
+                lifetime: 20.0,
+                lifetime_dtod: 0.2,
+                reset: 0.02,
+                reset_dtod: 0.01,
+                count_pulses: true,
+                ..PulsedParameters::default()
+            },
+            write_noise: WriteNoiseParameters {
+                write_noise_std: 2.0,
+                apply_write_noise_on_set: true,
+            },
+            ..SoftBoundsParameters::default()
+        }),
+        ..TileConfig::default()
+    };
     let configs = [
         TileConfig::default(),
         noisy,
         perfect,
         exp_step,
+        effects,
         unit_cell(UpdatePolicy::All),
         unit_cell(UpdatePolicy::SingleRandom),
     ];

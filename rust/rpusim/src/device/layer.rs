@@ -7,6 +7,7 @@
 //! weights are programmed.
 
 use super::config::DeviceConfig;
+use super::effects::Effects;
 use super::model::DeviceModel;
 use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
@@ -24,6 +25,9 @@ pub struct DeviceLayer {
     pub write_noise_on_set: bool,
     /// The persistent weights the pulses act on, when there is write noise.
     pub persistent: Option<Vec<f32>>,
+    /// Diffusion, decay, reset and pulse counters (`effects.rs`; boxed, as most tiles use
+    /// none of them).
+    pub effects: Box<Effects>,
 }
 
 impl DeviceLayer {
@@ -31,10 +35,11 @@ impl DeviceLayer {
     /// weights start at zero.
     pub(crate) fn populate(config: &DeviceConfig, shape: Shape) -> Option<Self> {
         let model = config.populate_model(shape)?;
-        Some(Self::with_model(config, model, shape.len()))
+        let effects = Effects::populate(config.pulsed()?, shape);
+        Some(Self::with_model(config, model, effects, shape.len()))
     }
 
-    fn with_model(config: &DeviceConfig, model: DeviceModel, n: usize) -> Self {
+    fn with_model(config: &DeviceConfig, model: DeviceModel, effects: Effects, n: usize) -> Self {
         let dw_min = config.pulsed().map_or(0.0, |p| p.dw_min);
         let (write_noise, write_noise_on_set) = config.write_noise().map_or((0.0, false), |w| {
             (w.std(dw_min), w.apply_write_noise_on_set)
@@ -44,6 +49,7 @@ impl DeviceLayer {
             write_noise,
             write_noise_on_set,
             persistent: (write_noise > 0.0).then(|| vec![0.0; n]),
+            effects: Box::new(effects),
         }
     }
 
@@ -90,6 +96,7 @@ impl DeviceLayer {
         if let Some(p) = &self.persistent {
             v.push(("persistent", p));
         }
+        v.extend(self.effects.named());
         v
     }
 
@@ -99,10 +106,12 @@ impl DeviceLayer {
         arrays: &mut NamedArrays,
         n: usize,
     ) -> Result<Option<Self>> {
-        let Some(model) = config.model_from_named(arrays, n)? else {
+        let (Some(model), Some(pulsed)) = (config.model_from_named(arrays, n)?, config.pulsed())
+        else {
             return Ok(None);
         };
-        let mut layer = Self::with_model(config, model, n);
+        let effects = Effects::from_named(pulsed, arrays, n)?;
+        let mut layer = Self::with_model(config, model, effects, n);
         if layer.persistent.is_some() {
             layer.persistent = Some(arrays.take("persistent", n)?);
         }

@@ -56,6 +56,7 @@ pub(crate) use pulsed_models;
 
 mod config;
 mod constant_step;
+mod effects;
 mod exp_step;
 mod layer;
 mod linear_step;
@@ -75,6 +76,7 @@ pub use config::{
     MAX_UNIT_CELL_DEVICES,
 };
 pub use constant_step::ConstantStep;
+pub use effects::Effects;
 pub use exp_step::{ExpStep, ExpStepParameters};
 pub use layer::DeviceLayer;
 pub use linear_step::{LinearStep, LinearStepParameters};

@@ -8,6 +8,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Default)]
 pub(crate) struct NamedArrays {
     pub entries: Vec<(String, Vec<f32>)>,
+    /// Saved counters (integer arrays) by name.
+    pub counts: Vec<(String, Vec<u64>)>,
     pub prefix: String,
 }
 
@@ -28,5 +30,21 @@ impl NamedArrays {
             )));
         }
         Ok(v)
+    }
+
+    /// Takes out the counters `{prefix}{name}`, which must hold `n` values, if they were saved.
+    pub(crate) fn take_counts(&mut self, name: &str, n: usize) -> Result<Option<Vec<u64>>> {
+        let full = format!("{}{name}", self.prefix);
+        let Some(pos) = self.counts.iter().position(|(k, _)| *k == full) else {
+            return Ok(None);
+        };
+        let (_, v) = self.counts.swap_remove(pos);
+        if v.len() != n {
+            return Err(Error::State(format!(
+                "counters {full} hold {} values, expected {n}",
+                v.len()
+            )));
+        }
+        Ok(Some(v))
     }
 }

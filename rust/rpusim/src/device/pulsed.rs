@@ -29,6 +29,24 @@ pub struct PulsedParameters {
     pub w_max_dtod: f64,
     /// Device-to-device spread of the lower bound, relative to `w_min`.
     pub w_min_dtod: f64,
+    /// Standard deviation of the diffusion after every update call, in weight units (0: none;
+    /// `device/effects.rs`).
+    pub diffusion: f64,
+    /// Device-to-device spread of the diffusion rate, relative to `diffusion`.
+    pub diffusion_dtod: f64,
+    /// Mean lifetime of a device in update calls, one over its decay rate (0: no decay).
+    pub lifetime: f64,
+    /// Device-to-device spread of the lifetime, relative to `lifetime`.
+    pub lifetime_dtod: f64,
+    /// The reset point: the weight a reset writes and decay tends to (mean over devices).
+    pub reset: f64,
+    /// Device-to-device spread of the reset point, in weight units (additive, as aihwkit's
+    /// code draws it).
+    pub reset_dtod: f64,
+    /// Cycle-to-cycle spread of a reset, in weight units.
+    pub reset_std: f64,
+    /// Whether every device counts the pulses it takes, by direction.
+    pub count_pulses: bool,
 }
 
 impl Default for PulsedParameters {
@@ -43,6 +61,14 @@ impl Default for PulsedParameters {
             w_min: -0.6,
             w_max_dtod: 0.3,
             w_min_dtod: 0.3,
+            diffusion: 0.0,
+            diffusion_dtod: 0.0,
+            lifetime: 0.0,
+            lifetime_dtod: 0.0,
+            reset: 0.0,
+            reset_dtod: 0.0,
+            reset_std: 0.01,
+            count_pulses: false,
         }
     }
 }
@@ -56,6 +82,12 @@ impl PulsedParameters {
             ("up_down_dtod", self.up_down_dtod),
             ("w_max_dtod", self.w_max_dtod),
             ("w_min_dtod", self.w_min_dtod),
+            ("diffusion", self.diffusion),
+            ("diffusion_dtod", self.diffusion_dtod),
+            ("lifetime", self.lifetime),
+            ("lifetime_dtod", self.lifetime_dtod),
+            ("reset_dtod", self.reset_dtod),
+            ("reset_std", self.reset_std),
         ] {
             check_finite(format!("{prefix}.{name}"), v, true)?;
         }
@@ -66,6 +98,7 @@ impl PulsedParameters {
             ));
         }
         check_finite(format!("{prefix}.up_down"), self.up_down, false)?;
+        check_finite(format!("{prefix}.reset"), self.reset, false)?;
         if !(self.w_min.is_finite()
             && self.w_max.is_finite()
             && self.w_min <= 0.0
@@ -227,28 +260,40 @@ impl Shape {
 
 /// Draws `N` values for every device, in parallel over rows: `f(common, extra)` gets the
 /// device's normals 0..4 (`xi1 .. xi4` of MODEL.md §5) and, with `extra`, normals 4..8 for the
-/// parameters of a particular model (else zeros), all from block 0. Device `(i, j)` of unit-cell device `sub`
-/// reads address `[i, j, sub]` of the device-to-device stream, so the result does not depend
-/// on the thread count. Returns the values column by column.
+/// parameters of a particular model (else zeros), all from block 0 of the device-to-device
+/// stream ([`draw_per_device`]). Returns the values column by column.
 pub(crate) fn draw_devices<const N: usize>(
     shape: Shape,
     extra: bool,
     f: impl Fn(&[f32; 4], &[f32; 4]) -> [f32; N] + Sync,
 ) -> [Vec<f32>; N] {
-    let stream = Stream::new(shape.seed, Op::Init, Purpose::DeviceToDevice, 0);
+    draw_per_device(shape, Purpose::DeviceToDevice, |xi| {
+        let common = [xi[0], xi[1], xi[2], xi[3]];
+        let more = if extra {
+            [xi[4], xi[5], xi[6], xi[7]]
+        } else {
+            [0.0; 4]
+        };
+        f(&common, &more)
+    })
+}
+
+/// Draws `N` values for every device, in parallel over rows: `f` gets the eight normals of
+/// block 0 of the device's address `[i, j, sub]` (device `(i, j)` of unit-cell device `sub`)
+/// in the `purpose` stream of the tile's initialisation, so the result does not depend on the
+/// thread count. Returns the values column by column.
+pub(crate) fn draw_per_device<const N: usize>(
+    shape: Shape,
+    purpose: Purpose,
+    f: impl Fn(&[f32; 8]) -> [f32; N] + Sync,
+) -> [Vec<f32>; N] {
+    let stream = Stream::new(shape.seed, Op::Init, purpose, 0);
     let mut drawn = vec![[0.0f32; N]; shape.len()];
     let work = 64 * drawn.len();
     crate::threads::for_each_chunk(&mut drawn, shape.in_size, work, |i, row| {
         for (j, d) in row.iter_mut().enumerate() {
             let address = [i as u32, j as u32, shape.sub];
-            let xi = normals_of_block(stream.block(address, 0));
-            let common = [xi[0], xi[1], xi[2], xi[3]];
-            let more = if extra {
-                [xi[4], xi[5], xi[6], xi[7]]
-            } else {
-                [0.0; 4]
-            };
-            *d = f(&common, &more);
+            *d = f(&normals_of_block(stream.block(address, 0)));
         }
     });
     std::array::from_fn(|c| drawn.iter().map(|d| d[c]).collect())

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::DeviceConfig;
+use super::effects::{AfterUpdate, ResetStreams};
 use super::layer::DeviceLayer;
 use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
@@ -30,6 +31,8 @@ pub struct DeviceState {
     /// How many times the weights were programmed with write noise (the call counter of that
     /// noise; 0 for devices that draw none when programmed).
     pub programs: u64,
+    /// How many times columns were reset (the call counter of the reset's random streams).
+    pub resets: u64,
 }
 
 /// The counters of a device state that a saved tile keeps besides its arrays.
@@ -39,6 +42,13 @@ pub(crate) struct DeviceCounters {
     pub programs: u64,
     /// The unit cell's current device (0 without a unit cell).
     pub unit_cell_index: u32,
+    /// Resets made (absent while 0, and in states saved before resets existed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resets: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl DeviceState {
@@ -63,7 +73,11 @@ impl DeviceState {
         let cell = cell.ok_or_else(|| {
             Error::invalid("device", "a unit cell holds single pulsed devices only")
         })?;
-        Ok(DeviceState { cell, programs: 0 })
+        Ok(DeviceState {
+            cell,
+            programs: 0,
+            resets: 0,
+        })
     }
 
     /// The per-device bounds and steps of a single pulsed device (`None` for the ideal device
@@ -104,6 +118,88 @@ impl DeviceState {
         }
     }
 
+    /// Diffusion, then decay, of every device after update call `call` of the tile seeded
+    /// `seed` (aihwkit's `post_update_step`; `effects.rs`), then the weights read `weights`
+    /// brought up to date. Nothing for devices without these effects.
+    pub(crate) fn diffuse_and_decay(
+        &mut self,
+        weights: &mut [f32],
+        in_size: usize,
+        seed: u64,
+        call: u64,
+    ) {
+        let streams = AfterUpdate::new(seed, call);
+        match &mut self.cell {
+            UnitCell::Ideal => {}
+            UnitCell::Single(layer) => layer.diffuse_and_decay(weights, in_size, &streams, 0),
+            UnitCell::Vector(cell) => {
+                if !cell.layers.iter().any(|l| l.effects.after_update()) {
+                    return;
+                }
+                for (k, (layer, w)) in cell.layers.iter_mut().zip(&mut cell.weights).enumerate() {
+                    layer.diffuse_and_decay(w, in_size, &streams, k as u32);
+                }
+                cell.reduce(weights);
+            }
+        }
+    }
+
+    /// Resets the devices of the columns where `columns` is true, each with probability
+    /// `prob`, every device of a unit cell (aihwkit's `reset_columns`; `effects.rs`), and
+    /// brings the weights read `weights` up to date. Counts the reset.
+    pub(crate) fn reset_columns(
+        &mut self,
+        weights: &mut [f32],
+        in_size: usize,
+        columns: &[bool],
+        prob: f32,
+        seed: u64,
+    ) {
+        let streams = ResetStreams::new(seed, self.resets);
+        match &mut self.cell {
+            UnitCell::Ideal => {}
+            UnitCell::Single(layer) => {
+                layer.reset_columns(weights, in_size, columns, prob, &streams, 0);
+            }
+            UnitCell::Vector(cell) => {
+                for (k, (layer, w)) in cell.layers.iter_mut().zip(&mut cell.weights).enumerate() {
+                    layer.reset_columns(w, in_size, columns, prob, &streams, k as u32);
+                }
+                cell.reduce(weights);
+            }
+        }
+        self.resets += 1;
+    }
+
+    /// The pulse counters of the devices that count them (`count_pulses`), in unit-cell order:
+    /// for each such device the `n` counts of pulses that lowered the weight, then the `n` of
+    /// those that raised it (aihwkit's `get_pulse_counters` layout). `None` when no device
+    /// counts.
+    pub fn pulse_counts(&self) -> Option<Vec<u64>> {
+        let counts: Vec<Vec<u64>> = self
+            .layers()
+            .iter()
+            .filter_map(|l| l.effects.counts_named().map(|(_, c)| c))
+            .collect();
+        (!counts.is_empty()).then(|| counts.concat())
+    }
+
+    /// The counters to save, by name.
+    pub(crate) fn named_counts(&self) -> Vec<(String, Vec<u64>)> {
+        let prefix = |k: usize| match self.cell {
+            UnitCell::Vector(_) => format!("{k}."),
+            _ => String::new(),
+        };
+        self.layers()
+            .iter()
+            .enumerate()
+            .filter_map(|(k, l)| {
+                let (name, counts) = l.effects.counts_named()?;
+                Some((format!("{}{name}", prefix(k)), counts))
+            })
+            .collect()
+    }
+
     /// The arrays to save, by name.
     pub(crate) fn named_arrays(&self) -> Vec<(String, &[f32])> {
         match &self.cell {
@@ -125,6 +221,7 @@ impl DeviceState {
                 UnitCell::Vector(cell) => cell.current,
                 _ => 0,
             },
+            resets: self.resets,
         }
     }
 
@@ -136,6 +233,7 @@ impl DeviceState {
                 DeviceConfig::VectorUnitCell(p) => p.first_update_idx,
                 _ => 0,
             },
+            resets: 0,
         }
     }
 
@@ -162,6 +260,7 @@ impl DeviceState {
         Ok(DeviceState {
             cell,
             programs: counters.map_or(0, |c| c.programs),
+            resets: counters.map_or(0, |c| c.resets),
         })
     }
 }

@@ -32,6 +32,8 @@ pub enum Op {
     Update = 3,
     /// Programming the weights (`set_weights`), counted by the tile's devices.
     Program = 4,
+    /// Resetting columns of devices (`reset_columns`), counted by the tile's devices.
+    Reset = 5,
 }
 
 /// What a draw is used for.
@@ -60,6 +62,16 @@ pub enum Purpose {
     WriteNoise = 10,
     /// The device a unit cell's `single_random` policy pulses in an update call.
     UnitCellPolicy = 11,
+    /// The device-to-device variation of the per-device effects (diffusion rate, reset point,
+    /// lifetime), drawn apart from [`Purpose::DeviceToDevice`] so that configurations without
+    /// them draw what they drew before.
+    DeviceEffects = 12,
+    /// The diffusion after an update call (`diffusion`).
+    Diffusion = 13,
+    /// Which devices of the reset columns a reset with `reset_prob < 1` resets.
+    ResetChoice = 14,
+    /// The cycle-to-cycle spread of a reset (`reset_std`).
+    ResetNoise = 15,
 }
 
 /// A family of random sequences for one (seed, operation, call, purpose).

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use crate::cpu::{compiled_for, Isa};
 use crate::device::PulsedDevice;
 use crate::rng::{Drawn, NormalSource, Stream};
-use crate::threads::{planned_threads, sum_chunks};
+use crate::threads::{planned_threads, sum_chunks, Disjoint};
 
 use super::lines::{Firing, Payload, Samples, GROUP};
 
@@ -29,6 +29,8 @@ pub(super) struct Store<'a> {
     pub write_noise: f32,
     /// The device's index in its unit cell.
     pub sub: u32,
+    /// The pulse counters `[down, up]` of the devices, when they count (`count_pulses`).
+    pub counts: Option<&'a mut [[u64; 2]]>,
 }
 
 /// A device with pulses in one row of one sample.
@@ -61,6 +63,8 @@ pub(super) struct RowTarget<'a> {
     pub write_noise: f32,
     /// The index of the row's first device in the tile.
     pub k0: usize,
+    /// The row's pulse counters `[down, up]`, when the devices count.
+    pub counts: Option<&'a mut [[u64; 2]]>,
 }
 
 /// Fires every coincidence of `samples` (in order) on the devices `dev` whose weights are in
@@ -85,6 +89,8 @@ pub(super) fn apply<P: Payload, D: PulsedDevice>(
         out_size
     };
     let (write_noise, sub) = (store.write_noise, store.sub);
+    // Each block writes the counters of its own rows only.
+    let counts = store.counts.map(Disjoint::new);
     sum_chunks(
         store.weights,
         store.persistent,
@@ -102,6 +108,8 @@ pub(super) fn apply<P: Payload, D: PulsedDevice>(
                             .map(|h| &mut h[r * in_size..(r + 1) * in_size]),
                         write_noise,
                         k0: i * in_size,
+                        // SAFETY: row i belongs to this block alone.
+                        counts: counts.map(|c| unsafe { c.slice(i * in_size, in_size) }),
                     };
                     pulses +=
                         fire_row::<P, D>(dev, i, samples, &mut target, noise, sub, isa, scratch);
@@ -259,6 +267,9 @@ fn apply_hits<const UP: bool, D: PulsedDevice>(
     for hit in hits {
         let j = hit.col as usize;
         let k = t.k0 + j;
+        if let Some(counts) = t.counts.as_deref_mut() {
+            counts[j][usize::from(UP)] += u64::from(hit.pulses);
+        }
         let mut src = Drawn::new(&normals[hit.first as usize..]);
         match t.persistent.as_deref_mut() {
             None => t.weights[j] = dev.apply_pulses(k, t.weights[j], hit.pulses, UP, &mut src),

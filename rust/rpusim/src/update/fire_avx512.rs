@@ -88,6 +88,20 @@ unsafe fn pulse_group<D: PulsedDevice>(
     w
 }
 
+/// Adds the pulse counts `c` of the lanes in `hit` to the counters `[down, up]` of the
+/// devices of a group of sixteen (`counts` starts at the group), by direction (`up`).
+#[inline(always)]
+fn count16(counts: &mut [[u64; 2]], hit: __mmask16, up: __mmask16, c: __m512i) {
+    let mut n = [0u32; 16];
+    // SAFETY: a 16-lane store into an array of 16; AVX-512 F, as every caller of this module.
+    unsafe { _mm512_storeu_si512(n.as_mut_ptr().cast(), c) };
+    for (l, (&n, count)) in n.iter().zip(counts).enumerate() {
+        if hit >> l & 1 == 1 {
+            count[usize::from(up >> l & 1 == 1)] += u64::from(n);
+        }
+    }
+}
+
 /// Fires row `i` in every sample, in order; returns the pulses applied.
 ///
 /// # Safety
@@ -199,6 +213,9 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
         }
         // W grows when d_i x_j < 0: the row's and the column's signs differ.
         let up = dense.neg[g as usize] ^ row_neg;
+        if let Some(counts) = t.counts.as_deref_mut() {
+            count16(&mut counts[j0..], hit, up, c);
+        }
         // SAFETY: masked loads and stores of the group's lanes (see above); `normals` holds
         // 64 numbers past the row's draws, and the lanes draw positions below `span`.
         unsafe {

@@ -93,61 +93,91 @@ fn pulsed_device_strategy() -> impl Strategy<Value = DeviceConfig> {
         prop_oneof![Just(0.0f64), -0.3f64..0.3],
         (prop_oneof![Just(0.0f64), Just(3.0)], any::<bool>()),
         any::<bool>(),
+        0u8..4,
     )
-        .prop_map(|(kind, std, dw_min, up_down, (wn, on_set), flag)| {
-            let pulsed = PulsedParameters {
-                dw_min_std: std,
-                dw_min,
-                up_down,
-                ..PulsedParameters::default()
-            };
-            let write_noise = WriteNoiseParameters {
-                write_noise_std: wn,
-                apply_write_noise_on_set: on_set,
-            };
-            match kind {
-                0 => DeviceConfig::ConstantStep(pulsed),
-                1 => DeviceConfig::LinearStep(LinearStepParameters {
-                    pulsed,
-                    write_noise,
-                    gamma_up: 0.4,
-                    gamma_down: 0.7,
-                    gamma_up_dtod: 0.1,
-                    mult_noise: flag,
-                    allow_increasing: flag,
-                    mean_bound_reference: !flag,
-                    ..LinearStepParameters::default()
-                }),
-                2 => DeviceConfig::SoftBounds(SoftBoundsParameters {
-                    pulsed,
-                    write_noise,
-                    mult_noise: true,
-                    reverse_up: flag,
-                    ..SoftBoundsParameters::default()
-                }),
-                3 => DeviceConfig::ExpStep(ExpStepParameters {
-                    pulsed,
-                    write_noise,
-                    dw_min_std_add: if flag { 0.002 } else { 0.0 },
-                    dw_min_std_slope: if flag { 0.01 } else { 0.0 },
-                    ..ExpStepParameters::default()
-                }),
-                4 => DeviceConfig::PowStep(PowStepParameters {
-                    pulsed,
-                    write_noise,
-                    pow_gamma: 1.7,
-                    pow_up_down: if flag { 0.2 } else { 0.0 },
-                    pow_up_down_dtod: 0.05,
-                    ..PowStepParameters::default()
-                }),
-                _ => DeviceConfig::PiecewiseStep(PiecewiseStepParameters {
-                    pulsed,
-                    write_noise,
-                    piecewise_up: vec![1.4, 1.1, 0.9, 0.2],
-                    piecewise_down: vec![0.3, 0.8, 1.0, 1.5],
-                }),
-            }
-        })
+        .prop_map(
+            |(kind, std, dw_min, up_down, (wn, on_set), flag, effects)| {
+                let pulsed = with_effects(
+                    PulsedParameters {
+                        dw_min_std: std,
+                        dw_min,
+                        up_down,
+                        ..PulsedParameters::default()
+                    },
+                    effects,
+                );
+                let write_noise = WriteNoiseParameters {
+                    write_noise_std: wn,
+                    apply_write_noise_on_set: on_set,
+                };
+                match kind {
+                    0 => DeviceConfig::ConstantStep(pulsed),
+                    1 => DeviceConfig::LinearStep(LinearStepParameters {
+                        pulsed,
+                        write_noise,
+                        gamma_up: 0.4,
+                        gamma_down: 0.7,
+                        gamma_up_dtod: 0.1,
+                        mult_noise: flag,
+                        allow_increasing: flag,
+                        mean_bound_reference: !flag,
+                        ..LinearStepParameters::default()
+                    }),
+                    2 => DeviceConfig::SoftBounds(SoftBoundsParameters {
+                        pulsed,
+                        write_noise,
+                        mult_noise: true,
+                        reverse_up: flag,
+                        ..SoftBoundsParameters::default()
+                    }),
+                    3 => DeviceConfig::ExpStep(ExpStepParameters {
+                        pulsed,
+                        write_noise,
+                        dw_min_std_add: if flag { 0.002 } else { 0.0 },
+                        dw_min_std_slope: if flag { 0.01 } else { 0.0 },
+                        ..ExpStepParameters::default()
+                    }),
+                    4 => DeviceConfig::PowStep(PowStepParameters {
+                        pulsed,
+                        write_noise,
+                        pow_gamma: 1.7,
+                        pow_up_down: if flag { 0.2 } else { 0.0 },
+                        pow_up_down_dtod: 0.05,
+                        ..PowStepParameters::default()
+                    }),
+                    _ => DeviceConfig::PiecewiseStep(PiecewiseStepParameters {
+                        pulsed,
+                        write_noise,
+                        piecewise_up: vec![1.4, 1.1, 0.9, 0.2],
+                        piecewise_down: vec![0.3, 0.8, 1.0, 1.5],
+                    }),
+                }
+            },
+        )
+}
+
+/// `p` with the per-device effects of case `effects`: none (half the cases), every effect
+/// with its device-to-device spread and pulse counting, or decay alone towards 0 with a short
+/// lifetime (some devices then reset at once).
+fn with_effects(p: PulsedParameters, effects: u8) -> PulsedParameters {
+    match effects {
+        2 => PulsedParameters {
+            diffusion: 0.003,
+            diffusion_dtod: 0.2,
+            lifetime: 50.0,
+            lifetime_dtod: 0.3,
+            reset: 0.05,
+            reset_dtod: 0.02,
+            count_pulses: true,
+            ..p
+        },
+        3 => PulsedParameters {
+            lifetime: 2.0,
+            lifetime_dtod: 0.6,
+            ..p
+        },
+        _ => p,
+    }
 }
 
 /// Unit cells of one to three pulsed devices, every policy, default or given weights.
