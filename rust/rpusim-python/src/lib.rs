@@ -34,14 +34,14 @@ create_exception!(
 
 /// The one place an engine error becomes a Python exception (a function: the orphan rule
 /// forbids `From<rpusim::Error> for PyErr` in this crate): a corrupt state is a [`StateError`],
-/// an unreadable configuration a [`ConfigError`], threads that cannot start a `RuntimeError`,
-/// everything else (shapes, non-finite values, out-of-range arguments) an [`RPUSimError`].
+/// an unreadable configuration a [`ConfigError`], threads that cannot start or an interrupted
+/// update a `RuntimeError`, everything else (shapes, non-finite values, out-of-range arguments) an [`RPUSimError`].
 fn to_py(e: Error) -> PyErr {
     let message = e.to_string();
     match e {
         Error::State(_) => StateError::new_err(message),
         Error::Config(_) => ConfigError::new_err(message),
-        Error::Threads(_) => PyRuntimeError::new_err(message),
+        Error::Threads(_) | Error::Interrupted { .. } => PyRuntimeError::new_err(message),
         Error::Shape { .. } | Error::NonFinite { .. } | Error::InvalidParameter { .. } => {
             RPUSimError::new_err(message)
         }
