@@ -15,6 +15,8 @@ use std::thread::ThreadId;
 pub struct Interrupt<'a> {
     /// Whether to stop; asked on the calling thread only.
     poll: &'a (dyn Fn() -> bool + Sync),
+    /// Whether there is a poll to ask (false for [`Interrupt::never`]).
+    polls: bool,
     /// The thread that made the call.
     caller: ThreadId,
     /// Whether the poll said to stop (once true, stays true).
@@ -40,6 +42,7 @@ impl<'a> Interrupt<'a> {
     pub fn new(poll: &'a (dyn Fn() -> bool + Sync)) -> Self {
         Interrupt {
             poll,
+            polls: true,
             caller: std::thread::current().id(),
             requested: AtomicBool::new(false),
         }
@@ -47,7 +50,15 @@ impl<'a> Interrupt<'a> {
 
     /// An interrupt that never stops the call (the plain operations use it).
     pub fn never() -> Interrupt<'static> {
-        Interrupt::new(&never_stop)
+        Interrupt {
+            polls: false,
+            ..Interrupt::new(&never_stop)
+        }
+    }
+
+    /// Whether the interrupt has a poll to ask, so that waiting threads should ask it.
+    pub(crate) fn polls(&self) -> bool {
+        self.polls
     }
 
     /// Whether the call should stop now: the poll's answer on the calling thread, and on every
@@ -56,7 +67,7 @@ impl<'a> Interrupt<'a> {
         if self.requested.load(Ordering::Relaxed) {
             return true;
         }
-        if std::thread::current().id() != self.caller || !(self.poll)() {
+        if !self.polls || std::thread::current().id() != self.caller || !(self.poll)() {
             return false;
         }
         self.requested.store(true, Ordering::Relaxed);
@@ -84,6 +95,7 @@ mod tests {
             s.spawn(|| assert!(interrupt.requested())).join().unwrap();
         });
         assert_eq!(asked.load(Ordering::Relaxed), 2);
-        assert!(!Interrupt::never().requested());
+        assert!(interrupt.polls());
+        assert!(!Interrupt::never().requested() && !Interrupt::never().polls());
     }
 }

@@ -8,7 +8,7 @@
 //! instance) inherits a pool whose threads do not exist in the child. The pool remembers the
 //! process id that built it; a child sees another id and builds a fresh pool.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -254,29 +254,29 @@ where
 }
 
 /// How long the calling thread waits between two asks of an interrupt while the pool works
-/// for it (the poll is cheap, and the last job wakes the thread at once).
+/// for it (the poll is cheap, and the job wakes the thread at once when it ends).
 const ASK_EVERY: Duration = Duration::from_millis(10);
 
-/// Counts a job of [`for_each_pair_asking`] done when dropped (also when the job panics, so
-/// that the waiting thread never waits for it forever), and wakes the waiting thread after the
-/// last one.
+/// Marks the job of [`for_each_pair_asking`] done when dropped (also when it panics, so that
+/// the waiting thread never waits for it forever), and wakes the waiting thread.
 struct JobDone<'a> {
-    remaining: &'a AtomicUsize,
+    done: &'a AtomicBool,
     waiting: &'a std::thread::Thread,
 }
 
 impl Drop for JobDone<'_> {
     fn drop(&mut self) {
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.waiting.unpark();
-        }
+        self.done.store(true, Ordering::Release);
+        self.waiting.unpark();
     }
 }
 
 /// Calls `f(k, data[k], other[k])` for every `k` (`other` as long as `data`): on the pool when
-/// `work_ns` is large enough, else in order on this thread. On the pool the calling thread,
-/// instead of sleeping until the jobs are done, asks `interrupt` every [`ASK_EVERY`], so that
-/// the jobs (which read its answer) can stop early; the results are the same either way.
+/// `work_ns` is large enough, else in order on this thread. When `interrupt` has a poll, the
+/// calling thread, instead of sleeping until the pool is done, asks it every [`ASK_EVERY`], so
+/// that the work (which reads its answer) can stop early; that costs one job on the heap per
+/// call, so without a poll the pool runs the work as [`map_chunks`] does, allocating nothing.
+/// The results are the same either way.
 pub(crate) fn for_each_pair_asking<T, U, F>(
     data: &mut [T],
     other: &mut [U],
@@ -288,27 +288,36 @@ pub(crate) fn for_each_pair_asking<T, U, F>(
     U: Send,
     F: Fn(usize, &mut T, &mut U) + Send + Sync,
 {
-    let pool = match goes_parallel(work_ns, data.len()) {
+    let each = |(k, (a, b)): (usize, (&mut T, &mut U))| f(k, a, b);
+    if !goes_parallel(work_ns, data.len()) {
+        data.iter_mut()
+            .zip(other.iter_mut())
+            .enumerate()
+            .for_each(each);
+        return;
+    }
+    let mut parallel = || {
+        data.par_iter_mut()
+            .zip(other.par_iter_mut())
+            .enumerate()
+            .for_each(each)
+    };
+    let pool = match interrupt.polls() {
         true => current_pool(),
         false => None,
     };
     let Some(pool) = pool else {
-        for (k, (a, b)) in data.iter_mut().zip(other.iter_mut()).enumerate() {
-            f(k, a, b);
-        }
-        return;
+        return install(parallel);
     };
-    let remaining = AtomicUsize::new(data.len());
+    let done = AtomicBool::new(false);
     let waiting = std::thread::current();
     pool.in_place_scope(|scope| {
-        for (k, (a, b)) in data.iter_mut().zip(other.iter_mut()).enumerate() {
-            let (f, remaining, waiting) = (&f, &remaining, &waiting);
-            scope.spawn(move |_| {
-                let _done = JobDone { remaining, waiting };
-                f(k, a, b);
-            });
-        }
-        while remaining.load(Ordering::Acquire) > 0 {
+        let (done, waiting) = (&done, &waiting);
+        scope.spawn(move |_| {
+            let _done = JobDone { done, waiting };
+            parallel();
+        });
+        while !done.load(Ordering::Acquire) {
             interrupt.requested();
             std::thread::park_timeout(ASK_EVERY);
         }
