@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, get_type_hints
 
 from rpusim import _native
+from rpusim._native import ConfigError
 from rpusim._parts import ConfigPart, PatchSink, engine_defaults, plain
 from rpusim.devices import DEVICE_TYPES, Device, IdealDevice, _device_of
 
@@ -313,6 +314,12 @@ class RPUConfig(ConfigPart):
         document: dict[str, Any] = json.loads(text)  # Python's float parsing is exact
         parts: dict[str, Any] = {}
         for name, value in document.items():
+            if not isinstance(value, dict):
+                # The engine also reads a struct from a JSON array of its fields in order.
+                raise ConfigError(
+                    f"configuration: section {name!r} must be a JSON object of its fields by "
+                    f"name, got {type(value).__name__}"
+                )
             part_type = _section_type(name)
             parts[name] = _device_of(value) if part_type is Device else part_type(**value)
         return cls(**parts)

@@ -221,7 +221,11 @@ class AnalogTile:
     at any thread count.
 
     Calls release the GIL; calls on one tile from several threads run one after the other.
-    A call that raises leaves the tile as it was.
+    The engine reads copies of the inputs, checked finite (NaN or infinities are an
+    :class:`~rpusim.RPUSimError` naming the argument). A call that raises leaves the tile as it
+    was, except an interrupted :meth:`update`. In a process forked while another thread was
+    inside a call on the tile, every call on it raises ``RuntimeError`` (the tile is half way
+    through that call there).
 
     Saving: :meth:`state_dict`/:meth:`load_state_dict` (plain values, loadable with
     ``torch.load(..., weights_only=True)``), or pickle the tile itself (``torch.save(tile)``;
@@ -375,6 +379,13 @@ class AnalogTile:
 
     def update(self, x: Float32Input, d: Float32Input, lr: float) -> None:
         """``W <- W - lr d x^T``, realised by pulses; the samples are applied in order.
+
+        Ctrl-C (a signal whose handler raises) interrupts a long update within about 0.1 s
+        and a chunk of samples: the exception (``KeyboardInterrupt``) is raised, and the tile
+        holds the first samples of the batch applied, a whole number of them, as an update of
+        those samples alone would have left it (each physical array of a split tile stops at a
+        whole sample of its own); the call counts as an update. On Python 3.11 and later a
+        note on the exception says how many samples were applied (docs/robustness.md).
 
         Args:
             x: ``(batch, in_size)`` or ``(in_size,)``, float32 ndarray or CPU tensor.
@@ -543,8 +554,9 @@ class AnalogTile:
 
 
 def set_num_threads(n: int) -> None:
-    """Sets the number of engine worker threads for all tiles (>= 1). Results do not depend on
-    it. The default is ``RPUSIM_NUM_THREADS`` or the number of cores."""
+    """Sets the number of engine worker threads for all tiles, in ``[1, 1024]``. Results do not
+    depend on it. The default is ``RPUSIM_NUM_THREADS`` (a bad value makes ``import rpusim``
+    raise) or the number of cores (at most 1024)."""
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     if n < 1:

@@ -1,7 +1,8 @@
 //! `rpusim._native`: the engine's tiles for Python. Conversion, GIL release and error mapping
 //! only; the public, typed API is the Python package around it.
 
-use std::sync::Mutex;
+mod lock;
+mod signals;
 
 use numpy::{
     IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2,
@@ -11,7 +12,10 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
-use rpusim::{DeviceConfig, Error, Matrix, Tile, TileArray, TileConfig};
+use rpusim::{DeviceConfig, Error, Interrupt, Matrix, Tile, TileArray, TileConfig};
+
+use lock::ForkAwareLock;
+use signals::SignalPoll;
 
 create_exception!(
     rpusim,
@@ -34,14 +38,16 @@ create_exception!(
 
 /// The one place an engine error becomes a Python exception (a function: the orphan rule
 /// forbids `From<rpusim::Error> for PyErr` in this crate): a corrupt state is a [`StateError`],
-/// an unreadable configuration a [`ConfigError`], threads that cannot start a `RuntimeError`,
-/// everything else (shapes, non-finite values, out-of-range arguments) an [`RPUSimError`].
+/// an unreadable configuration a [`ConfigError`], threads that cannot start a `RuntimeError`
+/// (and so an interrupt without the exception that caused it, which [`PyTile::update`] raises
+/// instead), everything else (shapes, non-finite values, out-of-range arguments) an
+/// [`RPUSimError`].
 fn to_py(e: Error) -> PyErr {
     let message = e.to_string();
     match e {
         Error::State(_) => StateError::new_err(message),
         Error::Config(_) => ConfigError::new_err(message),
-        Error::Threads(_) => PyRuntimeError::new_err(message),
+        Error::Threads(_) | Error::Interrupted { .. } => PyRuntimeError::new_err(message),
         Error::Shape { .. } | Error::NonFinite { .. } | Error::InvalidParameter { .. } => {
             RPUSimError::new_err(message)
         }
@@ -75,20 +81,41 @@ fn contiguous<'a, T: numpy::Element, D: numpy::ndarray::Dimension>(
         .map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
-/// A C-contiguous float32 matrix as the engine's view (whose shape the engine checks).
-fn matrix<'a>(name: &'static str, a: &'a PyReadonlyArray2<'_, f32>) -> PyResult<Matrix<'a>> {
-    let data = contiguous(name, a)?;
-    Matrix::new(data, a.shape()[0], a.shape()[1]).map_err(to_py)
+/// The values of a C-contiguous float32 matrix, copied. The engine checks and reads this copy,
+/// which no other thread can change: the caller's array can be written by another Python thread
+/// while the GIL is released, after the engine's finite check and before its last read (a NaN
+/// written so reached the weights). A copy costs one pass over the batch, the call a pass over
+/// the batch for every row or column of the tile.
+struct Owned {
+    data: Vec<f32>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Owned {
+    fn new(name: &'static str, a: &PyReadonlyArray2<'_, f32>) -> PyResult<Self> {
+        Ok(Owned {
+            data: contiguous(name, a)?.to_vec(),
+            rows: a.shape()[0],
+            cols: a.shape()[1],
+        })
+    }
+
+    /// The engine's view of the copy (whose shape the engine checks).
+    fn matrix(&self) -> PyResult<Matrix<'_>> {
+        Matrix::new(&self.data, self.rows, self.cols).map_err(to_py)
+    }
 }
 
 /// One weight matrix on a grid of analog arrays (see `rpusim.AnalogTile` for the documented
 /// API).
 ///
-/// Calls release the GIL. The array sits behind a mutex, so calls on one from several Python
-/// threads run one after the other instead of failing.
+/// Calls release the GIL. The array sits behind a lock, so calls on one from several Python
+/// threads run one after the other instead of failing; in a process forked while a thread was
+/// inside a call, the tile is refused with a `RuntimeError` (`lock.rs`).
 #[pyclass(frozen, module = "rpusim._native", name = "Tile")]
 struct PyTile {
-    tile: Mutex<TileArray>,
+    tile: ForkAwareLock<TileArray>,
     // A tile's sizes and seed never change: kept here, the getters (read on every call from
     // Python) need neither the lock nor a GIL round trip.
     out_size: usize,
@@ -102,7 +129,7 @@ impl PyTile {
             out_size: tile.out_size(),
             in_size: tile.in_size(),
             seed: tile.seed(),
-            tile: Mutex::new(tile),
+            tile: ForkAwareLock::new(tile),
         }
     }
 
@@ -123,10 +150,9 @@ impl PyTile {
         f: impl FnOnce(&mut TileArray) -> rpusim::Result<R> + Send,
     ) -> PyResult<R> {
         py.detach(|| {
-            let mut tile = self.tile.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut tile)
+            let mut tile = self.tile.lock()?;
+            f(&mut tile).map_err(map)
         })
-        .map_err(map)
     }
 
     /// Runs `f` on physical array `k` (an IndexError past the last).
@@ -137,7 +163,7 @@ impl PyTile {
         f: impl FnOnce(&Tile, &TileArray) -> PyResult<R> + Send,
     ) -> PyResult<R> {
         py.detach(|| {
-            let array = self.tile.lock().unwrap_or_else(|e| e.into_inner());
+            let array = self.tile.lock()?;
             match array.tiles().get(k) {
                 Some(tile) => f(tile, &array),
                 None => Err(PyIndexError::new_err(format!(
@@ -237,7 +263,8 @@ impl PyTile {
         x: PyReadonlyArray2<'py, f32>,
         is_test: bool,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let x = matrix("x", &x)?;
+        let x = Owned::new("x", &x)?;
+        let x = x.matrix()?;
         Self::into_new(py, x.rows(), self.out_size, |y| {
             self.run(py, |t| t.forward_into(x, is_test, y))
         })
@@ -256,7 +283,8 @@ impl PyTile {
         Bound<'py, PyArray2<f32>>,
         Option<Bound<'py, PyArray3<bool>>>,
     )> {
-        let x = matrix("x", &x)?;
+        let x = Owned::new("x", &x)?;
+        let x = x.matrix()?;
         let n = x.rows();
         let mut masks = Vec::new();
         let mut any = false;
@@ -284,7 +312,8 @@ impl PyTile {
         d: PyReadonlyArray2<'py, f32>,
         clipped: PyReadonlyArray3<'py, bool>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let d = matrix("d", &d)?;
+        let d = Owned::new("d", &d)?;
+        let d = d.matrix()?;
         let [columns, rows, cols] = [clipped.shape()[0], clipped.shape()[1], clipped.shape()[2]];
         let flat = contiguous("clipped", &clipped)?;
         let masks = (0..columns)
@@ -301,7 +330,8 @@ impl PyTile {
         py: Python<'py>,
         d: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let d = matrix("d", &d)?;
+        let d = Owned::new("d", &d)?;
+        let d = d.matrix()?;
         Self::into_new(py, d.rows(), self.in_size, |z| {
             self.run(py, |t| t.backward_into(d, z))
         })
@@ -313,6 +343,9 @@ impl PyTile {
         self.run(py, |t| Ok(t.pulses()))
     }
 
+    /// The update; Ctrl-C (or another signal whose handler raises) stops it between chunks of
+    /// samples and raises the handler's exception, the tile holding its first samples applied,
+    /// a whole number of them (`signals.rs`, `TileArray::update_interruptible`).
     fn update(
         &self,
         py: Python<'_>,
@@ -320,8 +353,28 @@ impl PyTile {
         d: PyReadonlyArray2<'_, f32>,
         lr: f32,
     ) -> PyResult<()> {
-        let (x, d) = (matrix("x", &x)?, matrix("d", &d)?);
-        self.run(py, |t| t.update(x, d, lr))
+        let (x, d) = (Owned::new("x", &x)?, Owned::new("d", &d)?);
+        let (x, d) = (x.matrix()?, d.matrix()?);
+        let signals = SignalPoll::new();
+        let poll = || signals.poll();
+        let result = py.detach(|| -> PyResult<rpusim::Result<()>> {
+            let mut tile = self.tile.lock()?;
+            Ok(tile.update_interruptible(x, d, lr, &Interrupt::new(&poll)))
+        })?;
+        // A handler that raised after the last chunk's ask: the update is whole, and the
+        // exception (the user's Ctrl-C) is raised all the same, as Python would have.
+        match (signals.raised(), result) {
+            (Some(raised), Err(stopped @ Error::Interrupted { .. })) => {
+                // A note (Python >= 3.11) says how much of the update the tile holds.
+                let value = raised.value(py);
+                if value.hasattr("add_note")? {
+                    value.call_method1("add_note", (format!("rpusim: {stopped}"),))?;
+                }
+                Err(raised)
+            }
+            (Some(raised), _) => Err(raised),
+            (None, result) => result.map_err(to_py),
+        }
     }
 
     /// The effective weights (with the digital scales), or the analog ones.
@@ -348,7 +401,8 @@ impl PyTile {
         w: PyReadonlyArray2<'_, f32>,
         apply_weight_scaling: bool,
     ) -> PyResult<()> {
-        let w = matrix("weights", &w)?;
+        let w = Owned::new("weights", &w)?;
+        let w = w.matrix()?;
         self.run(py, |t| {
             if apply_weight_scaling {
                 t.set_weights(w)
@@ -532,6 +586,8 @@ fn default_device_json(name: &str) -> PyResult<String> {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // A bad RPUSIM_NUM_THREADS is refused on import, not ignored.
+    rpusim::env_threads().map_err(to_py)?;
     m.add_class::<PyTile>()?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;

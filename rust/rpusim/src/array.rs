@@ -15,9 +15,10 @@ use std::sync::Mutex;
 
 use crate::config::TileConfig;
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::matrix::Matrix;
 use crate::mvm::product_ns;
-use crate::threads::sum_chunks;
+use crate::threads::for_each_pair_asking;
 use crate::tile::{check_lr, check_sizes, wrapped_columns, Counters, Tile};
 use crate::workspace::buffers_are_not_state;
 
@@ -461,6 +462,7 @@ impl TileArray {
                 &mut self.tiles,
                 &mut self.scratch.results,
                 work,
+                &Interrupt::never(),
                 |k, tile, out| {
                     out.resize(n * tile.out_size(), 0.0);
                     let x = Matrix::new(part(x, inputs, k % p), n, tile.in_size())?;
@@ -584,6 +586,7 @@ impl TileArray {
             &mut self.tiles,
             &mut self.scratch.results,
             work,
+            &Interrupt::never(),
             |k, tile, out| {
                 out.resize(n * tile.in_size(), 0.0);
                 let errors = if per_tile {
@@ -609,8 +612,23 @@ impl TileArray {
     /// `W <- W - lr d x^T` by pulses ([`Tile::update`]): every tile with its part of `x` and
     /// `d`.
     pub fn update(&mut self, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
+        self.update_interruptible(x, d, lr, &Interrupt::never())
+    }
+
+    /// [`TileArray::update`] that asks `interrupt` between chunks of samples whether to stop
+    /// ([`Tile::update_interruptible`]). Every tile of a stopped update has applied a whole
+    /// number of samples, its first ones, but the tiles of a grid may have applied different
+    /// numbers (each stops at its own next chunk); the error
+    /// ([`Error::Interrupted`]) gives the fewest. Every tile counts the call.
+    pub fn update_interruptible(
+        &mut self,
+        x: Matrix,
+        d: Matrix,
+        lr: f32,
+        interrupt: &Interrupt<'_>,
+    ) -> Result<()> {
         if let Some(tile) = self.single() {
-            return tile.update(x, d, lr);
+            return tile.update_interruptible(x, d, lr, interrupt);
         }
         x.expect("x", None, self.in_size, "in_size")?;
         d.expect("d", Some(x.rows()), self.out_size, "out_size")?;
@@ -631,10 +649,11 @@ impl TileArray {
             &mut self.tiles,
             &mut self.scratch.results,
             work,
+            interrupt,
             |k, tile, _| {
                 let x = Matrix::new(part(x, inputs, k % p), n, tile.in_size())?;
                 let d = Matrix::new(part(d, errors, k / p), n, tile.out_size())?;
-                tile.update(x, d, lr)
+                tile.update_interruptible(x, d, lr, interrupt)
             },
         )
     }
@@ -647,30 +666,39 @@ impl TileArray {
 }
 
 /// Runs `op(k, tile, result buffer of tile k)` for every tile, on the pool when `work`
-/// (estimated nanoseconds) is large enough; the first error, if any (the callers check their
-/// inputs first, so none is expected).
-fn run<F>(tiles: &mut [Tile], results: &mut Vec<Vec<f32>>, work: usize, op: F) -> Result<()>
+/// (estimated nanoseconds) is large enough, with the calling thread asking `interrupt`
+/// meanwhile. Returns an error if a tile failed (the callers check their inputs first, so only
+/// an interrupt is expected): another error before [`Error::Interrupted`], and of the
+/// interrupted tiles the one that applied the fewest samples.
+fn run<F>(
+    tiles: &mut [Tile],
+    results: &mut Vec<Vec<f32>>,
+    work: usize,
+    interrupt: &Interrupt<'_>,
+    op: F,
+) -> Result<()>
 where
     F: Fn(usize, &mut Tile, &mut Vec<f32>) -> Result<()> + Send + Sync,
 {
     results.resize_with(tiles.len(), Vec::new);
-    let failure = Mutex::new(None);
-    sum_chunks(
-        tiles,
-        Some(results.as_mut_slice()),
-        1,
-        work,
-        |k, tile, out| {
-            let out = &mut out.expect("as many results as tiles")[0];
-            if let Err(e) = op(k, &mut tile[0], out) {
-                failure
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get_or_insert(e);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    for_each_pair_asking(tiles, results, work, interrupt, |k, tile, out| {
+        if let Err(e) = op(k, tile, out) {
+            let mut first = failure.lock().unwrap_or_else(|e| e.into_inner());
+            let replaces = match (&*first, &e) {
+                (None, _) => true,
+                (
+                    Some(Error::Interrupted { applied: kept, .. }),
+                    Error::Interrupted { applied, .. },
+                ) => applied < kept,
+                (Some(Error::Interrupted { .. }), _) => true,
+                (Some(_), _) => false,
+            };
+            if replaces {
+                *first = Some(e);
             }
-            0
-        },
-    );
+        }
+    });
     match failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
         Some(e) => Err(e),
         None => Ok(()),

@@ -142,6 +142,7 @@ impl Backend for CpuBackend {
 mod tests {
     use super::*;
     use crate::config::TileConfig;
+    use crate::interrupt::Interrupt;
     use crate::matrix::Matrix;
     use crate::tile::Tile;
 
@@ -199,7 +200,8 @@ mod tests {
         let (mut y, mut z) = (vec![0.0; n * out], vec![0.0; n * inp]);
         tile.forward_on(&mut backend, x, false, &mut y).unwrap();
         tile.backward_on(&mut backend, d, &mut z).unwrap();
-        tile.update_on(&mut backend, x, d, 0.1).unwrap();
+        tile.update_on(&mut backend, x, d, 0.1, &Interrupt::never())
+            .unwrap();
         tile.pulse_on(&mut backend, true).unwrap();
         assert_eq!(backend.calls, [2, 1, 1]);
         assert_eq!(y, own.forward(x, false).unwrap());
@@ -210,7 +212,9 @@ mod tests {
         // Arguments the front refuses reach no backend.
         let wrong = Matrix::new(&z[..inp], 1, inp).unwrap();
         assert!(tile.backward_on(&mut backend, wrong, &mut y).is_err());
-        assert!(tile.update_on(&mut backend, x, d, -1.0).is_err());
+        assert!(tile
+            .update_on(&mut backend, x, d, -1.0, &Interrupt::never())
+            .is_err());
         assert_eq!(backend.calls, [2, 1, 1]);
     }
 }

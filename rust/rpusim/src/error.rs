@@ -40,6 +40,14 @@ pub enum Error {
     /// Saved state bytes are corrupt, truncated, or from an unknown format version.
     #[error("state: {0}")]
     State(String),
+    /// An update stopped early because the caller's [`crate::Interrupt`] asked it to.
+    #[error("update interrupted after {applied} of its {samples} samples")]
+    Interrupted {
+        /// The samples applied (the first ones of the batch, in order).
+        applied: usize,
+        /// The samples of the batch.
+        samples: usize,
+    },
     /// The worker threads could not be started.
     #[error("threads: {0}")]
     Threads(String),

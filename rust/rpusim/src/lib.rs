@@ -45,6 +45,7 @@ pub mod config;
 pub mod cpu;
 pub mod device;
 mod error;
+mod interrupt;
 mod io;
 mod mapping;
 mod matrix;
@@ -65,8 +66,9 @@ pub use config::{
 pub use cpu::{set_max_isa, Isa};
 pub use device::DeviceConfig;
 pub use error::{Error, Result};
+pub use interrupt::Interrupt;
 pub use mapping::MappingParameters;
 pub use matrix::Matrix;
 pub use state::{FORMAT_VERSION, OLDEST_FORMAT_VERSION};
-pub use threads::{num_threads, set_num_threads};
+pub use threads::{env_threads, num_threads, set_num_threads, MAX_THREADS};
 pub use tile::{Counters, Tile, MAX_DEVICES};

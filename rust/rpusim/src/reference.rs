@@ -15,6 +15,7 @@ use crate::backend::{Array, Backend, PassCall};
 use crate::config::PulseType;
 use crate::device::{with_model, DeviceLayer, PulsedDevice, UnitCell};
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, Kind, PassStreams, Periphery};
 use crate::matrix::Matrix;
 use crate::mvm::{axpy_order, dot};
@@ -40,7 +41,7 @@ pub fn backward(tile: &mut Tile, d: Matrix) -> Result<Vec<f32>> {
 
 /// [`Tile::update`], sample by sample, device by device.
 pub fn update(tile: &mut Tile, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
-    tile.update_on(&mut Reference, x, d, lr)
+    tile.update_on(&mut Reference, x, d, lr, &Interrupt::never())
 }
 
 /// [`Tile::pulse`], device by device.

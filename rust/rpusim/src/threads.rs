@@ -8,13 +8,15 @@
 //! instance) inherits a pool whose threads do not exist in the child. The pool remembers the
 //! process id that built it; a child sees another id and builds a fresh pool.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use rayon::prelude::*;
 use rayon::ThreadPool;
 
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 
 struct Pool {
     pid: u32,
@@ -34,16 +36,54 @@ static REQUESTED: AtomicUsize = AtomicUsize::new(0);
 /// threads save more than waking them costs even then, and more as the work grows.
 pub(crate) const PARALLEL_MIN_NS: usize = 200_000;
 
-/// `RPUSIM_NUM_THREADS` or all cores, read once: the environment and the CPU count (which
-/// reads cgroup files) are not consulted again on every call.
+/// The most worker threads the engine starts. A pool reserves a stack (2 MiB of address space)
+/// per thread and splits its work as many ways; past the cores that only costs, so the cap is
+/// what keeps a typo (`RPUSIM_NUM_THREADS=100000`) from starting 10^5 threads. Fixed rather
+/// than a multiple of the cores, so that a setting valid on one machine is valid on all; the
+/// largest machines at hand have a few hundred hardware threads.
+pub const MAX_THREADS: usize = 1024;
+
+/// The environment variable that sets the default thread count.
+const THREADS_VAR: &str = "RPUSIM_NUM_THREADS";
+
+/// The thread count `value` of [`THREADS_VAR`] asks for: a whole number in `[1,`
+/// [`MAX_THREADS`]`]`, or an error naming the variable.
+fn parse_threads(value: &str) -> Result<usize> {
+    match value.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(Error::invalid(
+            THREADS_VAR,
+            format!("expected a whole number of threads in [1, {MAX_THREADS}], got {value:?}"),
+        )),
+    }
+}
+
+/// The thread count `RPUSIM_NUM_THREADS` sets (`None` when it is unset or empty), or an error
+/// naming it: the binding calls this when it is loaded, so that a bad value is refused at once
+/// rather than ignored.
+pub fn env_threads() -> Result<Option<usize>> {
+    match std::env::var(THREADS_VAR) {
+        Ok(v) if v.trim().is_empty() => Ok(None),
+        Ok(v) => parse_threads(&v).map(Some),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(v)) => Err(Error::invalid(
+            THREADS_VAR,
+            format!("expected a whole number of threads in [1, {MAX_THREADS}], got {v:?}"),
+        )),
+    }
+}
+
+/// [`THREADS_VAR`] or all cores (at most [`MAX_THREADS`]), read once: the environment and the
+/// CPU count (which reads cgroup files) are not consulted again on every call. A bad value of
+/// the variable is refused by [`env_threads`] (the binding raises it on import); an embedding
+/// program that did not ask gets all cores.
 fn default_threads() -> usize {
     static DEFAULT: OnceLock<usize> = OnceLock::new();
     *DEFAULT.get_or_init(|| {
-        std::env::var("RPUSIM_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        env_threads().ok().flatten().unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            cores.min(MAX_THREADS)
+        })
     })
 }
 
@@ -84,10 +124,13 @@ pub(crate) fn planned_threads(work_ns: usize) -> usize {
     }
 }
 
-/// Sets the number of worker threads for all tiles (`n >= 1`).
+/// Sets the number of worker threads for all tiles (`1 <= n <=` [`MAX_THREADS`]).
 pub fn set_num_threads(n: usize) -> Result<()> {
-    if n == 0 {
-        return Err(Error::invalid("num_threads", "must be >= 1, got 0"));
+    if !(1..=MAX_THREADS).contains(&n) {
+        return Err(Error::invalid(
+            "num_threads",
+            format!("must be in [1, {MAX_THREADS}], got {n}"),
+        ));
     }
     let new = build(n)?;
     REQUESTED.store(n, Ordering::Relaxed);
@@ -210,6 +253,77 @@ where
     })
 }
 
+/// How long the calling thread waits between two asks of an interrupt while the pool works
+/// for it (the poll is cheap, and the job wakes the thread at once when it ends).
+const ASK_EVERY: Duration = Duration::from_millis(10);
+
+/// Marks the job of [`for_each_pair_asking`] done when dropped (also when it panics, so that
+/// the waiting thread never waits for it forever), and wakes the waiting thread.
+struct JobDone<'a> {
+    done: &'a AtomicBool,
+    waiting: &'a std::thread::Thread,
+}
+
+impl Drop for JobDone<'_> {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Release);
+        self.waiting.unpark();
+    }
+}
+
+/// Calls `f(k, data[k], other[k])` for every `k` (`other` as long as `data`): on the pool when
+/// `work_ns` is large enough, else in order on this thread. When `interrupt` has a poll, the
+/// calling thread, instead of sleeping until the pool is done, asks it every [`ASK_EVERY`], so
+/// that the work (which reads its answer) can stop early; that costs one job on the heap per
+/// call, so without a poll the pool runs the work as [`map_chunks`] does, allocating nothing.
+/// The results are the same either way.
+pub(crate) fn for_each_pair_asking<T, U, F>(
+    data: &mut [T],
+    other: &mut [U],
+    work_ns: usize,
+    interrupt: &Interrupt<'_>,
+    f: F,
+) where
+    T: Send,
+    U: Send,
+    F: Fn(usize, &mut T, &mut U) + Send + Sync,
+{
+    let each = |(k, (a, b)): (usize, (&mut T, &mut U))| f(k, a, b);
+    if !goes_parallel(work_ns, data.len()) {
+        data.iter_mut()
+            .zip(other.iter_mut())
+            .enumerate()
+            .for_each(each);
+        return;
+    }
+    let mut parallel = || {
+        data.par_iter_mut()
+            .zip(other.par_iter_mut())
+            .enumerate()
+            .for_each(each)
+    };
+    let pool = match interrupt.polls() {
+        true => current_pool(),
+        false => None,
+    };
+    let Some(pool) = pool else {
+        return install(parallel);
+    };
+    let done = AtomicBool::new(false);
+    let waiting = std::thread::current();
+    pool.in_place_scope(|scope| {
+        let (done, waiting) = (&done, &waiting);
+        scope.spawn(move |_| {
+            let _done = JobDone { done, waiting };
+            parallel();
+        });
+        while !done.load(Ordering::Acquire) {
+            interrupt.requested();
+            std::thread::park_timeout(ASK_EVERY);
+        }
+    });
+}
+
 /// Calls `f(range)` for the `chunk`-sized ranges of `0 .. n`: on the pool when `work_ns` is
 /// large enough, else in order on this thread.
 pub(crate) fn for_each_range<F>(n: usize, chunk: usize, work_ns: usize, f: F)
@@ -282,4 +396,36 @@ where
     F: Fn(usize, &mut [T]) + Send + Sync,
 {
     map_chunks(data, chunk_len, work_ns, f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_thread_variable_takes_a_count_in_range_and_refuses_the_rest() {
+        assert_eq!(parse_threads("4"), Ok(4));
+        assert_eq!(parse_threads(" 1024 "), Ok(MAX_THREADS));
+        for bad in ["abc", "0", "-1", "1025", "100000", "2.5", "4 threads"] {
+            let message = parse_threads(bad).unwrap_err().to_string();
+            assert_eq!(
+                message,
+                format!(
+                    "RPUSIM_NUM_THREADS: expected a whole number of threads in [1, 1024], \
+                     got {bad:?}"
+                ),
+            );
+        }
+    }
+
+    #[test]
+    fn set_num_threads_refuses_counts_past_the_cap() {
+        for bad in [0, MAX_THREADS + 1, 100_000] {
+            let message = set_num_threads(bad).unwrap_err().to_string();
+            assert_eq!(
+                message,
+                format!("num_threads: must be in [1, 1024], got {bad}")
+            );
+        }
+    }
 }

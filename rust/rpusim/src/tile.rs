@@ -1,11 +1,13 @@
 //! A tile: one crossbar array with its weights, drawn devices, periphery, and random counters.
 
 use std::ops::{Div, Mul};
+use std::sync::atomic::AtomicUsize;
 
 use crate::backend::{Array, Backend, CpuBackend, PassCall};
 use crate::config::TileConfig;
 use crate::device::{DeviceState, UnitCell};
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::io::Direction;
 use crate::mapping::{scale_batch, scale_weights};
 use crate::matrix::Matrix;
@@ -422,16 +424,32 @@ impl Tile {
     /// `W <- W - lr d x^T` by pulses, for `n` samples `x` (`n x in_size`) and `d`
     /// (`n x out_size`), applied in order.
     pub fn update(&mut self, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
-        self.on_cpu(|tile, cpu| tile.update_on(cpu, x, d, lr))
+        self.update_interruptible(x, d, lr, &Interrupt::never())
     }
 
-    /// [`Tile::update`] on `backend`.
+    /// [`Tile::update`] that asks `interrupt` between chunks of samples whether to stop. A
+    /// stopped update has applied its first samples, a whole number of them, in order, to
+    /// every device, and counts as a call (the next update draws fresh random numbers); it
+    /// returns [`Error::Interrupted`] with the number applied. The bits of an update that is
+    /// not stopped are those of [`Tile::update`].
+    pub fn update_interruptible(
+        &mut self,
+        x: Matrix,
+        d: Matrix,
+        lr: f32,
+        interrupt: &Interrupt<'_>,
+    ) -> Result<()> {
+        self.on_cpu(|tile, cpu| tile.update_on(cpu, x, d, lr, interrupt))
+    }
+
+    /// [`Tile::update_interruptible`] on `backend`.
     pub(crate) fn update_on(
         &mut self,
         backend: &mut impl Backend,
         x: Matrix,
         d: Matrix,
         lr: f32,
+        interrupt: &Interrupt<'_>,
     ) -> Result<()> {
         self.check_update(x, d, lr)?;
         let mut scaled = std::mem::take(&mut self.workspace.errors);
@@ -445,12 +463,21 @@ impl Tile {
             lr,
             seed: self.seed,
             call: self.counters.update,
+            interrupt,
+            stopped: AtomicUsize::new(usize::MAX),
         };
         let mut array = array_of!(self);
         self.pulses += backend.update(&mut array, &call);
+        let stopped = call.stopped();
         self.workspace.errors = scaled;
         self.counters.update += 1;
-        Ok(())
+        match stopped {
+            Some(applied) => Err(Error::Interrupted {
+                applied,
+                samples: x.rows(),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Applies exactly one pulse in direction `up` (the weight grows) to every device, with

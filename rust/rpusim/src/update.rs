@@ -17,9 +17,12 @@ mod lines;
 mod lines_avx512;
 pub(crate) mod pulse;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::config::{PulseType, UpdateParameters};
 use crate::cpu::{compiled_for, isa, Isa};
 use crate::device::{with_model, DeviceArrays, DeviceConfig, DeviceLayer, DeviceState, UnitCell};
+use crate::interrupt::Interrupt;
 use crate::rng::{Op, Purpose, Stream};
 use crate::threads::for_each_chunk;
 
@@ -38,6 +41,26 @@ pub(crate) struct UpdateCall<'a> {
     pub lr: f32,
     pub seed: u64,
     pub call: u64,
+    /// Asked between chunks of samples.
+    pub interrupt: &'a Interrupt<'a>,
+    /// How many samples the call applied when the interrupt stopped it; `usize::MAX` while it
+    /// was not stopped.
+    pub stopped: AtomicUsize,
+}
+
+impl UpdateCall<'_> {
+    /// Marks the call stopped after its first `samples` samples.
+    fn stop_after(&self, samples: usize) {
+        self.stopped.store(samples, Ordering::Relaxed);
+    }
+
+    /// How many samples the call applied if the interrupt stopped it early.
+    pub(crate) fn stopped(&self) -> Option<usize> {
+        match self.stopped.load(Ordering::Relaxed) {
+            usize::MAX => None,
+            n => Some(n),
+        }
+    }
 }
 
 /// The weights one pulsed model writes: the weights read (the tile's, or a unit-cell device's),
@@ -99,7 +122,7 @@ pub(crate) fn update(
     if let UnitCell::Ideal = devices.cell {
         // The ideal device takes the exact float step, unbounded, whatever the pulse type.
         if call.n > 0 && !w.is_empty() {
-            float_update(w, out_size, in_size, None, call);
+            float_update(w, out_size, in_size, None, call, call.n, true);
         }
         return 0;
     }
@@ -150,8 +173,10 @@ fn pulsed(
         return 0;
     }
     if call.update.pulse_type == PulseType::None {
-        for t in targets {
-            float_target(out_size, in_size, t, call);
+        // The devices of a unit cell after the first apply as many samples as it did.
+        let mut samples = call.n;
+        for (k, t) in targets.iter_mut().enumerate() {
+            samples = float_target(out_size, in_size, t, call, samples, k == 0);
         }
         return 0;
     }
@@ -248,6 +273,11 @@ impl Run<'_> {
                 in_size,
             };
             pulses += fire_all::<P>(targets, &samples, &self.noise, self.isa);
+            let applied = first + count;
+            if applied < n && self.call.interrupt.requested() {
+                self.call.stop_after(applied);
+                break;
+            }
         }
         pulses
     }
@@ -284,33 +314,79 @@ fn fire_all<P: Payload>(
 
 /// The exact float update of pulse type `none` on one model: its stored weights (the
 /// persistent ones with write noise, which the weights read then equal) step by `-lr d x`,
-/// clipped to the device bounds.
-fn float_target(out_size: usize, in_size: usize, t: &mut Target<'_>, call: &UpdateCall) {
+/// clipped to the device bounds; the first `samples` samples, and with `may_stop` fewer when
+/// the call is interrupted. Returns the number of samples applied.
+fn float_target(
+    out_size: usize,
+    in_size: usize,
+    t: &mut Target<'_>,
+    call: &UpdateCall,
+    samples: usize,
+    may_stop: bool,
+) -> usize {
     let DeviceLayer {
         model, persistent, ..
     } = &mut *t.layer;
     let bounds = Some(model.arrays());
     match persistent {
         Some(p) => {
-            float_update(p, out_size, in_size, bounds, call);
+            let applied = float_update(p, out_size, in_size, bounds, call, samples, may_stop);
             t.weights.copy_from_slice(p);
+            applied
         }
-        None => float_update(t.weights, out_size, in_size, bounds, call),
+        None => float_update(
+            t.weights, out_size, in_size, bounds, call, samples, may_stop,
+        ),
     }
 }
 
-/// The exact float update, sample by sample, clipped to the device bounds if there are any.
+/// Steps of one weight by one sample (a multiply-add and a clip, about a nanosecond) between
+/// two asks of the interrupt in the exact float update: some 30 ms of one thread, so that a
+/// usual batch is one segment.
+const FLOAT_SEGMENT_STEPS: usize = 1 << 25;
+
+/// The exact float update, sample by sample, clipped to the device bounds if there are any:
+/// the first `samples` samples, in segments of whole samples; with `may_stop`, the interrupt is
+/// asked between segments. Returns the number of samples applied. Every weight takes its
+/// samples in order, so the segments do not change the bits.
 fn float_update(
     w: &mut [f32],
     out_size: usize,
     in_size: usize,
     bounds: Option<&DeviceArrays>,
     call: &UpdateCall,
-) {
+    samples: usize,
+    may_stop: bool,
+) -> usize {
     // About 8 K weights per block, so that a block stays in L2 while all samples pass over it.
     let rows = (8192 / in_size.max(1)).clamp(1, 64);
-    for_each_chunk(w, rows * in_size, call.n * w.len(), |c, block| {
-        for b in 0..call.n {
+    let per_segment = (FLOAT_SEGMENT_STEPS / w.len().max(1)).max(1);
+    let mut start = 0;
+    while start < samples {
+        let end = (start + per_segment).min(samples);
+        float_samples(w, out_size, in_size, bounds, call, rows, start..end);
+        start = end;
+        if may_stop && start < samples && call.interrupt.requested() {
+            call.stop_after(start);
+            break;
+        }
+    }
+    start
+}
+
+/// [`float_update`] of the samples `samples`, in blocks of `rows` rows.
+fn float_samples(
+    w: &mut [f32],
+    out_size: usize,
+    in_size: usize,
+    bounds: Option<&DeviceArrays>,
+    call: &UpdateCall,
+    rows: usize,
+    samples: std::ops::Range<usize>,
+) {
+    let work = samples.len() * w.len();
+    for_each_chunk(w, rows * in_size, work, |c, block| {
+        for b in samples.clone() {
             let x = &call.x[b * in_size..(b + 1) * in_size];
             for (r, w_row) in block.chunks_mut(in_size).enumerate() {
                 let i = c * rows + r;
