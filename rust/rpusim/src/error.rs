@@ -40,6 +40,14 @@ pub enum Error {
     /// Saved state bytes are corrupt, truncated, or from an unknown format version.
     #[error("state: {0}")]
     State(String),
+    /// A buffer could not be allocated (the memory or the address space is exhausted).
+    #[error("{what}: cannot allocate {bytes} bytes")]
+    OutOfMemory {
+        /// The buffer, and for a tile the estimate of all it takes.
+        what: String,
+        /// The size of the allocation that failed.
+        bytes: u64,
+    },
     /// The worker threads could not be started.
     #[error("threads: {0}")]
     Threads(String),

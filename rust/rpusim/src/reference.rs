@@ -59,8 +59,9 @@ impl Backend for Reference {
         pass: &PassCall<'_>,
         nm_running: &mut Option<f32>,
         y: &mut [f32],
-    ) {
+    ) -> Result<()> {
         reference_pass(array, pass, nm_running, y);
+        Ok(())
     }
 
     fn update(&mut self, array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {

@@ -10,6 +10,7 @@ use super::config::DeviceConfig;
 use super::model::DeviceModel;
 use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
+use crate::alloc::zeros;
 use crate::error::Result;
 use crate::rng::Stream;
 
@@ -29,22 +30,29 @@ pub struct DeviceLayer {
 impl DeviceLayer {
     /// Draws the devices of a single pulsed model (`None` for other configurations); all
     /// weights start at zero.
-    pub(crate) fn populate(config: &DeviceConfig, shape: Shape) -> Option<Self> {
-        let model = config.populate_model(shape)?;
-        Some(Self::with_model(config, model, shape.len()))
+    pub(crate) fn populate(config: &DeviceConfig, shape: Shape) -> Result<Option<Self>> {
+        let Some(model) = config.populate_model(shape)? else {
+            return Ok(None);
+        };
+        Self::with_model(config, model, shape.len()).map(Some)
     }
 
-    fn with_model(config: &DeviceConfig, model: DeviceModel, n: usize) -> Self {
+    fn with_model(config: &DeviceConfig, model: DeviceModel, n: usize) -> Result<Self> {
         let dw_min = config.pulsed().map_or(0.0, |p| p.dw_min);
         let (write_noise, write_noise_on_set) = config.write_noise().map_or((0.0, false), |w| {
             (w.std(dw_min), w.apply_write_noise_on_set)
         });
-        DeviceLayer {
+        let persistent = if write_noise > 0.0 {
+            Some(zeros(n, "persistent weights")?)
+        } else {
+            None
+        };
+        Ok(DeviceLayer {
             model,
             write_noise,
             write_noise_on_set,
-            persistent: (write_noise > 0.0).then(|| vec![0.0; n]),
-        }
+            persistent,
+        })
     }
 
     /// The per-device bounds and steps.
@@ -102,7 +110,7 @@ impl DeviceLayer {
         let Some(model) = config.model_from_named(arrays, n)? else {
             return Ok(None);
         };
-        let mut layer = Self::with_model(config, model, n);
+        let mut layer = Self::with_model(config, model, n)?;
         if layer.persistent.is_some() {
             layer.persistent = Some(arrays.take("persistent", n)?);
         }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alloc::{collect, filled};
 use crate::error::{Error, Result};
 use crate::numeric::check_finite;
 use crate::rng::{normals_of_block, Op, Purpose, Stream};
@@ -169,17 +170,17 @@ pub struct DeviceArrays {
 
 impl DeviceArrays {
     /// Bounds and steps of every device of an `out_size x in_size` tile: see [`draw_devices`].
-    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Self {
+    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Result<Self> {
         let [b_min, b_max, dw_up, dw_down] = draw_devices(shape, false, |xi, _| {
             let d = p.draw(xi);
             [d.b_min, d.b_max, d.dw_up, d.dw_down]
-        });
-        DeviceArrays {
+        })?;
+        Ok(DeviceArrays {
             b_min,
             b_max,
             dw_up,
             dw_down,
-        }
+        })
     }
 
     pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
@@ -229,14 +230,14 @@ impl Shape {
 /// device's normals 0..4 (`xi1 .. xi4` of MODEL.md §5) and, with `extra`, normals 4..8 for the
 /// parameters of a particular model (else zeros), all from block 0. Device `(i, j)` of unit-cell device `sub`
 /// reads address `[i, j, sub]` of the device-to-device stream, so the result does not depend
-/// on the thread count. Returns the values column by column.
+/// on the thread count. Returns the values column by column (a failed allocation is an error).
 pub(crate) fn draw_devices<const N: usize>(
     shape: Shape,
     extra: bool,
     f: impl Fn(&[f32; 4], &[f32; 4]) -> [f32; N] + Sync,
-) -> [Vec<f32>; N] {
+) -> Result<[Vec<f32>; N]> {
     let stream = Stream::new(shape.seed, Op::Init, Purpose::DeviceToDevice, 0);
-    let mut drawn = vec![[0.0f32; N]; shape.len()];
+    let mut drawn = filled(shape.len(), [0.0f32; N], "device arrays")?;
     let work = 64 * drawn.len();
     crate::threads::for_each_chunk(&mut drawn, shape.in_size, work, |i, row| {
         for (j, d) in row.iter_mut().enumerate() {
@@ -251,5 +252,13 @@ pub(crate) fn draw_devices<const N: usize>(
             *d = f(&common, &more);
         }
     });
-    std::array::from_fn(|c| drawn.iter().map(|d| d[c]).collect())
+    let mut columns = Vec::with_capacity(N);
+    for c in 0..N {
+        columns.push(collect(
+            drawn.len(),
+            drawn.iter().map(|d| d[c]),
+            "device arrays",
+        )?);
+    }
+    Ok(columns.try_into().expect("N columns"))
 }

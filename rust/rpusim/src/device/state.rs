@@ -57,8 +57,10 @@ impl DeviceState {
         };
         let cell = match config {
             DeviceConfig::Ideal(_) => Some(UnitCell::Ideal),
-            DeviceConfig::VectorUnitCell(p) => VectorCell::populate(p, shape).map(UnitCell::Vector),
-            single => DeviceLayer::populate(single, shape).map(UnitCell::Single),
+            DeviceConfig::VectorUnitCell(p) => {
+                VectorCell::populate(p, shape)?.map(UnitCell::Vector)
+            }
+            single => DeviceLayer::populate(single, shape)?.map(UnitCell::Single),
         };
         let cell = cell.ok_or_else(|| {
             Error::invalid("device", "a unit cell holds single pulsed devices only")
