@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, Kind, PassStreams, Periphery};
 use crate::matrix::Matrix;
 use crate::mvm::{axpy_order, dot};
-use crate::numeric::abs_max;
+use crate::numeric::{abs_max, saturate};
 use crate::rng::{Normal, Op, Purpose, Sequence, Stream};
 use crate::tile::Tile;
 use crate::update::pulse::{float_step, implicit_pulses, plan, train};
@@ -178,7 +178,7 @@ fn reference_update(array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
                     for j in 0..in_size {
                         let k = i * in_size + j;
                         let (di, xj) = (call.d[b * out_size + i], call.x[b * in_size + j]);
-                        w[k] = float_step(w[k], call.lr, di, xj, f32::NEG_INFINITY, f32::INFINITY);
+                        w[k] = float_step(w[k], call.lr, di, xj, -f32::MAX, f32::MAX);
                     }
                 }
             }
@@ -343,7 +343,7 @@ fn fire<D: PulsedDevice>(
         None => w[k] = dev.apply_pulses(k, w[k], pulses, up, noise),
         Some(p) => {
             p[k] = dev.apply_pulses(k, p[k], pulses, up, noise);
-            w[k] = p[k] + write_noise * noise.draw();
+            w[k] = saturate(p[k] + write_noise * noise.draw());
         }
     }
 }

@@ -12,6 +12,7 @@ use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
 use crate::alloc::zeros;
 use crate::error::Result;
+use crate::numeric::saturate;
 use crate::rng::Stream;
 
 /// The drawn devices of one pulsed model and their hidden state.
@@ -87,7 +88,7 @@ impl DeviceLayer {
         for (i, row) in out.chunks_mut(in_size.max(1)).enumerate() {
             let mut noise = stream.normals([i as u32, sub, 0]);
             for v in row {
-                *v += self.write_noise * noise.draw();
+                *v = saturate(*v + self.write_noise * noise.draw());
             }
         }
     }

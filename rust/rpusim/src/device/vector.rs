@@ -7,6 +7,7 @@ use super::named::NamedArrays;
 use super::pulsed::Shape;
 use crate::alloc::zeros;
 use crate::error::{Error, Result};
+use crate::numeric::saturate;
 use crate::rng::{Op, Purpose, Stream};
 
 /// The drawn unit cells of a tile: the devices, each device's weight, and the policy's index.
@@ -103,7 +104,7 @@ impl VectorCell {
             for (g, w) in self.gamma.iter().zip(&self.weights) {
                 acc += g * w[k];
             }
-            *o = acc;
+            *o = saturate(acc);
         }
     }
 
