@@ -27,7 +27,7 @@ from rpusim.config import (
     RPUConfig,
     UpdateParameters,
 )
-from rpusim.tile import AnalogTile, Counters, get_num_threads, set_num_threads
+from rpusim.tile import AnalogTile, Counters, estimate_memory, get_num_threads, set_num_threads
 
 try:
     __version__ = version("rpusim")
@@ -63,6 +63,7 @@ __all__ = [
     "__version__",
     "characterize",
     "devices",
+    "estimate_memory",
     "get_num_threads",
     "presets",
     "set_num_threads",

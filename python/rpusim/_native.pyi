@@ -15,6 +15,7 @@ __all__ = [
     "Tile",
     "default_config_json",
     "default_device_json",
+    "estimate_memory",
     "get_num_threads",
     "set_num_threads",
     "validate_config",
@@ -124,6 +125,9 @@ def validate_config(config_json: str) -> str:
 def validate_config_section(section: str, section_json: str, name: str) -> str:
     """One section (``"forward"``, ``"device"``, ...) checked on its own, its fields named
     ``{name}.{field}`` in errors; returns the section complete."""
+
+def estimate_memory(out_size: int, in_size: int, config_json: str) -> int:
+    """The bytes an ``out_size x in_size`` tile of the configuration takes once built."""
 
 def default_config_json() -> str:
     """The engine's default configuration (the defaults of the Python dataclasses)."""

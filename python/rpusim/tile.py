@@ -553,6 +553,22 @@ class AnalogTile:
         return f"{name}(out_size={self.out_size}, in_size={self.in_size}, seed={self.seed})"
 
 
+def estimate_memory(out_size: int, in_size: int, rpu_config: RPUConfig | None = None) -> int:
+    """The bytes an ``out_size x in_size`` :class:`AnalogTile` of ``rpu_config`` takes once
+    built, computed by the engine: the weights, the digital row scales and every per-device
+    array (the device parameters drawn once, hidden weights of write noise, every device of a
+    unit cell), for every physical array of the split. The work space of forward, backward and
+    update passes, which grows with the batch, is not counted. A tile whose estimate exceeds
+    what the process can allocate is refused with a ``MemoryError`` that states it."""
+    out_size = _check_size("out_size", out_size)
+    in_size = _check_size("in_size", in_size)
+    if rpu_config is None:
+        rpu_config = RPUConfig()
+    if not isinstance(rpu_config, RPUConfig):
+        raise TypeError(f"rpu_config must be an RPUConfig, got {type(rpu_config).__name__}")
+    return _native.estimate_memory(out_size, in_size, rpu_config.to_json())
+
+
 def set_num_threads(n: int) -> None:
     """Sets the number of engine worker threads for all tiles, in ``[1, 1024]``. Results do not
     depend on it. The default is ``RPUSIM_NUM_THREADS`` (a bad value makes ``import rpusim``

@@ -5,11 +5,11 @@ mod lock;
 mod signals;
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArrayMethods, PyReadonlyArray, PyReadonlyArray2,
-    PyReadonlyArray3, PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray, PyReadonlyArray2, PyReadonlyArray3,
+    PyUntypedArrayMethods,
 };
 use pyo3::create_exception;
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
 use rpusim::{DeviceConfig, Error, Interrupt, Matrix, Tile, TileArray, TileConfig};
@@ -40,14 +40,15 @@ create_exception!(
 /// forbids `From<rpusim::Error> for PyErr` in this crate): a corrupt state is a [`StateError`],
 /// an unreadable configuration a [`ConfigError`], threads that cannot start a `RuntimeError`
 /// (and so an interrupt without the exception that caused it, which [`PyTile::update`] raises
-/// instead), everything else (shapes, non-finite values, out-of-range arguments) an
-/// [`RPUSimError`].
+/// instead), memory that cannot be allocated a `MemoryError`, everything else (shapes,
+/// non-finite values, out-of-range arguments) an [`RPUSimError`].
 fn to_py(e: Error) -> PyErr {
     let message = e.to_string();
     match e {
         Error::State(_) => StateError::new_err(message),
         Error::Config(_) => ConfigError::new_err(message),
         Error::Threads(_) | Error::Interrupted { .. } => PyRuntimeError::new_err(message),
+        Error::OutOfMemory { .. } => PyMemoryError::new_err(message),
         Error::Shape { .. } | Error::NonFinite { .. } | Error::InvalidParameter { .. } => {
             RPUSimError::new_err(message)
         }
@@ -174,21 +175,19 @@ impl PyTile {
         })
     }
 
-    /// A new `rows x cols` float32 array that `fill` writes whole (the engine's `*_into`
-    /// calls, which check their arguments before they write).
+    /// A new `rows x cols` float32 array that `fill` writes (the engine's `*_into` calls),
+    /// allocated by the engine: a `MemoryError` when it cannot be (numpy's own allocation
+    /// would end in a panic).
     fn into_new<'py>(
         py: Python<'py>,
         rows: usize,
         cols: usize,
         fill: impl FnOnce(&mut [f32]) -> PyResult<()>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        // SAFETY: a new array that nothing else refers to; `fill` writes every element before
-        // it is returned (on an error it is dropped unread).
-        let array = unsafe { PyArray2::<f32>::new(py, [rows, cols], false) };
-        let out =
-            unsafe { array.as_slice_mut() }.map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        fill(out)?;
-        Ok(array)
+        let size = rows.saturating_mul(cols);
+        let mut out = rpusim::zeros(size, "output").map_err(to_py)?;
+        fill(&mut out)?;
+        Self::output(py, out, rows, cols)
     }
 
     fn output<'py>(
@@ -565,6 +564,14 @@ fn validate_config_section(section: &str, section_json: &str, name: &str) -> PyR
     TileConfig::validate_section(section, section_json, name).map_err(config_error)
 }
 
+/// The bytes an `out_size x in_size` tile of the configuration takes once built
+/// (`rpusim::estimate_memory`).
+#[pyfunction]
+fn estimate_memory(out_size: usize, in_size: usize, config_json: &str) -> PyResult<u64> {
+    let config = read_config(config_json)?;
+    rpusim::estimate_memory(out_size, in_size, &config).map_err(to_py)
+}
+
 /// The engine's default configuration: the defaults of the Python dataclasses.
 #[pyfunction]
 fn default_config_json() -> String {
@@ -594,6 +601,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate_config, m)?)?;
     m.add_function(wrap_pyfunction!(validate_config_section, m)?)?;
     m.add_function(wrap_pyfunction!(default_config_json, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate_memory, m)?)?;
     m.add_function(wrap_pyfunction!(default_device_json, m)?)?;
     m.add("RPUSimError", m.py().get_type::<RPUSimError>())?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;

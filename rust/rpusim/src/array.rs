@@ -13,10 +13,12 @@
 use std::ops::Range;
 use std::sync::Mutex;
 
+use crate::alloc::{reserve, zeros};
 use crate::config::TileConfig;
 use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
 use crate::matrix::Matrix;
+use crate::memory::{check_fits, with_estimate};
 use crate::mvm::product_ns;
 use crate::threads::for_each_pair_asking;
 use crate::tile::{check_lr, check_sizes, wrapped_columns, Counters, Tile};
@@ -46,6 +48,22 @@ pub fn tile_seed(seed: u64, index: usize) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// The bytes an `out_size x in_size` weight matrix of `config` takes once built, as a
+/// [`TileArray`] split as `config.mapping` says: the sum of [`Tile::estimate_memory`] over its
+/// physical arrays. The work space of its operations (which grows with the batch) is not
+/// counted.
+pub fn estimate_memory(out_size: usize, in_size: usize, config: &TileConfig) -> Result<u64> {
+    config.validate()?;
+    check_sizes(out_size, in_size, config)?;
+    let mut bytes = 0;
+    for &rows in &split_sizes(out_size, config.mapping.max_output_size) {
+        for &cols in &split_sizes(in_size, config.mapping.max_input_size) {
+            bytes += Tile::estimate_memory(rows, cols, config)?;
+        }
+    }
+    Ok(bytes)
 }
 
 /// Where each part starts: the running sums of `sizes`.
@@ -98,15 +116,17 @@ impl TileArray {
     /// An array of all-zero weights split as `config.mapping` says, tile `k` drawn from
     /// [`tile_seed`]`(seed, k)`.
     pub fn new(out_size: usize, in_size: usize, config: TileConfig, seed: u64) -> Result<Self> {
-        config.validate()?;
-        check_sizes(out_size, in_size, &config)?;
+        let estimate = estimate_memory(out_size, in_size, &config)?;
+        check_fits(out_size, in_size, estimate)?;
         let out_sizes = split_sizes(out_size, config.mapping.max_output_size);
         let in_sizes = split_sizes(in_size, config.mapping.max_input_size);
         let mut tiles = Vec::with_capacity(out_sizes.len() * in_sizes.len());
         for &rows in &out_sizes {
             for &cols in &in_sizes {
                 let k = tiles.len();
-                tiles.push(Tile::new(rows, cols, config.clone(), tile_seed(seed, k))?);
+                let tile = Tile::build(rows, cols, config.clone(), tile_seed(seed, k))
+                    .map_err(|e| with_estimate(e, out_size, in_size, estimate))?;
+                tiles.push(tile);
             }
         }
         Self::from_tiles(out_size, in_size, seed, tiles)
@@ -418,14 +438,14 @@ impl TileArray {
 
     /// `y = W x` ([`Tile::forward`]) for `n` samples `x` (`n x in_size`).
     pub fn forward(&mut self, x: Matrix, is_test: bool) -> Result<Vec<f32>> {
-        let mut y = vec![0.0; x.rows() * self.out_size];
+        let mut y = zeros(x.rows() * self.out_size, "output")?;
         self.forward_into(x, is_test, &mut y)?;
         Ok(y)
     }
 
     /// `z = W^T d` ([`Tile::backward`]) for `n` samples `d` (`n x out_size`).
     pub fn backward(&mut self, d: Matrix) -> Result<Vec<f32>> {
-        let mut z = vec![0.0; d.rows() * self.in_size];
+        let mut z = zeros(d.rows() * self.in_size, "output")?;
         self.backward_into(d, &mut z)?;
         Ok(z)
     }
@@ -464,6 +484,7 @@ impl TileArray {
                 work,
                 &Interrupt::never(),
                 |k, tile, out| {
+                    reserve(out, n * tile.out_size(), "tile outputs")?;
                     out.resize(n * tile.out_size(), 0.0);
                     let x = Matrix::new(part(x, inputs, k % p), n, tile.in_size())?;
                     tile.forward_into(x, is_test, out)
@@ -588,6 +609,7 @@ impl TileArray {
             work,
             &Interrupt::never(),
             |k, tile, out| {
+                reserve(out, n * tile.in_size(), "tile outputs")?;
                 out.resize(n * tile.in_size(), 0.0);
                 let errors = if per_tile {
                     &errors[k]

@@ -15,6 +15,7 @@
 
 use crate::config::IoParameters;
 use crate::device::DeviceState;
+use crate::error::Result;
 use crate::io::{analog_pass, batch_scales, Direction, PassBuffers};
 use crate::update::{pulse_all, update, Lines, UpdateCall};
 use crate::workspace::buffers_are_not_state;
@@ -51,14 +52,15 @@ pub(crate) struct PassCall<'a> {
 pub(crate) trait Backend {
     /// The pass `pass` on `array` into `y` (`n x out_size` forward, `n x in_size` backward,
     /// every value written); `nm_running` is the running average of the direction's
-    /// `average_abs_max` noise management.
+    /// `average_abs_max` noise management. An error only when its work space cannot be
+    /// allocated, before anything changed.
     fn pass(
         &mut self,
         array: &Array<'_>,
         pass: &PassCall<'_>,
         nm_running: &mut Option<f32>,
         y: &mut [f32],
-    );
+    ) -> Result<()>;
 
     /// The update `call` on `array` (MODEL.md §4); returns the number of pulses applied.
     fn update(&mut self, array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64;
@@ -87,8 +89,9 @@ impl Backend for CpuBackend {
         pass: &PassCall<'_>,
         nm_running: &mut Option<f32>,
         y: &mut [f32],
-    ) {
-        let (k, _) = pass.direction.sizes(array.out_size, array.in_size);
+    ) -> Result<()> {
+        let (k, m) = pass.direction.sizes(array.out_size, array.in_size);
+        self.pass.reserve(pass.io, pass.n, k, m)?;
         batch_scales(
             pass.io,
             pass.x,
@@ -112,6 +115,7 @@ impl Backend for CpuBackend {
             y,
             &mut self.pass,
         );
+        Ok(())
     }
 
     fn update(&mut self, array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
@@ -160,9 +164,9 @@ mod tests {
             pass: &PassCall<'_>,
             nm_running: &mut Option<f32>,
             y: &mut [f32],
-        ) {
+        ) -> Result<()> {
             self.calls[0] += 1;
-            self.cpu.pass(array, pass, nm_running, y);
+            self.cpu.pass(array, pass, nm_running, y)
         }
 
         fn update(&mut self, array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {

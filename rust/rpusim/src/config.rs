@@ -316,6 +316,51 @@ impl Default for TileConfig {
     }
 }
 
+/// Checks that every non-integer number of the configuration document `value` is within the
+/// float32 range the engine computes in (a value beyond it, as `w_max = 1e300`, would turn
+/// into an infinity in the device arrays or the periphery and give a state that does not
+/// load); the error names the field by its path (`device.w_max`, `device.devices.1.gamma`),
+/// as `name` spells it.
+fn check_float32_range(
+    value: &serde_json::Value,
+    name: &mut dyn FnMut(&str) -> String,
+) -> Result<()> {
+    fn walk(
+        v: &serde_json::Value,
+        path: &mut Vec<String>,
+        name: &mut dyn FnMut(&str) -> String,
+    ) -> Result<()> {
+        match v {
+            serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+                let x = n.as_f64().unwrap_or(f64::INFINITY);
+                if x.abs() > f64::from(f32::MAX) {
+                    return Err(Error::invalid(
+                        name(&path.join(".")),
+                        format!("must be within the float32 range (|v| <= 3.4e38), got {x:e}"),
+                    ));
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    walk(item, path, name)?;
+                    path.pop();
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (key, item) in fields {
+                    path.push(key.clone());
+                    walk(item, path, name)?;
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(value, &mut Vec::new(), name)
+}
+
 impl TileConfig {
     /// Checks every value; the error names the offending field (`forward.out_noise`).
     pub fn validate(&self) -> Result<()> {
@@ -328,7 +373,12 @@ impl TileConfig {
         self.forward.validate(&prefix("forward"))?;
         self.backward.validate(&prefix("backward"))?;
         self.update.validate(&prefix("update"))?;
-        self.mapping.validate(&prefix("mapping"))
+        self.mapping.validate(&prefix("mapping"))?;
+        let value = serde_json::to_value(self).expect("a TileConfig always serialises");
+        check_float32_range(&value, &mut |name| {
+            let (section, field) = name.split_once('.').unwrap_or((name, ""));
+            format!("{}.{field}", prefix(section))
+        })
     }
 
     /// Reads a configuration from JSON (field names as in the structs; missing sections and

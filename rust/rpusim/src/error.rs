@@ -48,6 +48,14 @@ pub enum Error {
         /// The samples of the batch.
         samples: usize,
     },
+    /// A buffer could not be allocated (the memory or the address space is exhausted).
+    #[error("{what}: cannot allocate {bytes} bytes")]
+    OutOfMemory {
+        /// The buffer, and for a tile the estimate of all it takes.
+        what: String,
+        /// The size of the allocation that failed.
+        bytes: u64,
+    },
     /// The worker threads could not be started.
     #[error("threads: {0}")]
     Threads(String),

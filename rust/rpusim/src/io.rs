@@ -10,7 +10,9 @@ use crate::mvm::{backward_product, forward_product};
 use crate::rng::{Op, Purpose, Stream};
 use std::cell::RefCell;
 
+use crate::alloc::reserve;
 use crate::cpu::{compiled_for, isa};
+use crate::error::Result;
 use crate::mvm::product_ns;
 use crate::numeric::abs_max;
 use crate::threads::{for_each_range, planned_threads, Disjoint};
@@ -468,6 +470,32 @@ pub(crate) struct PassBuffers {
     v: Vec<f32>,
     /// Whether each active sample goes round again.
     repeat: Vec<bool>,
+}
+
+impl PassBuffers {
+    /// Makes room for a pass of `n` samples of `k` inputs and `m` outputs through `io`, so
+    /// that the pass allocates none of these buffers (an error when they cannot be
+    /// allocated). A perfect pass uses only the noise-management scales.
+    pub(crate) fn reserve(
+        &mut self,
+        io: &IoParameters,
+        n: usize,
+        k: usize,
+        m: usize,
+    ) -> Result<()> {
+        let what = "pass work space";
+        reserve(&mut self.alphas, n, what)?;
+        if io.is_perfect {
+            return Ok(());
+        }
+        reserve(&mut self.r, n, what)?;
+        for v in [&mut self.active, &mut self.next] {
+            reserve(v, n, what)?;
+        }
+        reserve(&mut self.u, n.saturating_mul(k), what)?;
+        reserve(&mut self.v, n.saturating_mul(m), what)?;
+        reserve(&mut self.repeat, n, what)
+    }
 }
 
 /// Samples a thread's group of a pass holds at least: enough for the product's blocks.

@@ -39,6 +39,7 @@
 // Every public item is documented: `cargo doc` is the engine's API reference.
 #![deny(missing_docs)]
 
+mod alloc;
 mod array;
 mod backend;
 pub mod config;
@@ -49,6 +50,7 @@ mod interrupt;
 mod io;
 mod mapping;
 mod matrix;
+mod memory;
 mod mvm;
 mod numeric;
 pub mod reference;
@@ -59,7 +61,8 @@ mod tile;
 mod update;
 mod workspace;
 
-pub use array::{split_sizes, tile_seed, TileArray};
+pub use alloc::zeros;
+pub use array::{estimate_memory, split_sizes, tile_seed, TileArray};
 pub use config::{
     BoundManagement, IoParameters, NoiseManagement, PulseType, TileConfig, UpdateParameters,
 };
@@ -69,6 +72,7 @@ pub use error::{Error, Result};
 pub use interrupt::Interrupt;
 pub use mapping::MappingParameters;
 pub use matrix::Matrix;
+pub use memory::available_memory;
 pub use state::{FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 pub use threads::{env_threads, num_threads, set_num_threads, MAX_THREADS};
 pub use tile::{Counters, Tile, MAX_DEVICES};

@@ -31,6 +31,14 @@ pub fn abs_max(v: &[f32]) -> f32 {
     m
 }
 
+/// `v` clipped to the finite float32 range: the weights a tile reads stay finite (and its state
+/// loadable) when a write noise, a unit cell's weighting or an exact float step would carry
+/// them beyond it. The identity on finite values, so it changes no bits of a finite result.
+#[inline(always)]
+pub fn saturate(v: f32) -> f32 {
+    v.clamp(-f32::MAX, f32::MAX)
+}
+
 /// The index of the first NaN or infinity in `v`, if there is one.
 #[inline]
 pub fn first_non_finite(v: &[f32]) -> Option<usize> {

@@ -19,7 +19,7 @@ use crate::interrupt::Interrupt;
 use crate::io::{batch_scales, clip, l2_norm, quantize, Direction, Kind, PassStreams, Periphery};
 use crate::matrix::Matrix;
 use crate::mvm::{axpy_order, dot};
-use crate::numeric::abs_max;
+use crate::numeric::{abs_max, saturate};
 use crate::rng::{Normal, Op, Purpose, Sequence, Stream};
 use crate::tile::Tile;
 use crate::update::pulse::{float_step, implicit_pulses, plan, train};
@@ -60,8 +60,9 @@ impl Backend for Reference {
         pass: &PassCall<'_>,
         nm_running: &mut Option<f32>,
         y: &mut [f32],
-    ) {
+    ) -> Result<()> {
         reference_pass(array, pass, nm_running, y);
+        Ok(())
     }
 
     fn update(&mut self, array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
@@ -178,7 +179,7 @@ fn reference_update(array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
                     for j in 0..in_size {
                         let k = i * in_size + j;
                         let (di, xj) = (call.d[b * out_size + i], call.x[b * in_size + j]);
-                        w[k] = float_step(w[k], call.lr, di, xj, f32::NEG_INFINITY, f32::INFINITY);
+                        w[k] = float_step(w[k], call.lr, di, xj, -f32::MAX, f32::MAX);
                     }
                 }
             }
@@ -408,7 +409,7 @@ fn fire<D: PulsedDevice>(
         None => w[k] = dev.apply_pulses(k, w[k], pulses, up, noise),
         Some(p) => {
             p[k] = dev.apply_pulses(k, p[k], pulses, up, noise);
-            w[k] = p[k] + store.write_noise * noise.draw();
+            w[k] = saturate(p[k] + store.write_noise * noise.draw());
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::ops::{Div, Mul};
 use std::sync::atomic::AtomicUsize;
 
+use crate::alloc::{filled, reserve, zeros};
 use crate::backend::{Array, Backend, CpuBackend, PassCall};
 use crate::config::TileConfig;
 use crate::device::{DeviceState, UnitCell};
@@ -11,6 +12,7 @@ use crate::interrupt::Interrupt;
 use crate::io::Direction;
 use crate::mapping::{scale_batch, scale_weights};
 use crate::matrix::Matrix;
+use crate::memory::{check_fits, with_estimate};
 use crate::numeric::check_finite;
 use crate::update::UpdateCall;
 use crate::workspace::{UpdateErrors, Workspace};
@@ -38,6 +40,10 @@ pub struct Counters {
     /// Update calls made (characterisation pulses included).
     pub update: u64,
 }
+
+/// Bytes of a tile beyond its arrays (the struct, its configuration, the header of its saved
+/// form), in [`Tile::estimate_memory`]: a generous constant.
+const TILE_OVERHEAD: u64 = 4096;
 
 /// Largest tile: 2^30 devices, counting every device of a unit cell (the weights and device
 /// arrays then take 20 GiB or more).
@@ -98,17 +104,55 @@ pub struct Tile {
 }
 
 impl Tile {
-    /// A tile with all weights zero and its devices drawn from `seed`.
+    /// A tile with all weights zero and its devices drawn from `seed`. A tile whose
+    /// [`estimate_memory`](crate::estimate_memory) is more than the process can allocate is
+    /// refused ([`Error::OutOfMemory`], with the estimate), as is one whose allocation fails.
     pub fn new(out_size: usize, in_size: usize, config: TileConfig, seed: u64) -> Result<Self> {
+        let estimate = Self::estimate_memory(out_size, in_size, &config)?;
+        check_fits(out_size, in_size, estimate)?;
+        Self::build(out_size, in_size, config, seed)
+            .map_err(|e| with_estimate(e, out_size, in_size, estimate))
+    }
+
+    /// The bytes an `out_size x in_size` tile of `config` takes once built: the weights, the
+    /// digital row scales, and every per-device array of its devices (the saved ones, the
+    /// hidden weights of write noise, a unit cell's weights of every device, the arrays a model
+    /// derives from them), plus a small constant. The work space of its operations (which
+    /// grows with the batch) is not counted.
+    pub fn estimate_memory(out_size: usize, in_size: usize, config: &TileConfig) -> Result<u64> {
+        config.validate()?;
+        check_sizes(out_size, in_size, config)?;
+        // A 1 x 1 tile's per-device arrays hold one value each.
+        let probe = Self::build(1, 1, config.clone(), 0)?;
+        let devices = probe.devices();
+        let derived: usize = devices
+            .layers()
+            .iter()
+            .map(|l| l.model.derived_arrays())
+            .sum();
+        let per_cross_point = (1 + devices.named_arrays().len() + derived) as u64;
+        let (rows, cols) = (out_size as u64, in_size as u64);
+        Ok(4 * (rows * cols * per_cross_point + rows) + TILE_OVERHEAD)
+    }
+
+    /// [`Tile::new`] without the check of its estimate against the memory available.
+    pub(crate) fn build(
+        out_size: usize,
+        in_size: usize,
+        config: TileConfig,
+        seed: u64,
+    ) -> Result<Self> {
         config.validate()?;
         check_sizes(out_size, in_size, &config)?;
+        let weights = zeros(out_size * in_size, "weights")?;
+        let out_scales = filled(out_size, 1.0, "out_scales")?;
         let devices = DeviceState::populate(&config.device, out_size, in_size, seed)?;
         Ok(Tile {
             out_size,
             in_size,
             seed,
-            weights: vec![0.0; out_size * in_size],
-            out_scales: vec![1.0; out_size],
+            weights,
+            out_scales,
             devices,
             config,
             counters: Counters::default(),
@@ -259,7 +303,7 @@ impl Tile {
     /// digital row scales. With `is_test` the running average of `average_abs_max` NM is used
     /// but not advanced.
     pub fn forward(&mut self, x: Matrix, is_test: bool) -> Result<Vec<f32>> {
-        let mut y = vec![0.0; x.rows() * self.out_size];
+        let mut y = zeros(x.rows() * self.out_size, "output")?;
         self.forward_into(x, is_test, &mut y)?;
         Ok(y)
     }
@@ -273,7 +317,7 @@ impl Tile {
     /// `z = W^T d` through the backward periphery for `n` samples `d` (`n x out_size`); the
     /// errors enter multiplied by the digital row scales.
     pub fn backward(&mut self, d: Matrix) -> Result<Vec<f32>> {
-        let mut z = vec![0.0; d.rows() * self.in_size];
+        let mut z = zeros(d.rows() * self.in_size, "output")?;
         self.backward_into(d, &mut z)?;
         Ok(z)
     }
@@ -302,7 +346,7 @@ impl Tile {
     ) -> Result<()> {
         self.check_input(Direction::Forward, x)?;
         self.check_output(Direction::Forward, y, x.rows())?;
-        self.pass(backend, Direction::Forward, x.data(), x.rows(), !is_test, y);
+        self.pass(backend, Direction::Forward, x.data(), x.rows(), !is_test, y)?;
         self.scale_outputs(y);
         Ok(())
     }
@@ -317,10 +361,11 @@ impl Tile {
         self.check_input(Direction::Backward, d)?;
         self.check_output(Direction::Backward, z, d.rows())?;
         let mut scaled = std::mem::take(&mut self.workspace.backward);
-        let input = self.backward_input(d.data(), &mut scaled);
-        self.pass(backend, Direction::Backward, input, d.rows(), true, z);
+        let result = self
+            .backward_input(d.data(), &mut scaled)
+            .and_then(|input| self.pass(backend, Direction::Backward, input, d.rows(), true, z));
         self.workspace.backward = scaled;
-        Ok(())
+        result
     }
 
     /// Forward outputs times the digital row scales.
@@ -331,40 +376,46 @@ impl Tile {
     }
 
     /// The backward errors the array sees: `d`, or `d` times the digital row scales in
-    /// `scaled`.
-    pub(crate) fn backward_input<'a>(&self, d: &'a [f32], scaled: &'a mut Vec<f32>) -> &'a [f32] {
+    /// `scaled` (an error when it cannot be allocated).
+    pub(crate) fn backward_input<'a>(
+        &self,
+        d: &'a [f32],
+        scaled: &'a mut Vec<f32>,
+    ) -> Result<&'a [f32]> {
         if !self.is_scaled() {
-            return d;
+            return Ok(d);
         }
         scaled.clear();
+        reserve(scaled, d.len(), "backward work space")?;
         scaled.extend_from_slice(d);
         scale_batch(scaled, &self.out_scales, f32::mul);
-        scaled
+        Ok(scaled)
     }
 
     /// The update's learning rate and errors (MODEL.md §3.4): `lr` times `mapping.lr_scale`
     /// and `d` without weight scaling; with it `d` divided by the row scales in `buf` (with
     /// learning-rate compensation by the scales over their mean, and the rate divided by the
-    /// mean).
+    /// mean). An error when `buf` cannot be allocated.
     pub(crate) fn update_input<'a>(
         &self,
         d: &'a [f32],
         lr: f32,
         buf: &'a mut UpdateErrors,
-    ) -> (&'a [f32], f32) {
+    ) -> Result<(&'a [f32], f32)> {
         let mapping = &self.config.mapping;
         let mut rate = f64::from(lr) * mapping.lr_scale;
         if !self.is_scaled() {
-            return (d, rate as f32);
+            return Ok((d, rate as f32));
         }
         rate *= mapping.update_divisors(&self.out_scales, &mut buf.divisors);
         if buf.divisors.iter().all(|&s| s == 1.0) {
-            return (d, rate as f32);
+            return Ok((d, rate as f32));
         }
         buf.errors.clear();
+        reserve(&mut buf.errors, d.len(), "update work space")?;
         buf.errors.extend_from_slice(d);
         scale_batch(&mut buf.errors, &buf.divisors, f32::div);
-        (&buf.errors, rate as f32)
+        Ok((&buf.errors, rate as f32))
     }
 
     fn is_scaled(&self) -> bool {
@@ -401,7 +452,7 @@ impl Tile {
         n: usize,
         learn: bool,
         y: &mut [f32],
-    ) {
+    ) -> Result<()> {
         let (io, slot, call) = match direction {
             Direction::Forward => (&self.config.forward, 0, &mut self.counters.forward),
             Direction::Backward => (&self.config.backward, 1, &mut self.counters.backward),
@@ -417,8 +468,9 @@ impl Tile {
             learn,
         };
         let array = array_of!(self);
-        backend.pass(&array, &pass, &mut self.nm_running[slot], y);
+        backend.pass(&array, &pass, &mut self.nm_running[slot], y)?;
         *call += 1;
+        Ok(())
     }
 
     /// `W <- W - lr d x^T` by pulses, for `n` samples `x` (`n x in_size`) and `d`
@@ -453,7 +505,7 @@ impl Tile {
     ) -> Result<()> {
         self.check_update(x, d, lr)?;
         let mut scaled = std::mem::take(&mut self.workspace.errors);
-        let (d, lr) = self.update_input(d.data(), lr, &mut scaled);
+        let (d, lr) = self.update_input(d.data(), lr, &mut scaled)?;
         let call = UpdateCall {
             update: &self.config.update,
             device: &self.config.device,

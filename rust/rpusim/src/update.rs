@@ -393,9 +393,8 @@ fn float_samples(
                 let di = call.d[b * out_size + i];
                 for (j, w) in w_row.iter_mut().enumerate() {
                     let k = i * in_size + j;
-                    let (lo, hi) = bounds.map_or((f32::NEG_INFINITY, f32::INFINITY), |a| {
-                        (a.b_min[k], a.b_max[k])
-                    });
+                    let (lo, hi) =
+                        bounds.map_or((-f32::MAX, f32::MAX), |a| (a.b_min[k], a.b_max[k]));
                     *w = float_step(*w, call.lr, di, x[j], lo, hi);
                 }
             }

@@ -231,11 +231,11 @@ macro_rules! device_config {
 
             /// Draws the devices of a single pulsed model (`None` for the ideal device and
             /// unit cells).
-            pub(crate) fn populate_model(&self, shape: Shape) -> Option<DeviceModel> {
-                match self {
-                    $(DeviceConfig::$tag(p) => Some(DeviceModel::$tag(p.populate(shape))),)*
+            pub(crate) fn populate_model(&self, shape: Shape) -> Result<Option<DeviceModel>> {
+                Ok(match self {
+                    $(DeviceConfig::$tag(p) => Some(DeviceModel::$tag(p.populate(shape)?)),)*
                     DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
-                }
+                })
             }
 
             /// Rebuilds the devices of a single pulsed model from saved arrays of `n` values

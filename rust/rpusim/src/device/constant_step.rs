@@ -15,11 +15,11 @@ pub struct ConstantStep {
 }
 
 impl ConstantStep {
-    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Self {
-        ConstantStep {
-            arrays: DeviceArrays::populate(p, shape),
+    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Result<Self> {
+        Ok(ConstantStep {
+            arrays: DeviceArrays::populate(p, shape)?,
             dw_min_std: p.dw_min_std as f32,
-        }
+        })
     }
 
     pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
@@ -102,7 +102,7 @@ impl super::PulsedModel for PulsedParameters {
         None
     }
 
-    fn populate(&self, shape: Shape) -> ConstantStep {
+    fn populate(&self, shape: Shape) -> Result<ConstantStep> {
         ConstantStep::populate(self, shape)
     }
 

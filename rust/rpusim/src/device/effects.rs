@@ -69,16 +69,16 @@ impl PulsedParameters {
 impl Effects {
     /// Draws the effects of the devices of `shape` (nothing is drawn for a configuration
     /// without diffusion, decay and reset point).
-    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Self {
+    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Result<Self> {
         let mut effects = Self::undrawn(p, shape.len());
         if p.diffusion > 0.0 || p.lifetime > 0.0 || has_reset_bias(p) {
             let [rates, bias, scales] =
-                draw_per_device(shape, Purpose::DeviceEffects, |xi| p.draw_effects(xi));
+                draw_per_device(shape, Purpose::DeviceEffects, |xi| p.draw_effects(xi))?;
             effects.diffusion_rates = (p.diffusion > 0.0).then_some(rates);
             effects.reset_bias = has_reset_bias(p).then_some(bias);
             effects.decay_scales = (p.lifetime > 0.0).then_some(scales);
         }
-        effects
+        Ok(effects)
     }
 
     /// The effects of `p` before any array is drawn, with zeroed pulse counters.

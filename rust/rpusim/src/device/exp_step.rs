@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pulsed::{up_down_biases, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters};
 use super::{math, move_by, NamedArrays, PulsedDevice};
+use crate::alloc::collect;
 use crate::error::Result;
 use crate::numeric::check_finite;
 
@@ -136,35 +137,36 @@ pub struct ExpStep {
 }
 
 impl ExpStep {
-    pub(crate) fn populate(p: &ExpStepParameters, shape: Shape) -> Self {
-        Self::with_arrays(p, DeviceArrays::populate(&p.pulsed, shape))
+    pub(crate) fn populate(p: &ExpStepParameters, shape: Shape) -> Result<Self> {
+        Self::with_arrays(p, DeviceArrays::populate(&p.pulsed, shape)?)
     }
 
-    fn with_arrays(p: &ExpStepParameters, arrays: DeviceArrays) -> Self {
+    fn with_arrays(p: &ExpStepParameters, arrays: DeviceArrays) -> Result<Self> {
         let log2_e = std::f64::consts::LOG2_E;
-        let z_scale: Vec<f64> = arrays
-            .b_min
-            .iter()
-            .zip(&arrays.b_max)
-            .map(|(&lo, &hi)| {
+        let n = arrays.b_min.len();
+        let z_scale: Vec<f64> = collect(
+            n,
+            arrays.b_min.iter().zip(&arrays.b_max).map(|(&lo, &hi)| {
                 let range = f64::from(hi) - f64::from(lo);
                 if range > 0.0 {
                     2.0 * p.a / range
                 } else {
                     0.0
                 }
-            })
-            .collect();
-        let scaled = |gamma: f64| -> Vec<f32> {
-            z_scale
-                .iter()
-                .map(|z| (gamma * z * log2_e) as f32)
-                .collect()
+            }),
+            "device arrays",
+        )?;
+        let scaled = |gamma: f64| -> Result<Vec<f32>> {
+            collect(
+                n,
+                z_scale.iter().map(|z| (gamma * z * log2_e) as f32),
+                "device arrays",
+            )
         };
         let std = p.pulsed.dw_min_std;
-        ExpStep {
-            c_up: scaled(p.gamma_up),
-            c_down: scaled(-p.gamma_down),
+        Ok(ExpStep {
+            c_up: scaled(p.gamma_up)?,
+            c_down: scaled(-p.gamma_down)?,
             g_up: (p.gamma_up * p.b * log2_e) as f32,
             g_down: (-p.gamma_down * p.b * log2_e) as f32,
             arrays,
@@ -174,7 +176,7 @@ impl ExpStep {
             std_add: p.dw_min_std_add as f32,
             std_slope: p.dw_min_std_slope as f32,
             complex_noise: std > 0.0 && (p.dw_min_std_add != 0.0 || p.dw_min_std_slope != 0.0),
-        }
+        })
     }
 
     pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
@@ -186,11 +188,14 @@ impl ExpStep {
         arrays: &mut NamedArrays,
         n: usize,
     ) -> Result<Self> {
-        Ok(Self::with_arrays(p, DeviceArrays::from_named(arrays, n)?))
+        Self::with_arrays(p, DeviceArrays::from_named(arrays, n)?)
     }
 }
 
 impl PulsedDevice for ExpStep {
+    /// `c_up`, `c_down`.
+    const DERIVED_ARRAYS: usize = 2;
+
     #[inline]
     fn arrays(&self) -> &DeviceArrays {
         &self.arrays
@@ -243,7 +248,7 @@ impl super::PulsedModel for ExpStepParameters {
         ExpStepParameters::granularity(self)
     }
 
-    fn populate(&self, shape: Shape) -> ExpStep {
+    fn populate(&self, shape: Shape) -> Result<ExpStep> {
         ExpStep::populate(self, shape)
     }
 

@@ -11,7 +11,9 @@ use super::effects::Effects;
 use super::model::DeviceModel;
 use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
+use crate::alloc::zeros;
 use crate::error::Result;
+use crate::numeric::saturate;
 use crate::rng::Stream;
 
 /// The drawn devices of one pulsed model and their hidden state.
@@ -33,24 +35,36 @@ pub struct DeviceLayer {
 impl DeviceLayer {
     /// Draws the devices of a single pulsed model (`None` for other configurations); all
     /// weights start at zero.
-    pub(crate) fn populate(config: &DeviceConfig, shape: Shape) -> Option<Self> {
-        let model = config.populate_model(shape)?;
-        let effects = Effects::populate(config.pulsed()?, shape);
-        Some(Self::with_model(config, model, effects, shape.len()))
+    pub(crate) fn populate(config: &DeviceConfig, shape: Shape) -> Result<Option<Self>> {
+        let (Some(model), Some(pulsed)) = (config.populate_model(shape)?, config.pulsed()) else {
+            return Ok(None);
+        };
+        let effects = Effects::populate(pulsed, shape)?;
+        Self::with_model(config, model, effects, shape.len()).map(Some)
     }
 
-    fn with_model(config: &DeviceConfig, model: DeviceModel, effects: Effects, n: usize) -> Self {
+    fn with_model(
+        config: &DeviceConfig,
+        model: DeviceModel,
+        effects: Effects,
+        n: usize,
+    ) -> Result<Self> {
         let dw_min = config.pulsed().map_or(0.0, |p| p.dw_min);
         let (write_noise, write_noise_on_set) = config.write_noise().map_or((0.0, false), |w| {
             (w.std(dw_min), w.apply_write_noise_on_set)
         });
-        DeviceLayer {
+        let persistent = if write_noise > 0.0 {
+            Some(zeros(n, "persistent weights")?)
+        } else {
+            None
+        };
+        Ok(DeviceLayer {
             model,
             write_noise,
             write_noise_on_set,
-            persistent: (write_noise > 0.0).then(|| vec![0.0; n]),
+            persistent,
             effects: Box::new(effects),
-        }
+        })
     }
 
     /// The per-device bounds and steps.
@@ -85,7 +99,7 @@ impl DeviceLayer {
         for (i, row) in out.chunks_mut(in_size.max(1)).enumerate() {
             let mut noise = stream.normals([i as u32, sub, 0]);
             for v in row {
-                *v += self.write_noise * noise.draw();
+                *v = saturate(*v + self.write_noise * noise.draw());
             }
         }
     }
@@ -111,7 +125,7 @@ impl DeviceLayer {
             return Ok(None);
         };
         let effects = Effects::from_named(pulsed, arrays, n)?;
-        let mut layer = Self::with_model(config, model, effects, n);
+        let mut layer = Self::with_model(config, model, effects, n)?;
         if layer.persistent.is_some() {
             layer.persistent = Some(arrays.take("persistent", n)?);
         }

@@ -146,14 +146,14 @@ pub struct LinearStep {
 }
 
 impl LinearStep {
-    pub(crate) fn populate(p: &LinearStepParameters, shape: Shape) -> Self {
+    pub(crate) fn populate(p: &LinearStepParameters, shape: Shape) -> Result<Self> {
         let [b_min, b_max, dw_up, dw_down, slope_up, slope_down] =
             draw_devices(shape, true, |xi, extra| {
                 let d = p.pulsed.draw(xi);
                 let [su, sd] = p.slopes(d.b_min, d.b_max, d.dw_up, d.dw_down, extra);
                 [d.b_min, d.b_max, d.dw_up, d.dw_down, su, sd]
-            });
-        LinearStep {
+            })?;
+        Ok(LinearStep {
             arrays: DeviceArrays {
                 b_min,
                 b_max,
@@ -164,7 +164,7 @@ impl LinearStep {
             slope_down,
             dw_min_std: p.pulsed.dw_min_std as f32,
             mult_noise: p.mult_noise,
-        }
+        })
     }
 
     pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
@@ -274,7 +274,7 @@ impl super::PulsedModel for LinearStepParameters {
         Some(&self.write_noise)
     }
 
-    fn populate(&self, shape: Shape) -> LinearStep {
+    fn populate(&self, shape: Shape) -> Result<LinearStep> {
         LinearStep::populate(self, shape)
     }
 

@@ -3,6 +3,7 @@
 //! generated from the table of models (`pulsed_models!` in `device/mod.rs`).
 
 use super::pulsed::DeviceArrays;
+use super::PulsedDevice;
 
 /// Generates [`DeviceModel`] from the table: one variant per line, holding the line's drawn
 /// devices.
@@ -57,6 +58,15 @@ impl DeviceModel {
     /// The per-device bounds and steps.
     pub fn arrays(&self) -> &DeviceArrays {
         with_model!(self, d => &d.arrays)
+    }
+
+    /// How many per-device arrays the devices derive from the saved ones
+    /// ([`PulsedDevice::DERIVED_ARRAYS`]).
+    pub(crate) fn derived_arrays(&self) -> usize {
+        fn of<D: PulsedDevice>(_: &D) -> usize {
+            D::DERIVED_ARRAYS
+        }
+        with_model!(self, d => of(d))
     }
 
     /// The drawn arrays to save, by name (derived arrays are recomputed on loading).

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pulsed::{DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters};
 use super::{NamedArrays, PulsedDevice};
+use crate::alloc::collect;
 use crate::error::{Error, Result};
 use crate::numeric::check_finite;
 
@@ -94,25 +95,30 @@ pub struct PiecewiseStep {
 }
 
 impl PiecewiseStep {
-    pub(crate) fn populate(p: &PiecewiseStepParameters, shape: Shape) -> Self {
-        Self::with_arrays(p, DeviceArrays::populate(&p.pulsed, shape))
+    pub(crate) fn populate(p: &PiecewiseStepParameters, shape: Shape) -> Result<Self> {
+        Self::with_arrays(p, DeviceArrays::populate(&p.pulsed, shape)?)
     }
 
-    fn with_arrays(p: &PiecewiseStepParameters, arrays: DeviceArrays) -> Self {
+    fn with_arrays(p: &PiecewiseStepParameters, arrays: DeviceArrays) -> Result<Self> {
         let sections = (p.piecewise_up.len() - 1) as f32;
-        let node_scale = arrays
-            .b_min
-            .iter()
-            .zip(&arrays.b_max)
-            .map(|(&lo, &hi)| if hi > lo { sections / (hi - lo) } else { 0.0 })
-            .collect();
-        PiecewiseStep {
+        let node_scale = collect(
+            arrays.b_min.len(),
+            arrays.b_min.iter().zip(&arrays.b_max).map(|(&lo, &hi)| {
+                if hi > lo {
+                    sections / (hi - lo)
+                } else {
+                    0.0
+                }
+            }),
+            "device arrays",
+        )?;
+        Ok(PiecewiseStep {
             arrays,
             nodes_up: Nodes::new(&p.piecewise_up),
             nodes_down: Nodes::new(&p.piecewise_down),
             node_scale,
             dw_min_std: p.pulsed.dw_min_std as f32,
-        }
+        })
     }
 
     pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
@@ -124,7 +130,7 @@ impl PiecewiseStep {
         arrays: &mut NamedArrays,
         n: usize,
     ) -> Result<Self> {
-        Ok(Self::with_arrays(p, DeviceArrays::from_named(arrays, n)?))
+        Self::with_arrays(p, DeviceArrays::from_named(arrays, n)?)
     }
 }
 
@@ -161,6 +167,9 @@ impl Nodes {
 }
 
 impl PulsedDevice for PiecewiseStep {
+    /// `node_scale`.
+    const DERIVED_ARRAYS: usize = 1;
+
     #[inline]
     fn arrays(&self) -> &DeviceArrays {
         &self.arrays
@@ -202,7 +211,7 @@ impl super::PulsedModel for PiecewiseStepParameters {
         PiecewiseStepParameters::granularity(self)
     }
 
-    fn populate(&self, shape: Shape) -> PiecewiseStep {
+    fn populate(&self, shape: Shape) -> Result<PiecewiseStep> {
         PiecewiseStep::populate(self, shape)
     }
 

@@ -17,6 +17,7 @@ use super::pulsed::{
     draw_devices, up_down_biases, DeviceArrays, PulsedParameters, Shape, WriteNoiseParameters,
 };
 use super::{math, NamedArrays, PulsedDevice};
+use crate::alloc::collect;
 use crate::error::Result;
 use crate::numeric::check_finite;
 
@@ -112,13 +113,13 @@ pub struct PowStep {
 }
 
 impl PowStep {
-    pub(crate) fn populate(p: &PowStepParameters, shape: Shape) -> Self {
+    pub(crate) fn populate(p: &PowStepParameters, shape: Shape) -> Result<Self> {
         let [b_min, b_max, dw_up, dw_down, gamma_up, gamma_down] =
             draw_devices(shape, true, |xi, extra| {
                 let d = p.pulsed.draw(xi);
                 let [gu, gd] = p.exponents(extra);
                 [d.b_min, d.b_max, d.dw_up, d.dw_down, gu, gd]
-            });
+            })?;
         let arrays = DeviceArrays {
             b_min,
             b_max,
@@ -133,20 +134,23 @@ impl PowStep {
         arrays: DeviceArrays,
         gamma_up: Vec<f32>,
         gamma_down: Vec<f32>,
-    ) -> Self {
-        let inv_range = arrays
-            .b_min
-            .iter()
-            .zip(&arrays.b_max)
-            .map(|(&lo, &hi)| if hi > lo { 1.0 / (hi - lo) } else { 0.0 })
-            .collect();
-        PowStep {
+    ) -> Result<Self> {
+        let inv_range = collect(
+            arrays.b_min.len(),
+            arrays
+                .b_min
+                .iter()
+                .zip(&arrays.b_max)
+                .map(|(&lo, &hi)| if hi > lo { 1.0 / (hi - lo) } else { 0.0 }),
+            "device arrays",
+        )?;
+        Ok(PowStep {
             arrays,
             gamma_up,
             gamma_down,
             inv_range,
             dw_min_std: p.pulsed.dw_min_std as f32,
-        }
+        })
     }
 
     pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
@@ -164,11 +168,14 @@ impl PowStep {
         let device_arrays = DeviceArrays::from_named(arrays, n)?;
         let gamma_up = arrays.take("gamma_up", n)?;
         let gamma_down = arrays.take("gamma_down", n)?;
-        Ok(Self::with_arrays(p, device_arrays, gamma_up, gamma_down))
+        Self::with_arrays(p, device_arrays, gamma_up, gamma_down)
     }
 }
 
 impl PulsedDevice for PowStep {
+    /// `inv_range`.
+    const DERIVED_ARRAYS: usize = 1;
+
     #[inline]
     fn arrays(&self) -> &DeviceArrays {
         &self.arrays
@@ -212,7 +219,7 @@ impl super::PulsedModel for PowStepParameters {
         PowStepParameters::granularity(self)
     }
 
-    fn populate(&self, shape: Shape) -> PowStep {
+    fn populate(&self, shape: Shape) -> Result<PowStep> {
         PowStep::populate(self, shape)
     }
 

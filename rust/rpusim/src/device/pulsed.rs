@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::alloc::{collect, filled};
 use crate::error::{Error, Result};
 use crate::numeric::check_finite;
 use crate::rng::{normals_of_block, Op, Purpose, Stream};
@@ -202,17 +203,17 @@ pub struct DeviceArrays {
 
 impl DeviceArrays {
     /// Bounds and steps of every device of an `out_size x in_size` tile: see [`draw_devices`].
-    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Self {
+    pub(crate) fn populate(p: &PulsedParameters, shape: Shape) -> Result<Self> {
         let [b_min, b_max, dw_up, dw_down] = draw_devices(shape, false, |xi, _| {
             let d = p.draw(xi);
             [d.b_min, d.b_max, d.dw_up, d.dw_down]
-        });
-        DeviceArrays {
+        })?;
+        Ok(DeviceArrays {
             b_min,
             b_max,
             dw_up,
             dw_down,
-        }
+        })
     }
 
     pub(crate) fn named(&self) -> Vec<(&'static str, &[f32])> {
@@ -261,12 +262,13 @@ impl Shape {
 /// Draws `N` values for every device, in parallel over rows: `f(common, extra)` gets the
 /// device's normals 0..4 (`xi1 .. xi4` of MODEL.md §5) and, with `extra`, normals 4..8 for the
 /// parameters of a particular model (else zeros), all from block 0 of the device-to-device
-/// stream ([`draw_per_device`]). Returns the values column by column.
+/// stream ([`draw_per_device`]). Returns the values column by column (a failed allocation is
+/// an error).
 pub(crate) fn draw_devices<const N: usize>(
     shape: Shape,
     extra: bool,
     f: impl Fn(&[f32; 4], &[f32; 4]) -> [f32; N] + Sync,
-) -> [Vec<f32>; N] {
+) -> Result<[Vec<f32>; N]> {
     draw_per_device(shape, Purpose::DeviceToDevice, |xi| {
         let common = [xi[0], xi[1], xi[2], xi[3]];
         let more = if extra {
@@ -281,14 +283,14 @@ pub(crate) fn draw_devices<const N: usize>(
 /// Draws `N` values for every device, in parallel over rows: `f` gets the eight normals of
 /// block 0 of the device's address `[i, j, sub]` (device `(i, j)` of unit-cell device `sub`)
 /// in the `purpose` stream of the tile's initialisation, so the result does not depend on the
-/// thread count. Returns the values column by column.
+/// thread count. Returns the values column by column (a failed allocation is an error).
 pub(crate) fn draw_per_device<const N: usize>(
     shape: Shape,
     purpose: Purpose,
     f: impl Fn(&[f32; 8]) -> [f32; N] + Sync,
-) -> [Vec<f32>; N] {
+) -> Result<[Vec<f32>; N]> {
     let stream = Stream::new(shape.seed, Op::Init, purpose, 0);
-    let mut drawn = vec![[0.0f32; N]; shape.len()];
+    let mut drawn = filled(shape.len(), [0.0f32; N], "device arrays")?;
     let work = 64 * drawn.len();
     crate::threads::for_each_chunk(&mut drawn, shape.in_size, work, |i, row| {
         for (j, d) in row.iter_mut().enumerate() {
@@ -296,5 +298,13 @@ pub(crate) fn draw_per_device<const N: usize>(
             *d = f(&normals_of_block(stream.block(address, 0)));
         }
     });
-    std::array::from_fn(|c| drawn.iter().map(|d| d[c]).collect())
+    let mut columns = Vec::with_capacity(N);
+    for c in 0..N {
+        columns.push(collect(
+            drawn.len(),
+            drawn.iter().map(|d| d[c]),
+            "device arrays",
+        )?);
+    }
+    Ok(columns.try_into().expect("N columns"))
 }

@@ -82,7 +82,7 @@ impl super::PulsedModel for SoftBoundsParameters {
         Some(&self.write_noise)
     }
 
-    fn populate(&self, shape: super::pulsed::Shape) -> super::LinearStep {
+    fn populate(&self, shape: super::pulsed::Shape) -> Result<super::LinearStep> {
         super::LinearStep::populate(&self.as_linear_step(), shape)
     }
 

@@ -10,6 +10,7 @@ use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
 use super::vector::VectorCell;
 use crate::error::{Error, Result};
+use crate::numeric::first_non_finite;
 use crate::rng::{Op, Purpose, Stream};
 
 /// What sits at the cross-points of a tile.
@@ -67,17 +68,34 @@ impl DeviceState {
         };
         let cell = match config {
             DeviceConfig::Ideal(_) => Some(UnitCell::Ideal),
-            DeviceConfig::VectorUnitCell(p) => VectorCell::populate(p, shape).map(UnitCell::Vector),
-            single => DeviceLayer::populate(single, shape).map(UnitCell::Single),
+            DeviceConfig::VectorUnitCell(p) => {
+                VectorCell::populate(p, shape)?.map(UnitCell::Vector)
+            }
+            single => DeviceLayer::populate(single, shape)?.map(UnitCell::Single),
         };
         let cell = cell.ok_or_else(|| {
             Error::invalid("device", "a unit cell holds single pulsed devices only")
         })?;
-        Ok(DeviceState {
+        let state = DeviceState {
             cell,
             programs: 0,
             resets: 0,
-        })
+        };
+        // Values within float32 can still draw an infinity (a bound near the float32 maximum
+        // times its spread): such devices would give a state that does not load.
+        for (name, values) in state.named_arrays() {
+            if let Some(k) = first_non_finite(values) {
+                return Err(Error::invalid(
+                    "device",
+                    format!(
+                        "the parameters draw a non-finite value {} into {name} (device {k}): \
+                         a bound, step or spread too large for float32",
+                        values[k]
+                    ),
+                ));
+            }
+        }
+        Ok(state)
     }
 
     /// The per-device bounds and steps of a single pulsed device (`None` for the ideal device

@@ -10,6 +10,10 @@ use crate::rng::NormalSource;
 
 /// What the update kernels need of a device model: the step of one pulse.
 pub trait PulsedDevice: Sync {
+    /// The per-device f32 arrays the drawn devices keep besides the saved ones of `named`
+    /// (derived from them, recomputed on loading): what a tile's memory estimate adds.
+    const DERIVED_ARRAYS: usize = 0;
+
     /// The per-device bounds and steps.
     fn arrays(&self) -> &DeviceArrays;
 
@@ -135,8 +139,9 @@ pub(crate) trait PulsedModel {
         self.pulsed().dw_min
     }
 
-    /// Draws the devices of a tile (all weights start at zero).
-    fn populate(&self, shape: Shape) -> Self::Drawn;
+    /// Draws the devices of a tile (all weights start at zero); a failed allocation is an
+    /// error.
+    fn populate(&self, shape: Shape) -> Result<Self::Drawn>;
 
     /// Rebuilds the drawn devices from saved arrays of `n` values each.
     fn restore(&self, arrays: &mut NamedArrays, n: usize) -> Result<Self::Drawn>;

@@ -5,7 +5,9 @@ use super::config::{UpdatePolicy, VectorUnitCellParameters};
 use super::layer::DeviceLayer;
 use super::named::NamedArrays;
 use super::pulsed::Shape;
+use crate::alloc::zeros;
 use crate::error::{Error, Result};
+use crate::numeric::saturate;
 use crate::rng::{Op, Purpose, Stream};
 
 /// The drawn unit cells of a tile: the devices, each device's weight, and the policy's index.
@@ -44,25 +46,31 @@ pub struct VectorCell {
 impl VectorCell {
     /// Draws the devices of every cell; device `k` of a cell draws from d2d address
     /// `[i, j, k]`. `None` when a device is not a single pulsed model.
-    pub(crate) fn populate(p: &VectorUnitCellParameters, shape: Shape) -> Option<Self> {
-        let layers = p
-            .devices
-            .iter()
-            .enumerate()
-            .map(|(k, config)| {
-                let sub = Shape {
-                    sub: k as u32,
-                    ..shape
-                };
-                DeviceLayer::populate(config, sub)
-            })
-            .collect::<Option<Vec<_>>>()?;
-        Some(Self::with_layers(p, layers, shape.len()))
+    pub(crate) fn populate(p: &VectorUnitCellParameters, shape: Shape) -> Result<Option<Self>> {
+        let mut layers = Vec::with_capacity(p.devices.len());
+        for (k, config) in p.devices.iter().enumerate() {
+            let sub = Shape {
+                sub: k as u32,
+                ..shape
+            };
+            match DeviceLayer::populate(config, sub)? {
+                Some(layer) => layers.push(layer),
+                None => return Ok(None),
+            }
+        }
+        let weights = (0..layers.len())
+            .map(|_| zeros(shape.len(), "unit cell weights"))
+            .collect::<Result<_>>()?;
+        Ok(Some(Self::with_layers(p, layers, weights)))
     }
 
-    fn with_layers(p: &VectorUnitCellParameters, layers: Vec<DeviceLayer>, n: usize) -> Self {
+    fn with_layers(
+        p: &VectorUnitCellParameters,
+        layers: Vec<DeviceLayer>,
+        weights: Vec<Vec<f32>>,
+    ) -> Self {
         VectorCell {
-            weights: vec![vec![0.0; n]; p.devices.len()],
+            weights,
             layers,
             gamma: p.gammas(),
             policy: p.update_policy,
@@ -96,7 +104,7 @@ impl VectorCell {
             for (g, w) in self.gamma.iter().zip(&self.weights) {
                 acc += g * w[k];
             }
-            *o = acc;
+            *o = saturate(acc);
         }
     }
 
@@ -148,8 +156,7 @@ impl VectorCell {
                 layers.len()
             )));
         }
-        let mut cell = Self::with_layers(p, layers, n);
-        cell.weights = weights;
+        let mut cell = Self::with_layers(p, layers, weights);
         cell.current = current;
         Ok(cell)
     }

@@ -7,6 +7,7 @@
 //! pulses, a device's normals starting where those of the devices before it in column order
 //! end. A row belongs to one block, so any split gives the bits of `reference.rs`.
 
+use crate::numeric::saturate;
 use std::cell::RefCell;
 
 use crate::cpu::{compiled_for, Isa};
@@ -275,7 +276,7 @@ fn apply_hits<const UP: bool, D: PulsedDevice>(
             None => t.weights[j] = dev.apply_pulses(k, t.weights[j], hit.pulses, UP, &mut src),
             Some(p) => {
                 p[j] = dev.apply_pulses(k, p[j], hit.pulses, UP, &mut src);
-                t.weights[j] = p[j] + t.write_noise * src.draw();
+                t.weights[j] = saturate(p[j] + t.write_noise * src.draw());
             }
         }
     }

@@ -269,7 +269,12 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
                 // The weight read: the persistent one plus the normal after the pulses.
                 let at = _mm512_add_epi32(first, _mm512_sub_epi32(draws, _mm512_set1_epi32(1)));
                 let xi = gathered(at, hit);
+                // Clipped to the float32 range, as `numeric::saturate`.
                 let read = _mm512_add_ps(w, _mm512_mul_ps(write_noise, xi));
+                let read = _mm512_min_ps(
+                    _mm512_max_ps(read, _mm512_set1_ps(-f32::MAX)),
+                    _mm512_set1_ps(f32::MAX),
+                );
                 _mm512_mask_storeu_ps(weights.add(j0), hit, read);
             }
             _mm512_mask_storeu_ps(stored.add(j0), hit, w);

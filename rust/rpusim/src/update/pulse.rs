@@ -143,10 +143,15 @@ pub fn implicit_pulses(s: f32, p_col: f32) -> u32 {
     (s * p_col).round_ties_even() as u32
 }
 
-/// Weight after the exact float update of pulse type `none`: `w - lr d x`, clipped.
+/// Weight after the exact float update of pulse type `none`: `w - lr d x`, clipped to
+/// `[lo, hi]` (the ideal device passes the float32 range: a step beyond it saturates, so that
+/// the weights stay finite and the state loadable). A step that is NaN (`lr d` beyond float32
+/// times an `x` of 0) leaves `w`: the product it stands for is 0.
 #[inline(always)]
 pub fn float_step(w: f32, lr: f32, d: f32, x: f32, lo: f32, hi: f32) -> f32 {
-    (w - lr * d * x).max(lo).min(hi)
+    let v = w - lr * d * x;
+    let v = if v.is_nan() { w } else { v };
+    v.max(lo).min(hi)
 }
 
 #[cfg(test)]
