@@ -3,6 +3,7 @@ aborted process, and the estimate of a tile before it is built."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -55,9 +56,11 @@ def unsplit(config: rpusim.RPUConfig) -> rpusim.RPUConfig:
             "rpusim.AnalogTile(1, 1).forward(np.ones((2**27, 1), np.float32))",
             "pass work space: cannot allocate",
         ),
+        # The binding's copy of the errors (512 MiB, taken before the engine reads them) comes
+        # first, so whichever of the work space and the 2 GiB output is allocated next fails.
         (
             "rpusim.AnalogTile(1, 4).backward(np.ones((2**27, 1), np.float32))",
-            "pass work space: cannot allocate",
+            r"(pass work space|output): cannot allocate",
         ),
         # A perfect pass needs no work space; its output of 4 GiB cannot be allocated.
         (
@@ -72,7 +75,7 @@ def test_an_allocation_that_fails_is_a_memory_error(body: str, message: str) -> 
     result = run_limited(body)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("MemoryError:"), result.stdout + result.stderr[-2000:]
-    assert message in result.stdout, result.stdout
+    assert re.search(message, result.stdout), result.stdout
 
 
 @pytest.mark.parametrize(
