@@ -349,27 +349,15 @@ mod tests {
 
     /// A state as version 1 wrote it: version 2's without array sizes in the configuration.
     fn as_version_1(tile: &Tile) -> Vec<u8> {
-        let bytes = as_version_2(tile);
-        let body = &bytes[..bytes.len() - 4];
-        let header_len = u32::from_le_bytes(body[12..16].try_into().unwrap()) as usize;
-        let mut header: serde_json::Value =
-            serde_json::from_slice(&body[16..16 + header_len]).unwrap();
-        let mapping = header
-            .pointer_mut("/config/mapping")
-            .unwrap()
-            .as_object_mut()
-            .unwrap();
-        mapping.remove("max_input_size");
-        mapping.remove("max_output_size");
-        let header = serde_json::to_vec(&header).unwrap();
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&1u32.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&body[16 + header_len..]);
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        rewritten(&as_version_2(tile), 4, 1, |header| {
+            let mapping = header
+                .pointer_mut("/config/mapping")
+                .unwrap()
+                .as_object_mut()
+                .unwrap();
+            mapping.remove("max_input_size");
+            mapping.remove("max_output_size");
+        })
     }
 
     /// A state as version 2 wrote it: no per-device effects in the device configuration and
@@ -377,34 +365,47 @@ mod tests {
     fn as_version_2(tile: &Tile) -> Vec<u8> {
         let bytes = tile.to_bytes();
         // Without counters the integer section is its count alone, 0, before the checksum.
-        let body = &bytes[..bytes.len() - 8];
         assert_eq!(
             &bytes[bytes.len() - 8..bytes.len() - 4],
             &0u32.to_le_bytes()
         );
+        rewritten(&bytes, 8, 2, |header| {
+            let device = header
+                .pointer_mut("/config/device")
+                .unwrap()
+                .as_object_mut()
+                .unwrap();
+            for name in [
+                "diffusion",
+                "diffusion_dtod",
+                "lifetime",
+                "lifetime_dtod",
+                "reset",
+                "reset_dtod",
+                "reset_std",
+                "count_pulses",
+            ] {
+                assert!(device.remove(name).is_some(), "{name}");
+            }
+        })
+    }
+
+    /// `bytes` with its last `tail` bytes dropped, its header edited by `edit` and written as
+    /// format `version`, checksummed again.
+    fn rewritten(
+        bytes: &[u8],
+        tail: usize,
+        version: u32,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) -> Vec<u8> {
+        let body = &bytes[..bytes.len() - tail];
         let header_len = u32::from_le_bytes(body[12..16].try_into().unwrap()) as usize;
         let mut header: serde_json::Value =
             serde_json::from_slice(&body[16..16 + header_len]).unwrap();
-        let device = header
-            .pointer_mut("/config/device")
-            .unwrap()
-            .as_object_mut()
-            .unwrap();
-        for name in [
-            "diffusion",
-            "diffusion_dtod",
-            "lifetime",
-            "lifetime_dtod",
-            "reset",
-            "reset_dtod",
-            "reset_std",
-            "count_pulses",
-        ] {
-            assert!(device.remove(name).is_some(), "{name}");
-        }
+        edit(&mut header);
         let header = serde_json::to_vec(&header).unwrap();
         let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&2u32.to_le_bytes());
+        out.extend_from_slice(&version.to_le_bytes());
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
         out.extend_from_slice(&header);
         out.extend_from_slice(&body[16 + header_len..]);

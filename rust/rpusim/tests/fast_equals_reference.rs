@@ -39,18 +39,22 @@ proptest! {
     }
 }
 
+/// The default configuration with perfect forward and backward passes.
+fn perfect_periphery() -> TileConfig {
+    TileConfig {
+        forward: IoParameters::perfect(),
+        backward: IoParameters::perfect(),
+        ..TileConfig::default()
+    }
+}
+
 /// Wide tiles with one to three samples: the backward product streams the rows of `W` in
 /// chunks of columns, the forward product takes eight rows of one sample at a time.
 #[test]
 fn wide_tiles_with_few_samples() {
-    let perfect = TileConfig {
-        forward: IoParameters::perfect(),
-        backward: IoParameters::perfect(),
-        ..TileConfig::default()
-    };
     for (out, inp, n) in [(37, 700, 1), (9, 530, 2), (130, 600, 3)] {
         check(out, inp, n, TileConfig::default(), 3 + n as u64, 0.05, 2);
-        check(out, inp, n, perfect.clone(), 5, 0.05, 2);
+        check(out, inp, n, perfect_periphery(), 5, 0.05, 2);
     }
 }
 
@@ -58,14 +62,9 @@ fn wide_tiles_with_few_samples() {
 /// blocks of samples (several blocks forward and backward at these sizes).
 #[test]
 fn many_samples_on_small_tiles() {
-    let perfect = TileConfig {
-        forward: IoParameters::perfect(),
-        backward: IoParameters::perfect(),
-        ..TileConfig::default()
-    };
     for (out, inp, n) in [(48, 27, 3000), (5, 300, 700)] {
         check(out, inp, n, TileConfig::default(), 11 + n as u64, 0.02, 2);
-        check(out, inp, n, perfect.clone(), 13, 0.02, 1);
+        check(out, inp, n, perfect_periphery(), 13, 0.02, 1);
     }
 }
 
