@@ -454,3 +454,24 @@ def test_lazy_submodules() -> None:
     assert rpusim.nn.AnalogLinear is AnalogLinear and rpusim.optim.AnalogSGD is AnalogSGD
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         rpusim.nothing  # noqa: B018
+
+
+def test_patches_and_their_gradient_are_torchs_unfold_and_fold() -> None:
+    """The engine's patches (rpusim.nn._patches) equal torch's unfold, their gradient torch's
+    fold, with padding, stride and dilation; an input smaller than the kernel is refused."""
+    import rpusim
+    from rpusim.nn._patches import patches
+
+    torch.manual_seed(0)
+    images = torch.randn(3, 4, 9, 8, requires_grad=True)
+    geometry = ((3, 2), (2, 1), (1, 2), (2, 3))
+    rows = patches(images, geometry)
+    unfolded = nn.functional.unfold(images, (3, 2), dilation=(2, 3), padding=(1, 2), stride=(2, 1))
+    expected = unfolded.transpose(1, 2).reshape(rows.shape)
+    assert torch.equal(rows, expected)
+    grad = torch.randn(rows.shape)
+    (ours,) = torch.autograd.grad(rows, images, grad)
+    (theirs,) = torch.autograd.grad(expected, images, grad)
+    torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-5)
+    with pytest.raises(rpusim.RPUSimError, match="kernel"):
+        patches(torch.zeros(1, 1, 2, 2), ((3, 3), (1, 1), (0, 0), (1, 1)))

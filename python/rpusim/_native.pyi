@@ -16,8 +16,10 @@ __all__ = [
     "default_config_json",
     "default_device_json",
     "estimate_memory",
+    "fold_patches",
     "get_num_threads",
     "set_num_threads",
+    "unfold_patches",
     "validate_config",
     "validate_config_section",
 ]
@@ -128,6 +130,28 @@ def validate_config_section(section: str, section_json: str, name: str) -> str:
 
 def estimate_memory(out_size: int, in_size: int, config_json: str) -> int:
     """The bytes an ``out_size x in_size`` tile of the configuration takes once built."""
+
+def unfold_patches(
+    images: npt.NDArray[np.float32],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> npt.NDArray[np.float32]:
+    """Every patch of ``images`` (``(batch, channels, height, width)``) of a 2-D convolution as
+    a row, ``(batch * out_h * out_w, channels * kh * kw)``; RPUSimError naming a parameter that
+    makes no convolution."""
+
+def fold_patches(
+    patches_grad: npt.NDArray[np.float32],
+    image_shape: list[int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> npt.NDArray[np.float32]:
+    """The images of ``image_shape`` whose pixels sum the values of the patches taken from them
+    (the adjoint of :func:`unfold_patches`)."""
 
 def default_config_json() -> str:
     """The engine's default configuration (the defaults of the Python dataclasses)."""

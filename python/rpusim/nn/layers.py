@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rpusim._native import StateError
 from rpusim.config import RPUConfig
 from rpusim.nn._context import AnalogContext, analog_matmul
+from rpusim.nn._patches import patches
 from rpusim.tile import AnalogTile
 
 __all__ = ["AnalogConv1d", "AnalogConv2d", "AnalogLayer", "AnalogLinear"]
@@ -401,7 +401,7 @@ class _AnalogConv(AnalogLayer):
             (size + 2 * p - d * (k - 1) - 1) // s + 1
             for size, k, s, p, d in zip(images.shape[2:], kernel, stride, padding, dilation)
         ]
-        y = self._analog_matmul(self._patches(images, kernel, stride, padding, dilation))
+        y = self._analog_matmul(patches(images, (kernel, stride, padding, dilation)))
         # (batch, out_h, out_w, out_channels) seen as (batch, out_channels, out_h, out_w):
         # a view, no copy (torch's layers take any strides).
         batch = images.shape[0]
@@ -409,30 +409,6 @@ class _AnalogConv(AnalogLayer):
         if self.dims == 1:
             y = y.squeeze(2)
         return y.squeeze(0) if unbatched else y
-
-    @staticmethod
-    def _patches(
-        images: Tensor,
-        kernel: tuple[int, int],
-        stride: tuple[int, int],
-        padding: tuple[int, int],
-        dilation: tuple[int, int],
-    ) -> Tensor:
-        """Every patch of the batch as a row, ``(batch * out_h * out_w, channels * kh * kw)``,
-        the columns in the order of the weight (channel, kernel row, kernel column), the rows
-        sample by sample, position by position: the windows as views of the (padded) input,
-        made contiguous in one copy (as ``F.unfold`` followed by a transpose, with one copy
-        less)."""
-        if padding != (0, 0):
-            images = F.pad(images, (padding[1], padding[1], padding[0], padding[0]))
-        windows = images
-        for dim, (k, s, d) in enumerate(zip(kernel, stride, dilation), start=2):
-            windows = windows.unfold(dim, d * (k - 1) + 1, s)
-        if dilation != (1, 1):
-            windows = windows[..., :: dilation[0], :: dilation[1]]
-        batch, channels, out_h, out_w, kh, kw = windows.shape
-        patches = windows.permute(0, 2, 3, 1, 4, 5)
-        return patches.reshape(batch * out_h * out_w, channels * kh * kw)
 
     @classmethod
     def from_digital(

@@ -5,16 +5,21 @@ mod lock;
 mod signals;
 
 use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyArray3, PyReadonlyArray, PyReadonlyArray2, PyReadonlyArray3,
-    PyUntypedArrayMethods,
+    IntoPyArray, PyArray1, PyArray2, PyArray3, PyArray4, PyReadonlyArray, PyReadonlyArray2,
+    PyReadonlyArray3, PyReadonlyArray4, PyUntypedArrayMethods,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::{PyIndexError, PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyTuple};
-use rpusim::{DeviceConfig, Error, Interrupt, Matrix, Tile, TileArray, TileConfig};
+use rpusim::{DeviceConfig, Error, Interrupt, Matrix, Patches, Tile, TileArray, TileConfig};
 
 use lock::ForkAwareLock;
+
+/// Freed large buffers (batches, outputs, patches) are kept for the next call instead of being
+/// faulted in again page by page (`rpusim::buffer_cache`).
+#[global_allocator]
+static ALLOCATOR: rpusim::BufferCache = rpusim::BufferCache::new();
 use signals::SignalPoll;
 
 create_exception!(
@@ -96,7 +101,7 @@ struct Owned {
 impl Owned {
     fn new(name: &'static str, a: &PyReadonlyArray2<'_, f32>) -> PyResult<Self> {
         Ok(Owned {
-            data: contiguous(name, a)?.to_vec(),
+            data: rpusim::copied(contiguous(name, a)?, name).map_err(to_py)?,
             rows: a.shape()[0],
             cols: a.shape()[1],
         })
@@ -572,6 +577,82 @@ fn estimate_memory(out_size: usize, in_size: usize, config_json: &str) -> PyResu
     rpusim::estimate_memory(out_size, in_size, &config).map_err(to_py)
 }
 
+/// Height and width of a convolution parameter.
+type Pair = (usize, usize);
+
+/// The patches of a 2-D convolution of `batch x channels x height x width` images with a kernel
+/// of `kernel`, `stride`, zero `padding` and `dilation`: `rpusim::Patches`, or an
+/// `RPUSimError` naming the parameter that makes no convolution.
+fn patches(
+    shape: [usize; 4],
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+) -> PyResult<Patches> {
+    let pair = |(a, b): Pair| [a, b];
+    let [batch, channels, h, w] = shape;
+    Patches::new(
+        batch,
+        channels,
+        [h, w],
+        pair(kernel),
+        pair(stride),
+        pair(padding),
+        pair(dilation),
+    )
+    .map_err(to_py)
+}
+
+/// Every patch of `images` (`batch x channels x height x width`) as a row,
+/// `(batch * out_h * out_w, channels * kh * kw)` (`rpusim::Patches::unfold`). The images are
+/// copied before the GIL is released (as a tile's inputs).
+#[pyfunction]
+fn unfold_patches<'py>(
+    py: Python<'py>,
+    images: PyReadonlyArray4<'py, f32>,
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let s = images.shape();
+    let geometry = patches([s[0], s[1], s[2], s[3]], kernel, stride, padding, dilation)?;
+    let images = rpusim::copied(contiguous("images", &images)?, "images").map_err(to_py)?;
+    let rows = py.detach(|| geometry.unfold(&images)).map_err(to_py)?;
+    PyTile::output(py, rows, geometry.rows(), geometry.cols())
+}
+
+/// The images of shape `image_shape` whose pixels sum the values of `patches` taken from them
+/// (`rpusim::Patches::fold`, the adjoint of [`unfold_patches`]: the input gradient of a
+/// convolution from the gradient of its patches).
+#[pyfunction]
+fn fold_patches<'py>(
+    py: Python<'py>,
+    patches_grad: PyReadonlyArray2<'py, f32>,
+    image_shape: [usize; 4],
+    kernel: Pair,
+    stride: Pair,
+    padding: Pair,
+    dilation: Pair,
+) -> PyResult<Bound<'py, PyArray4<f32>>> {
+    let geometry = patches(image_shape, kernel, stride, padding, dilation)?;
+    let (rows, cols) = (patches_grad.shape()[0], patches_grad.shape()[1]);
+    if (rows, cols) != (geometry.rows(), geometry.cols()) {
+        return Err(to_py(Error::Shape {
+            name: "patches_grad",
+            expected: format!("({}, {})", geometry.rows(), geometry.cols()),
+            got: format!("({rows}, {cols})"),
+        }));
+    }
+    let values = rpusim::copied(contiguous("patches_grad", &patches_grad)?, "patches_grad")
+        .map_err(to_py)?;
+    let images = py.detach(|| geometry.fold(&values)).map_err(to_py)?;
+    let a = numpy::ndarray::Array4::from_shape_vec(image_shape, images)
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok(a.into_pyarray(py))
+}
+
 /// The engine's default configuration: the defaults of the Python dataclasses.
 #[pyfunction]
 fn default_config_json() -> String {
@@ -603,6 +684,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(default_config_json, m)?)?;
     m.add_function(wrap_pyfunction!(estimate_memory, m)?)?;
     m.add_function(wrap_pyfunction!(default_device_json, m)?)?;
+    m.add_function(wrap_pyfunction!(unfold_patches, m)?)?;
+    m.add_function(wrap_pyfunction!(fold_patches, m)?)?;
     m.add("RPUSimError", m.py().get_type::<RPUSimError>())?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
     m.add("StateError", m.py().get_type::<StateError>())?;

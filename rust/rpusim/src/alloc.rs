@@ -1,6 +1,12 @@
 //! Fallible allocation of the engine's large buffers (tile weights, device arrays, work space,
 //! outputs): a failed allocation is [`Error::OutOfMemory`] naming the buffer, never the abort
 //! of the process that `Vec`'s infallible allocation ends in.
+//!
+//! Large buffers are also given to the kernel's transparent huge pages where it offers them
+//! (Linux, `madvise` mode). The first write of a page of fresh memory is a page fault, and on a
+//! virtual machine the faults of 4 KiB pages made writing a fresh 226 MB buffer (the patches of
+//! one VGG-8 convolution) take 0.5 s against 9 ms for writing it again; with 2 MiB pages there
+//! are 512 times fewer faults. Only where the memory is: the values are the same.
 
 use crate::error::{Error, Result};
 
@@ -12,11 +18,38 @@ fn out_of_memory<T>(what: &str, count: usize) -> Error {
     }
 }
 
+/// Buffers from this size on are advised to use huge pages (smaller ones hold few of them).
+const HUGE_PAGE_MIN_BYTES: usize = 4 << 20;
+
+/// Asks the kernel to back the 2 MiB-aligned pages inside `bytes` bytes at `ptr` with huge
+/// pages when they are first written. Advice only: where the kernel has no huge pages, or
+/// refuses, nothing changes.
+pub(crate) fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    if bytes >= HUGE_PAGE_MIN_BYTES {
+        const HUGE: usize = 2 << 20;
+        let start = (ptr as usize).next_multiple_of(HUGE);
+        let end = (ptr as usize + bytes) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: the range lies inside an allocation this crate owns; MADV_HUGEPAGE
+            // changes how its pages are backed, never their contents.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, bytes, HUGE_PAGE_MIN_BYTES);
+}
+
 /// Makes `v` able to hold `total` values without reallocating.
 pub(crate) fn reserve<T>(v: &mut Vec<T>, total: usize, what: &str) -> Result<()> {
     let more = total.saturating_sub(v.len());
-    v.try_reserve_exact(more)
-        .map_err(|_| out_of_memory::<T>(what, total))
+    if more > v.capacity() - v.len() {
+        v.try_reserve_exact(more)
+            .map_err(|_| out_of_memory::<T>(what, total))?;
+        let spare = v.spare_capacity_mut();
+        advise_huge_pages(spare.as_mut_ptr().cast(), std::mem::size_of_val(spare));
+    }
+    Ok(())
 }
 
 /// `n` copies of `value`.
@@ -36,12 +69,23 @@ pub fn zeros(n: usize, what: &str) -> Result<Vec<f32>> {
     // SAFETY: a layout of non-zero size; the pointer, when not null, is that allocation of `n`
     // f32 (all zero bits: 0.0), with the capacity and alignment `Vec<f32>` expects.
     unsafe {
-        let ptr = std::alloc::alloc_zeroed(layout).cast::<f32>();
+        let ptr = std::alloc::alloc_zeroed(layout);
         if ptr.is_null() {
             return Err(out_of_memory::<f32>(what, n));
         }
-        Ok(Vec::from_raw_parts(ptr, n, n))
+        // Fresh pages of a large allocation are not written by the allocator (the kernel's
+        // pages are zero), so the advice comes before their first write.
+        advise_huge_pages(ptr, layout.size());
+        Ok(Vec::from_raw_parts(ptr.cast::<f32>(), n, n))
     }
+}
+
+/// A copy of `values`.
+pub fn copied(values: &[f32], what: &str) -> Result<Vec<f32>> {
+    let mut v = Vec::new();
+    reserve(&mut v, values.len(), what)?;
+    v.extend_from_slice(values);
+    Ok(v)
 }
 
 /// The `n` items of `items` collected.

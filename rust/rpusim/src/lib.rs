@@ -42,6 +42,7 @@
 mod alloc;
 mod array;
 mod backend;
+pub mod buffer_cache;
 pub mod config;
 pub mod cpu;
 pub mod device;
@@ -53,6 +54,7 @@ mod matrix;
 mod memory;
 mod mvm;
 mod numeric;
+mod patches;
 pub mod reference;
 pub mod rng;
 mod state;
@@ -61,8 +63,9 @@ mod tile;
 mod update;
 mod workspace;
 
-pub use alloc::zeros;
+pub use alloc::{copied, zeros};
 pub use array::{estimate_memory, split_sizes, tile_seed, TileArray};
+pub use buffer_cache::BufferCache;
 pub use config::{
     BoundManagement, IoParameters, NoiseManagement, PulseType, TileConfig, UpdateParameters,
 };
@@ -73,6 +76,7 @@ pub use interrupt::Interrupt;
 pub use mapping::MappingParameters;
 pub use matrix::Matrix;
 pub use memory::available_memory;
+pub use patches::Patches;
 pub use state::{FORMAT_VERSION, OLDEST_FORMAT_VERSION};
 pub use threads::{env_threads, num_threads, set_num_threads, MAX_THREADS};
 pub use tile::{Counters, Tile, MAX_DEVICES};
