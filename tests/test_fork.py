@@ -80,8 +80,8 @@ def test_a_tile_in_use_when_the_process_forked_is_refused_in_the_child(
     """Issue 12, item 4: the child inherits the tile locked by a thread it does not have; a call
     on it raises instead of waiting forever, and the other tiles work."""
     busy = AnalogTile(512, 512, seed=3)
-    x = uniform(rng, -1, 1, (6000, 512))
-    d = uniform(rng, -0.1, 0.1, (6000, 512))
+    x = uniform(rng, -1, 1, (30000, 512))
+    d = uniform(rng, -0.1, 0.1, (30000, 512))
     other = AnalogTile(8, 16, seed=4)
     small = uniform(rng, -1, 1, (2, 16))
     expected = AnalogTile(8, 16, seed=4).forward(small).tobytes()
