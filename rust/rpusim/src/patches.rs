@@ -167,15 +167,7 @@ impl Patches {
     /// The patches of one image into its rows (zeroed: the padding stays 0).
     fn unfold_image(&self, image: &[f32], rows: &mut [f32], offsets: &[usize]) {
         for (r, patch) in rows.chunks_exact_mut(self.cols()).enumerate() {
-            let (oy, ox) = (r / self.out[1], r % self.out[1]);
-            match self.interior(oy, ox) {
-                Some(base) => {
-                    for (v, &o) in patch.iter_mut().zip(offsets) {
-                        *v = image[base + o];
-                    }
-                }
-                None => self.each_pixel(oy, ox, |j, pixel| patch[j] = image[pixel]),
-            }
+            self.each_value(r, offsets, |j, pixel| patch[j] = image[pixel]);
         }
     }
 
@@ -207,15 +199,23 @@ impl Patches {
     /// Adds the rows of one image's patches onto the image, row after row, value after value.
     fn fold_image(&self, rows: &[f32], image: &mut [f32], offsets: &[usize]) {
         for (r, patch) in rows.chunks_exact(self.cols()).enumerate() {
-            let (oy, ox) = (r / self.out[1], r % self.out[1]);
-            match self.interior(oy, ox) {
-                Some(base) => {
-                    for (&v, &o) in patch.iter().zip(offsets) {
-                        image[base + o] += v;
-                    }
+            self.each_value(r, offsets, |j, pixel| image[pixel] += patch[j]);
+        }
+    }
+
+    /// Calls `f(j, pixel)` for every value `j` of patch row `r` that is not on the padding, in
+    /// order, with the index of its pixel in the image: from the precomputed `offsets` when
+    /// the patch lies inside the image (most of them), pixel by pixel at the borders.
+    #[inline]
+    fn each_value(&self, r: usize, offsets: &[usize], mut f: impl FnMut(usize, usize)) {
+        let (oy, ox) = (r / self.out[1], r % self.out[1]);
+        match self.interior(oy, ox) {
+            Some(base) => {
+                for (j, &o) in offsets.iter().enumerate() {
+                    f(j, base + o);
                 }
-                None => self.each_pixel(oy, ox, |j, pixel| image[pixel] += patch[j]),
             }
+            None => self.each_pixel(oy, ox, f),
         }
     }
 
