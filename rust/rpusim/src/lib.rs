@@ -55,6 +55,7 @@ mod memory;
 mod mvm;
 mod numeric;
 mod patches;
+mod periphery;
 pub mod reference;
 pub mod rng;
 mod state;
