@@ -61,6 +61,7 @@ pub mod rng;
 mod state;
 mod threads;
 mod tile;
+mod transfer;
 mod update;
 mod workspace;
 
