@@ -111,7 +111,8 @@ impl Definition {
             for i in 0..out {
                 for j in 0..inp {
                     let k = i * inp + j;
-                    self.a[k] = float_step(self.a[k], 0.5 * lr, d[b * out + i], x[b * inp + j]);
+                    // fast_lr = 0.5, not times lr.
+                    self.a[k] = float_step(self.a[k], 0.5, d[b * out + i], x[b * inp + j]);
                 }
             }
             self.samples += 1;

@@ -45,11 +45,9 @@ pub struct TransferParameters {
     pub with_reset_prob: f64,
     /// Start each transfer at a random column (default false; only false is supported).
     pub random_selection: bool,
-    /// Learning rate of the gradient update of `A`, times the update's `lr` with
-    /// `scale_fast_lr`; 0 means `lr` (default 1).
+    /// Learning rate of the gradient update of `A`, as it is (not times the update's `lr`,
+    /// as in aihwkit 1.1); 0 means the update's `lr` (default 1).
     pub fast_lr: f64,
-    /// Multiply `fast_lr` by the update's learning rate (default true).
-    pub scale_fast_lr: bool,
     /// Learning rate of the transfer update onto `C` (>= 0, default 1).
     pub transfer_lr: f64,
     /// Multiply `transfer_lr` by the update's learning rate (default true).
@@ -72,7 +70,6 @@ impl Default for TransferParameters {
             with_reset_prob: 0.0,
             random_selection: false,
             fast_lr: 1.0,
-            scale_fast_lr: true,
             transfer_lr: 1.0,
             scale_transfer_lr: true,
             transfer_forward: IoParameters::default(),
@@ -175,12 +172,13 @@ impl TransferParameters {
         period as u64
     }
 
-    /// The learning rate of the gradient update of `A` for the update's rate `lr`.
+    /// The learning rate of the gradient update of `A` for the update's rate `lr`: a constant
+    /// rate for the fast devices, the update's `lr` only then scaling the transfers.
     pub fn fast_rate(&self, lr: f32) -> f32 {
-        match (self.fast_lr as f32, self.scale_fast_lr) {
-            (fast, _) if fast <= 0.0 => lr,
-            (fast, true) => fast * lr,
-            (fast, false) => fast,
+        if self.fast_lr > 0.0 {
+            self.fast_lr as f32
+        } else {
+            lr
         }
     }
 

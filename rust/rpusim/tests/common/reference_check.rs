@@ -223,7 +223,7 @@ fn transfer_strategy() -> impl Strategy<Value = DeviceConfig> {
         ),
         (
             any::<bool>(),
-            prop_oneof![Just(1.0f64), Just(0.0), Just(3.0)],
+            prop_oneof![Just(1.0f64), Just(0.0), Just(0.05)],
             any::<bool>(),
         ),
         (io_strategy(), update_strategy()),
@@ -237,7 +237,7 @@ fn transfer_strategy() -> impl Strategy<Value = DeviceConfig> {
             |(
                 (fast, slow),
                 (transfer_every, units_in_mbatch, n_reads_per_transfer, transfer_columns),
-                (weighted, fast_lr, scale),
+                (weighted, fast_lr, scale_transfer_lr),
                 (transfer_forward, transfer_update),
                 (buffered, forget_buffer, momentum),
             )| {
@@ -249,9 +249,8 @@ fn transfer_strategy() -> impl Strategy<Value = DeviceConfig> {
                     n_reads_per_transfer,
                     transfer_columns,
                     fast_lr,
-                    scale_fast_lr: scale,
                     transfer_lr: 2.0,
-                    scale_transfer_lr: !scale,
+                    scale_transfer_lr,
                     transfer_forward,
                     ..TransferParameters::default()
                 };
