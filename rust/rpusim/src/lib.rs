@@ -55,11 +55,13 @@ mod memory;
 mod mvm;
 mod numeric;
 mod patches;
+mod periphery;
 pub mod reference;
 pub mod rng;
 mod state;
 mod threads;
 mod tile;
+mod transfer;
 mod update;
 mod workspace;
 

@@ -197,6 +197,8 @@ fn reference_update(array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
             }
             cell.reduce(w);
         }
+        // A compound's arrays come here one by one (`transfer.rs`), never the compound.
+        UnitCell::Transfer(_) => {}
     }
     diffuse_and_decay(array, call.seed, call.call);
     pulses
@@ -242,7 +244,7 @@ fn diffuse_and_decay(array: &mut Array<'_>, seed: u64, call: u64) {
         true
     };
     match &mut array.devices.cell {
-        UnitCell::Ideal => {}
+        UnitCell::Ideal | UnitCell::Transfer(_) => {}
         UnitCell::Single(layer) => {
             one(layer, array.weights, 0);
         }
@@ -445,7 +447,8 @@ fn reference_pulse(array: &mut Array<'_>, seed: u64, call: u64, up: bool) -> u64
         (out_size * in_size) as u64
     };
     match &mut array.devices.cell {
-        UnitCell::Ideal => 0,
+        // A compound pulses its fast array (`transfer.rs`), never the compound.
+        UnitCell::Ideal | UnitCell::Transfer(_) => 0,
         UnitCell::Single(layer) => one(layer, array.weights, 0),
         UnitCell::Vector(cell) => {
             let mut pulses = 0;

@@ -14,6 +14,7 @@ use crate::mapping::{scale_batch, scale_weights};
 use crate::matrix::Matrix;
 use crate::memory::{check_fits, with_estimate};
 use crate::numeric::check_finite;
+use crate::transfer;
 use crate::update::UpdateCall;
 use crate::workspace::{UpdateErrors, Workspace};
 
@@ -518,11 +519,17 @@ impl Tile {
             interrupt,
             stopped: AtomicUsize::new(usize::MAX),
         };
-        let mut array = array_of!(self);
-        self.pulses += backend.update(&mut array, &call);
+        let pulses = match (&mut self.devices.cell, self.config.device.compound()) {
+            (UnitCell::Transfer(cell), Some(compound)) => {
+                let sizes = (self.out_size, self.in_size);
+                transfer::update(backend, compound, cell, &mut self.weights, sizes, &call)
+            }
+            _ => Ok(backend.update(&mut array_of!(self), &call)),
+        };
         let stopped = call.stopped();
         self.workspace.errors = scaled;
         self.counters.update += 1;
+        self.pulses += pulses?;
         match stopped {
             Some(applied) => Err(Error::Interrupted {
                 applied,
@@ -574,8 +581,13 @@ impl Tile {
         if let UnitCell::Ideal = self.devices.cell {
             return Err(Error::invalid("device", "the ideal device takes no pulses"));
         }
-        let mut array = array_of!(self);
-        self.pulses += backend.pulse(&mut array, self.seed, self.counters.update, up);
+        self.pulses += match &mut self.devices.cell {
+            UnitCell::Transfer(cell) => {
+                let sizes = (self.out_size, self.in_size);
+                transfer::pulse(backend, cell, &mut self.weights, sizes, self.seed, up)
+            }
+            _ => backend.pulse(&mut array_of!(self), self.seed, self.counters.update, up),
+        };
         self.counters.update += 1;
         Ok(())
     }

@@ -50,7 +50,7 @@ pub(crate) struct UpdateCall<'a> {
 
 impl UpdateCall<'_> {
     /// Marks the call stopped after its first `samples` samples.
-    fn stop_after(&self, samples: usize) {
+    pub(crate) fn stop_after(&self, samples: usize) {
         self.stopped.store(samples, Ordering::Relaxed);
     }
 
@@ -81,7 +81,8 @@ fn for_targets(
     f: impl FnOnce(&mut [Target<'_>]) -> u64,
 ) -> u64 {
     match cell {
-        UnitCell::Ideal => 0,
+        // A compound's arrays come here one by one (`transfer.rs`), never the compound.
+        UnitCell::Ideal | UnitCell::Transfer(_) => 0,
         UnitCell::Single(layer) => f(&mut [Target {
             weights: w,
             layer,

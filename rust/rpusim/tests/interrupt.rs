@@ -8,7 +8,10 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{tile_with_weights, uniform};
-use rpusim::device::{PulsedParameters, UpdatePolicy, VectorUnitCellParameters};
+use rpusim::device::{
+    PulsedParameters, TransferCompoundParameters, TransferParameters, UpdatePolicy,
+    VectorUnitCellParameters,
+};
 use rpusim::{
     DeviceConfig, Error, Interrupt, MappingParameters, Matrix, PulseType, Tile, TileArray,
     TileConfig,
@@ -43,9 +46,20 @@ fn config(device: DeviceConfig, pulse_type: PulseType) -> TileConfig {
 }
 
 /// The configurations of every path of the update: sampled trains, implicit pulses, the exact
-/// float step of pulse type `none` and of the ideal device, and a unit cell whose policy moves
-/// on with every call.
+/// float step of pulse type `none` and of the ideal device, a unit cell whose policy moves
+/// on with every call, and a transfer compound whose update is cut into pieces by transfers
+/// every 100 samples (counted in samples, so that the period does not depend on the batch).
 fn configurations() -> Vec<(&'static str, TileConfig)> {
+    let compound = DeviceConfig::TransferCompound(TransferCompoundParameters {
+        transfer: TransferParameters {
+            gamma: 0.5,
+            transfer_every: 100.0,
+            units_in_mbatch: false,
+            n_reads_per_transfer: 4,
+            ..TransferParameters::default()
+        },
+        ..TransferCompoundParameters::default()
+    });
     let cell = DeviceConfig::VectorUnitCell(VectorUnitCellParameters {
         devices: vec![
             DeviceConfig::ConstantStep(PulsedParameters::default()),
@@ -79,6 +93,10 @@ fn configurations() -> Vec<(&'static str, TileConfig)> {
                 }),
                 PulseType::None,
             ),
+        ),
+        (
+            "transfer compound",
+            config(compound, PulseType::StochasticCompressed),
         ),
     ]
 }

@@ -1,7 +1,7 @@
 //! The memory estimate of a tile against what a built tile holds, for every device model
 //! (issue 12, item 1).
 
-use rpusim::device::{DeviceModel, UnitCell, VectorUnitCellParameters, DEVICE_TYPES};
+use rpusim::device::{DeviceModel, VectorUnitCellParameters, DEVICE_TYPES};
 use rpusim::{estimate_memory, DeviceConfig, Tile, TileArray, TileConfig};
 
 /// Bytes of the per-device arrays a model keeps beside its saved ones.
@@ -17,11 +17,12 @@ fn derived_bytes(model: &DeviceModel) -> usize {
 /// What a tile holds: its saved state (weights, scales, every device array) and the arrays its
 /// devices derive from them.
 fn held_bytes(tile: &Tile) -> usize {
-    let derived: usize = match &tile.devices().cell {
-        UnitCell::Ideal => 0,
-        UnitCell::Single(layer) => derived_bytes(&layer.model),
-        UnitCell::Vector(cell) => cell.layers.iter().map(|l| derived_bytes(&l.model)).sum(),
-    };
+    let derived: usize = tile
+        .devices()
+        .layers()
+        .iter()
+        .map(|l| derived_bytes(&l.model))
+        .sum();
     tile.to_bytes().len() + derived
 }
 

@@ -1,12 +1,14 @@
 //! Same seed, same inputs: the same bytes at 1, 2 and 7 worker threads (this file is its own
 //! test binary, because the thread count is process-wide), for the default device, a device
-//! whose step depends on the weight (with write noise), unit cells, and a grid of arrays.
+//! whose step depends on the weight (with write noise), unit cells, transfer compounds, and a
+//! grid of arrays.
 
 mod common;
 
 use common::{bits, uniform};
 use rpusim::device::{
-    ExpStepParameters, PowStepParameters, PulsedParameters, SoftBoundsParameters, UpdatePolicy,
+    BufferedTransferCompoundParameters, ExpStepParameters, PowStepParameters, PulsedParameters,
+    SoftBoundsParameters, TransferCompoundParameters, TransferParameters, UpdatePolicy,
     VectorUnitCellParameters, WriteNoiseParameters,
 };
 use rpusim::{set_num_threads, DeviceConfig, IoParameters, Matrix, TileArray, TileConfig};
@@ -129,6 +131,35 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         }),
         ..TileConfig::default()
     };
+    // Transfer compounds: TTv1 with a transfer after every 16 samples (four in a batch) of
+    // four columns, TTv2 after every batch, on soft-bounds devices.
+    let soft = || DeviceConfig::SoftBounds(SoftBoundsParameters::default());
+    let transfer = TransferParameters {
+        unit_cell_devices: vec![soft(), soft()],
+        gamma: 0.1,
+        transfer_every: 0.25,
+        n_reads_per_transfer: 4,
+        ..TransferParameters::default()
+    };
+    let ttv1 = TileConfig {
+        device: DeviceConfig::TransferCompound(TransferCompoundParameters {
+            transfer: transfer.clone(),
+            ..TransferCompoundParameters::default()
+        }),
+        ..TileConfig::default()
+    };
+    let ttv2 = TileConfig {
+        device: DeviceConfig::BufferedTransferCompound(BufferedTransferCompoundParameters {
+            transfer: TransferParameters {
+                gamma: 0.0,
+                transfer_every: 1.0,
+                transfer_lr: 20.0,
+                ..transfer
+            },
+            ..BufferedTransferCompoundParameters::default()
+        }),
+        ..TileConfig::default()
+    };
     let configs = [
         TileConfig::default(),
         noisy,
@@ -137,6 +168,8 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         effects,
         unit_cell(UpdatePolicy::All),
         unit_cell(UpdatePolicy::SingleRandom),
+        ttv1,
+        ttv2,
     ];
     let cases = configs.iter().map(|c| (c, (300, 257, 64)));
     // A convolution's shape: many more sample values than weights, so the passes split their

@@ -13,6 +13,8 @@ use super::model::DeviceModel;
 use super::named::NamedArrays;
 use super::pulsed::{PulsedParameters, Shape, WriteNoiseParameters};
 use super::traits::PulsedModel;
+use super::transfer::Compound;
+use super::transfer_config::{BufferedTransferCompoundParameters, TransferCompoundParameters};
 use crate::error::{Error, Result};
 use crate::numeric::check_finite;
 
@@ -150,10 +152,17 @@ macro_rules! device_config {
             Ideal(IdealParameters),
             /// Several devices per cross-point (MODEL.md §3.5; no single pulsed model).
             VectorUnitCell(VectorUnitCellParameters),
+            /// Tiki-Taka v1: a fast and a slow array and transfers (no single pulsed model).
+            TransferCompound(TransferCompoundParameters),
+            /// Tiki-Taka v2: TTv1 with a digital buffer (no single pulsed model).
+            BufferedTransferCompound(BufferedTransferCompoundParameters),
         }
 
         /// The JSON tags of the device models, in the order of [`DeviceConfig`].
-        pub const DEVICE_TYPES: &[&str] = &[$(stringify!($tag),)* "IdealDevice", "VectorUnitCell"];
+        pub const DEVICE_TYPES: &[&str] = &[
+            $(stringify!($tag),)* "IdealDevice", "VectorUnitCell", "TransferCompound",
+            "BufferedTransferCompound",
+        ];
 
         impl DeviceConfig {
             /// The model's JSON tag (an entry of [`DEVICE_TYPES`]).
@@ -162,6 +171,8 @@ macro_rules! device_config {
                     $(DeviceConfig::$tag(_) => stringify!($tag),)*
                     DeviceConfig::Ideal(_) => "IdealDevice",
                     DeviceConfig::VectorUnitCell(_) => "VectorUnitCell",
+                    DeviceConfig::TransferCompound(_) => "TransferCompound",
+                    DeviceConfig::BufferedTransferCompound(_) => "BufferedTransferCompound",
                 }
             }
 
@@ -176,6 +187,10 @@ macro_rules! device_config {
                 match name {
                     "IdealDevice" => Some(DeviceConfig::Ideal(Default::default())),
                     "VectorUnitCell" => Some(DeviceConfig::VectorUnitCell(Default::default())),
+                    "TransferCompound" => Some(DeviceConfig::TransferCompound(Default::default())),
+                    "BufferedTransferCompound" => {
+                        Some(DeviceConfig::BufferedTransferCompound(Default::default()))
+                    }
                     _ => None,
                 }
             }
@@ -186,6 +201,8 @@ macro_rules! device_config {
                     $(DeviceConfig::$tag(p) => PulsedModel::validate(p, prefix),)*
                     DeviceConfig::Ideal(_) => Ok(()),
                     DeviceConfig::VectorUnitCell(p) => p.validate(prefix),
+                    DeviceConfig::TransferCompound(p) => p.validate(prefix),
+                    DeviceConfig::BufferedTransferCompound(p) => p.validate(prefix),
                 }
             }
 
@@ -194,7 +211,7 @@ macro_rules! device_config {
             pub fn pulsed(&self) -> Option<&PulsedParameters> {
                 match self {
                     $(DeviceConfig::$tag(p) => Some(PulsedModel::pulsed(p)),)*
-                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                    _ => None,
                 }
             }
 
@@ -202,7 +219,7 @@ macro_rules! device_config {
             pub fn write_noise(&self) -> Option<&WriteNoiseParameters> {
                 match self {
                     $(DeviceConfig::$tag(p) => PulsedModel::write_noise(p),)*
-                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                    _ => None,
                 }
             }
 
@@ -210,22 +227,28 @@ macro_rules! device_config {
             /// weight granularity): `dw_min` for the constant step, linear step and soft
             /// bounds; for the exponential step the mean device's down step at `w = 0`, for
             /// the power step `dw_min 0.5^pow_gamma`, for the piecewise step `dw_min` times
-            /// its middle up node, for a unit cell the mean over its devices; `None` for the
-            /// ideal device.
+            /// its middle up node, for a unit cell the mean over its devices, for a transfer
+            /// compound its slow device's; `None` for the ideal device.
             pub fn granularity(&self) -> Option<f64> {
                 match self {
                     $(DeviceConfig::$tag(p) => Some(PulsedModel::granularity(p)),)*
                     DeviceConfig::Ideal(_) => None,
                     DeviceConfig::VectorUnitCell(p) => p.granularity(),
+                    DeviceConfig::TransferCompound(_) | DeviceConfig::BufferedTransferCompound(_) => {
+                        self.compound()
+                            .and_then(|c| c.transfer.unit_cell_devices[1].granularity())
+                    }
                 }
             }
 
-            /// Devices per cross-point: 1, or the size of a unit cell (0 for the ideal device).
+            /// Devices per cross-point: 1, or the size of a unit cell or compound (0 for the
+            /// ideal device).
             pub fn devices_per_cross_point(&self) -> usize {
                 match self {
                     $(DeviceConfig::$tag(_) => 1,)*
                     DeviceConfig::Ideal(_) => 0,
                     DeviceConfig::VectorUnitCell(p) => p.devices.len(),
+                    DeviceConfig::TransferCompound(_) | DeviceConfig::BufferedTransferCompound(_) => 2,
                 }
             }
 
@@ -234,7 +257,7 @@ macro_rules! device_config {
             pub(crate) fn populate_model(&self, shape: Shape) -> Result<Option<DeviceModel>> {
                 Ok(match self {
                     $(DeviceConfig::$tag(p) => Some(DeviceModel::$tag(p.populate(shape)?)),)*
-                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                    _ => None,
                 })
             }
 
@@ -247,7 +270,7 @@ macro_rules! device_config {
             ) -> Result<Option<DeviceModel>> {
                 Ok(match self {
                     $(DeviceConfig::$tag(p) => Some(DeviceModel::$tag(p.restore(arrays, n)?)),)*
-                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                    _ => None,
                 })
             }
         }
@@ -265,6 +288,23 @@ impl DeviceConfig {
     /// The configuration as JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("a DeviceConfig always serialises")
+    }
+
+    /// The configuration of a transfer compound (`None` for every other model).
+    pub fn compound(&self) -> Option<Compound<'_>> {
+        match self {
+            DeviceConfig::TransferCompound(p) => Some(Compound {
+                transfer: &p.transfer,
+                transfer_update: &p.transfer_update,
+                buffered: None,
+            }),
+            DeviceConfig::BufferedTransferCompound(p) => Some(Compound {
+                transfer: &p.transfer,
+                transfer_update: &p.transfer_update,
+                buffered: Some(p),
+            }),
+            _ => None,
+        }
     }
 
     /// Whether `other` describes the same drawn devices (only then can a running tile switch).

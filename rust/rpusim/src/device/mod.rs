@@ -69,6 +69,8 @@ mod pulsed;
 mod soft_bounds;
 mod state;
 mod traits;
+mod transfer;
+mod transfer_config;
 mod vector;
 
 pub use config::{
@@ -93,4 +95,9 @@ pub use state::{DeviceState, UnitCell};
 pub(crate) use traits::move_by16;
 pub use traits::PulsedDevice;
 pub(crate) use traits::{move_by, PulsedModel};
+pub use transfer::{Compound, TransferCell, TransferCounters};
+pub use transfer_config::{
+    BufferedTransferCompoundParameters, TransferCompoundParameters, TransferParameters,
+    TRANSFER_DEVICES,
+};
 pub use vector::VectorCell;

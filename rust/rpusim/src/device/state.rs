@@ -8,6 +8,7 @@ use super::effects::{AfterUpdate, ResetStreams};
 use super::layer::DeviceLayer;
 use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
+use super::transfer::{TransferCell, TransferCounters};
 use super::vector::VectorCell;
 use crate::error::{Error, Result};
 use crate::numeric::first_non_finite;
@@ -22,6 +23,8 @@ pub enum UnitCell {
     Single(DeviceLayer),
     /// Several pulsed devices per cross-point, weighted.
     Vector(VectorCell),
+    /// A transfer compound: a fast and a slow array, weighted.
+    Transfer(Box<TransferCell>),
 }
 
 /// The drawn devices of a tile and the counter of their random programming noise.
@@ -46,6 +49,9 @@ pub(crate) struct DeviceCounters {
     /// Resets made (absent while 0, and in states saved before resets existed).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub resets: u64,
+    /// Where a transfer compound's transfers stand (absent for other devices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferCounters>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -66,11 +72,17 @@ impl DeviceState {
             seed,
             sub: 0,
         };
+        let compound = config.compound();
         let cell = match config {
             DeviceConfig::Ideal(_) => Some(UnitCell::Ideal),
             DeviceConfig::VectorUnitCell(p) => {
                 VectorCell::populate(p, shape)?.map(UnitCell::Vector)
             }
+            _ if compound.is_some() => compound
+                .map(|c| TransferCell::populate(c, shape))
+                .transpose()?
+                .flatten()
+                .map(|c| UnitCell::Transfer(Box::new(c))),
             single => DeviceLayer::populate(single, shape)?.map(UnitCell::Single),
         };
         let cell = cell.ok_or_else(|| {
@@ -113,6 +125,7 @@ impl DeviceState {
             UnitCell::Ideal => Vec::new(),
             UnitCell::Single(layer) => vec![layer],
             UnitCell::Vector(v) => v.layers.iter().collect(),
+            UnitCell::Transfer(t) => t.layers(),
         }
     }
 
@@ -124,6 +137,7 @@ impl DeviceState {
             UnitCell::Ideal => out.copy_from_slice(w),
             UnitCell::Single(layer) => layer.program(out, w, in_size, &stream, 0),
             UnitCell::Vector(cell) => cell.program(out, w, in_size, &stream),
+            UnitCell::Transfer(cell) => cell.program(out, w, in_size, &stream),
         }
         // Counted only where programming draws noise: the saved state of other tiles keeps
         // the form it had before write noise existed.
@@ -148,7 +162,8 @@ impl DeviceState {
     ) {
         let streams = AfterUpdate::new(seed, call);
         match &mut self.cell {
-            UnitCell::Ideal => {}
+            // A compound's arrays take theirs after each of their own update calls.
+            UnitCell::Ideal | UnitCell::Transfer(_) => {}
             UnitCell::Single(layer) => layer.diffuse_and_decay(weights, in_size, &streams, 0),
             UnitCell::Vector(cell) => {
                 if !cell.layers.iter().any(|l| l.effects.after_update()) {
@@ -176,6 +191,13 @@ impl DeviceState {
         let streams = ResetStreams::new(seed, self.resets);
         match &mut self.cell {
             UnitCell::Ideal => {}
+            // A compound resets its fast array, the devices the gradient pulses go to.
+            UnitCell::Transfer(cell) => {
+                if let UnitCell::Single(layer) = &mut cell.arrays[0].cell {
+                    layer.reset_columns(&mut cell.weights[0], in_size, columns, prob, &streams, 0);
+                }
+                cell.reduce(weights);
+            }
             UnitCell::Single(layer) => {
                 layer.reset_columns(weights, in_size, columns, prob, &streams, 0);
             }
@@ -205,7 +227,7 @@ impl DeviceState {
     /// The counters to save, by name.
     pub(crate) fn named_counts(&self) -> Vec<(String, Vec<u64>)> {
         let prefix = |k: usize| match self.cell {
-            UnitCell::Vector(_) => format!("{k}."),
+            UnitCell::Vector(_) | UnitCell::Transfer(_) => format!("{k}."),
             _ => String::new(),
         };
         self.layers()
@@ -228,6 +250,7 @@ impl DeviceState {
                 .map(|(name, a)| (name.to_string(), a))
                 .collect(),
             UnitCell::Vector(cell) => cell.named(),
+            UnitCell::Transfer(cell) => cell.named(),
         }
     }
 
@@ -240,6 +263,10 @@ impl DeviceState {
                 _ => 0,
             },
             resets: self.resets,
+            transfer: match &self.cell {
+                UnitCell::Transfer(cell) => Some(cell.counters),
+                _ => None,
+            },
         }
     }
 
@@ -252,6 +279,7 @@ impl DeviceState {
                 _ => 0,
             },
             resets: 0,
+            transfer: config.compound().map(|_| TransferCounters::default()),
         }
     }
 
@@ -262,6 +290,7 @@ impl DeviceState {
         n: usize,
         counters: Option<DeviceCounters>,
     ) -> Result<Self> {
+        let compound = config.compound();
         let cell = match config {
             DeviceConfig::Ideal(_) => UnitCell::Ideal,
             DeviceConfig::VectorUnitCell(p) => {
@@ -269,6 +298,17 @@ impl DeviceState {
                     .unwrap_or_else(|| Self::fresh_counters(config))
                     .unit_cell_index;
                 UnitCell::Vector(VectorCell::from_named(p, arrays, n, current)?)
+            }
+            _ if compound.is_some() => {
+                let saved = counters
+                    .unwrap_or_else(|| Self::fresh_counters(config))
+                    .transfer
+                    .ok_or_else(|| Error::State("the transfer counters are missing".into()))?;
+                let cell = compound.map(|c| TransferCell::from_named(c, arrays, n, saved));
+                UnitCell::Transfer(Box::new(
+                    cell.transpose()?
+                        .ok_or_else(|| Error::State("not a transfer compound".into()))?,
+                ))
             }
             single => UnitCell::Single(
                 DeviceLayer::from_named(single, arrays, n)?

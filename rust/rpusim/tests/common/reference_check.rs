@@ -4,9 +4,10 @@
 use super::{bits, tile_with_weights, uniform};
 use proptest::prelude::*;
 use rpusim::device::{
-    ExpStepParameters, IdealParameters, LinearStepParameters, PiecewiseStepParameters,
-    PowStepParameters, PulsedParameters, SoftBoundsParameters, UpdatePolicy,
-    VectorUnitCellParameters, WriteNoiseParameters,
+    BufferedTransferCompoundParameters, ExpStepParameters, IdealParameters, LinearStepParameters,
+    PiecewiseStepParameters, PowStepParameters, PulsedParameters, SoftBoundsParameters,
+    TransferCompoundParameters, TransferParameters, UpdatePolicy, VectorUnitCellParameters,
+    WriteNoiseParameters,
 };
 use rpusim::{
     reference, BoundManagement, DeviceConfig, IoParameters, MappingParameters, Matrix,
@@ -208,11 +209,75 @@ fn vector_strategy() -> impl Strategy<Value = DeviceConfig> {
         })
 }
 
+/// Transfer compounds (TTv1 and TTv2) of two pulsed devices: transfers after some samples of
+/// a batch, after every batch or never, one to three columns or rows at a time, every kind of
+/// read periphery and transfer update, given or default weights and learning rates.
+fn transfer_strategy() -> impl Strategy<Value = DeviceConfig> {
+    (
+        (pulsed_device_strategy(), pulsed_device_strategy()),
+        (
+            prop_oneof![Just(0.0f64), Just(0.4), Just(1.0), Just(2.0)],
+            any::<bool>(),
+            1u32..4,
+            any::<bool>(),
+        ),
+        (
+            any::<bool>(),
+            prop_oneof![Just(1.0f64), Just(0.0), Just(0.05)],
+            any::<bool>(),
+        ),
+        (io_strategy(), update_strategy()),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            prop_oneof![Just(0.1f64), Just(1.0)],
+        ),
+    )
+        .prop_map(
+            |(
+                (fast, slow),
+                (transfer_every, units_in_mbatch, n_reads_per_transfer, transfer_columns),
+                (weighted, fast_lr, scale_transfer_lr),
+                (transfer_forward, transfer_update),
+                (buffered, forget_buffer, momentum),
+            )| {
+                let transfer = TransferParameters {
+                    unit_cell_devices: vec![fast, slow],
+                    gamma_vec: if weighted { vec![0.5, 1.5] } else { Vec::new() },
+                    transfer_every,
+                    units_in_mbatch,
+                    n_reads_per_transfer,
+                    transfer_columns,
+                    fast_lr,
+                    transfer_lr: 2.0,
+                    scale_transfer_lr,
+                    transfer_forward,
+                    ..TransferParameters::default()
+                };
+                if buffered {
+                    DeviceConfig::BufferedTransferCompound(BufferedTransferCompoundParameters {
+                        transfer,
+                        forget_buffer,
+                        momentum,
+                        thres_scale: 0.5,
+                        ..BufferedTransferCompoundParameters::default()
+                    })
+                } else {
+                    DeviceConfig::TransferCompound(TransferCompoundParameters {
+                        transfer,
+                        transfer_update,
+                    })
+                }
+            },
+        )
+}
+
 fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
     prop_oneof![
         1 => Just(DeviceConfig::Ideal(IdealParameters::default())),
         6 => pulsed_device_strategy(),
         3 => vector_strategy(),
+        3 => transfer_strategy(),
     ]
 }
 
