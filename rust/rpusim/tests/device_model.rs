@@ -1059,6 +1059,7 @@ fn every_table_entry_round_trips() {
             "PiecewiseStep",
             "IdealDevice",
             "VectorUnitCell",
+            "ReferenceUnitCell",
         ]
     );
     for &name in DEVICE_TYPES {

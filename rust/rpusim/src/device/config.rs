@@ -123,7 +123,7 @@ impl VectorUnitCellParameters {
     }
 
     /// The mean granularity of the devices (aihwkit's weight granularity of a vector cell).
-    fn granularity(&self) -> Option<f64> {
+    pub(crate) fn granularity(&self) -> Option<f64> {
         let sum: Option<f64> = self.devices.iter().map(DeviceConfig::granularity).sum();
         sum.map(|s| s / self.devices.len() as f64)
     }
@@ -150,10 +150,12 @@ macro_rules! device_config {
             Ideal(IdealParameters),
             /// Several devices per cross-point (MODEL.md §3.5; no single pulsed model).
             VectorUnitCell(VectorUnitCellParameters),
+            /// A device and its reference device per cross-point (a vector cell).
+            ReferenceUnitCell(super::ReferenceUnitCellParameters),
         }
 
         /// The JSON tags of the device models, in the order of [`DeviceConfig`].
-        pub const DEVICE_TYPES: &[&str] = &[$(stringify!($tag),)* "IdealDevice", "VectorUnitCell"];
+        pub const DEVICE_TYPES: &[&str] = &[$(stringify!($tag),)* "IdealDevice", "VectorUnitCell", "ReferenceUnitCell"];
 
         impl DeviceConfig {
             /// The model's JSON tag (an entry of [`DEVICE_TYPES`]).
@@ -162,6 +164,7 @@ macro_rules! device_config {
                     $(DeviceConfig::$tag(_) => stringify!($tag),)*
                     DeviceConfig::Ideal(_) => "IdealDevice",
                     DeviceConfig::VectorUnitCell(_) => "VectorUnitCell",
+                    DeviceConfig::ReferenceUnitCell(_) => "ReferenceUnitCell",
                 }
             }
 
@@ -176,6 +179,9 @@ macro_rules! device_config {
                 match name {
                     "IdealDevice" => Some(DeviceConfig::Ideal(Default::default())),
                     "VectorUnitCell" => Some(DeviceConfig::VectorUnitCell(Default::default())),
+                    "ReferenceUnitCell" => {
+                        Some(DeviceConfig::ReferenceUnitCell(Default::default()))
+                    }
                     _ => None,
                 }
             }
@@ -186,6 +192,7 @@ macro_rules! device_config {
                     $(DeviceConfig::$tag(p) => PulsedModel::validate(p, prefix),)*
                     DeviceConfig::Ideal(_) => Ok(()),
                     DeviceConfig::VectorUnitCell(p) => p.validate(prefix),
+                    DeviceConfig::ReferenceUnitCell(p) => p.validate(prefix),
                 }
             }
 
@@ -194,7 +201,9 @@ macro_rules! device_config {
             pub fn pulsed(&self) -> Option<&PulsedParameters> {
                 match self {
                     $(DeviceConfig::$tag(p) => Some(PulsedModel::pulsed(p)),)*
-                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                    DeviceConfig::Ideal(_)
+                    | DeviceConfig::VectorUnitCell(_)
+                    | DeviceConfig::ReferenceUnitCell(_) => None,
                 }
             }
 
@@ -202,7 +211,9 @@ macro_rules! device_config {
             pub fn write_noise(&self) -> Option<&WriteNoiseParameters> {
                 match self {
                     $(DeviceConfig::$tag(p) => PulsedModel::write_noise(p),)*
-                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                    DeviceConfig::Ideal(_)
+                    | DeviceConfig::VectorUnitCell(_)
+                    | DeviceConfig::ReferenceUnitCell(_) => None,
                 }
             }
 
@@ -217,6 +228,7 @@ macro_rules! device_config {
                     $(DeviceConfig::$tag(p) => Some(PulsedModel::granularity(p)),)*
                     DeviceConfig::Ideal(_) => None,
                     DeviceConfig::VectorUnitCell(p) => p.granularity(),
+                    DeviceConfig::ReferenceUnitCell(p) => p.vector().granularity(),
                 }
             }
 
@@ -226,6 +238,7 @@ macro_rules! device_config {
                     $(DeviceConfig::$tag(_) => 1,)*
                     DeviceConfig::Ideal(_) => 0,
                     DeviceConfig::VectorUnitCell(p) => p.devices.len(),
+                    DeviceConfig::ReferenceUnitCell(_) => 2,
                 }
             }
 
@@ -234,7 +247,9 @@ macro_rules! device_config {
             pub(crate) fn populate_model(&self, shape: Shape) -> Result<Option<DeviceModel>> {
                 Ok(match self {
                     $(DeviceConfig::$tag(p) => Some(DeviceModel::$tag(p.populate(shape)?)),)*
-                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                    DeviceConfig::Ideal(_)
+                    | DeviceConfig::VectorUnitCell(_)
+                    | DeviceConfig::ReferenceUnitCell(_) => None,
                 })
             }
 
@@ -247,7 +262,9 @@ macro_rules! device_config {
             ) -> Result<Option<DeviceModel>> {
                 Ok(match self {
                     $(DeviceConfig::$tag(p) => Some(DeviceModel::$tag(p.restore(arrays, n)?)),)*
-                    DeviceConfig::Ideal(_) | DeviceConfig::VectorUnitCell(_) => None,
+                    DeviceConfig::Ideal(_)
+                    | DeviceConfig::VectorUnitCell(_)
+                    | DeviceConfig::ReferenceUnitCell(_) => None,
                 })
             }
         }

@@ -66,12 +66,10 @@ impl DeviceState {
             seed,
             sub: 0,
         };
-        let cell = match config {
-            DeviceConfig::Ideal(_) => Some(UnitCell::Ideal),
-            DeviceConfig::VectorUnitCell(p) => {
-                VectorCell::populate(p, shape)?.map(UnitCell::Vector)
-            }
-            single => DeviceLayer::populate(single, shape)?.map(UnitCell::Single),
+        let cell = match (config, config.vector_cell()) {
+            (DeviceConfig::Ideal(_), _) => Some(UnitCell::Ideal),
+            (_, Some(p)) => VectorCell::populate(&p, shape)?.map(UnitCell::Vector),
+            (single, None) => DeviceLayer::populate(single, shape)?.map(UnitCell::Single),
         };
         let cell = cell.ok_or_else(|| {
             Error::invalid("device", "a unit cell holds single pulsed devices only")
@@ -247,10 +245,7 @@ impl DeviceState {
     pub(crate) fn fresh_counters(config: &DeviceConfig) -> DeviceCounters {
         DeviceCounters {
             programs: 0,
-            unit_cell_index: match config {
-                DeviceConfig::VectorUnitCell(p) => p.first_update_idx,
-                _ => 0,
-            },
+            unit_cell_index: config.vector_cell().map_or(0, |p| p.first_update_idx),
             resets: 0,
         }
     }
@@ -262,15 +257,15 @@ impl DeviceState {
         n: usize,
         counters: Option<DeviceCounters>,
     ) -> Result<Self> {
-        let cell = match config {
-            DeviceConfig::Ideal(_) => UnitCell::Ideal,
-            DeviceConfig::VectorUnitCell(p) => {
+        let cell = match (config, config.vector_cell()) {
+            (DeviceConfig::Ideal(_), _) => UnitCell::Ideal,
+            (_, Some(p)) => {
                 let current = counters
                     .unwrap_or_else(|| Self::fresh_counters(config))
                     .unit_cell_index;
-                UnitCell::Vector(VectorCell::from_named(p, arrays, n, current)?)
+                UnitCell::Vector(VectorCell::from_named(&p, arrays, n, current)?)
             }
-            single => UnitCell::Single(
+            (single, None) => UnitCell::Single(
                 DeviceLayer::from_named(single, arrays, n)?
                     .ok_or_else(|| Error::State("the device model has no pulsed devices".into()))?,
             ),
