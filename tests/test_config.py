@@ -57,7 +57,8 @@ def test_sections_are_the_engines() -> None:
 
 def declared_device_models() -> dict[str, type[Device]]:
     """The device model dataclasses rpusim.devices declares, by class name: its Device classes
-    that no other class of the module derives from (not the bases Device, PulsedDevice, ...)."""
+    that no other class of the module derives from (not the bases Device, PulsedDevice, ...),
+    and the unit cells (ReferenceUnitCell derives from the model VectorUnitCell)."""
     module = rpusim.devices.__name__
     return {
         cls.__name__: cls
@@ -65,7 +66,10 @@ def declared_device_models() -> dict[str, type[Device]]:
         if isinstance(cls, type)
         and issubclass(cls, Device)
         and cls.__module__ == module
-        and not any(sub.__module__ == module for sub in cls.__subclasses__())
+        and (
+            issubclass(cls, rpusim.devices.VectorUnitCell)
+            or not any(sub.__module__ == module for sub in cls.__subclasses__())
+        )
     }
 
 

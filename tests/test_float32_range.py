@@ -17,7 +17,7 @@ HUGE = np.float32(1e20)
 
 def device_of(name: str, **changes: float) -> devices.Device:
     device_type = getattr(devices, name)
-    if name == "VectorUnitCell":
+    if name in ("VectorUnitCell", "ReferenceUnitCell"):
         return device_type(devices=[devices.ConstantStep(), devices.LinearStep()], **changes)
     return device_type(**changes)  # type: ignore[no-any-return]
 
@@ -52,9 +52,9 @@ def test_huge_updates_keep_every_state_loadable(name: str, pulse_type: str) -> N
     "name", [n for n in _native.DEVICE_TYPES if n not in ("IdealDevice", "ConstantStep")]
 )
 def test_huge_write_noise_keeps_the_weights_finite(name: str) -> None:
-    if name == "VectorUnitCell":
+    if name in ("VectorUnitCell", "ReferenceUnitCell"):
         noisy = devices.LinearStep(write_noise_std=3e38, dw_min=1.0)
-        device: devices.Device = devices.VectorUnitCell(devices=[noisy, noisy])
+        device: devices.Device = getattr(devices, name)(devices=[noisy, noisy])
     else:
         device = device_of(name, write_noise_std=3e38, dw_min=1.0)
     tile = rpusim.AnalogTile(8, 8, rpusim.RPUConfig(device=device), seed=2)

@@ -66,6 +66,7 @@ __all__ = [
     "PowStepDevice",
     "PulsedDevice",
     "PulsedDeviceWithWriteNoise",
+    "ReferenceUnitCell",
     "SoftBounds",
     "SoftBoundsDevice",
     "VectorUnitCell",
@@ -86,6 +87,7 @@ _EXP_STEP = _engine("ExpStep")
 _POW_STEP = _engine("PowStep")
 _PIECEWISE_STEP = _engine("PiecewiseStep")
 _VECTOR_UNIT_CELL = _engine("VectorUnitCell")
+_REFERENCE_UNIT_CELL = _engine("ReferenceUnitCell")
 
 
 @dataclass
@@ -455,9 +457,10 @@ class VectorUnitCellUpdatePolicy(str, enum.Enum):
     """One device per update call, drawn uniformly."""
 
 
-def _default_unit_cell_devices() -> list[PulsedDevice]:
-    """The engine's default devices of a unit cell."""
-    return cast("list[PulsedDevice]", [_device_of(d) for d in _VECTOR_UNIT_CELL["devices"]])
+def _default_unit_cell_devices(defaults: dict[str, Any] = _VECTOR_UNIT_CELL) -> list[PulsedDevice]:
+    """The engine's default devices of a unit cell (of the cell whose defaults are
+    ``defaults``)."""
+    return cast("list[PulsedDevice]", [_device_of(d) for d in defaults["devices"]])
 
 
 @dataclass(init=False)
@@ -508,7 +511,9 @@ class VectorUnitCell(Device):
             ("gamma", gamma, gamma_vec),
         ):
             if value is not None and alias is not None:
-                raise TypeError(f"VectorUnitCell: give {name} or its aihwkit alias, not both")
+                raise TypeError(
+                    f"{type(self).__name__}: give {name} or its aihwkit alias, not both"
+                )
         devices = devices if devices is not None else unit_cell_devices
         gamma = gamma if gamma is not None else gamma_vec
         self.devices = list(devices) if devices is not None else _default_unit_cell_devices()
@@ -585,6 +590,66 @@ class VectorUnitCell(Device):
         return sum(d.granularity for d in self.devices) / len(self.devices)
 
 
+@dataclass(init=False)
+class ReferenceUnitCell(VectorUnitCell):
+    """A device and its reference device at every cross-point (aihwkit's ``ReferenceUnitCell``):
+    the weight is ``w_0 - w_1`` (``gamma = [1, -1]``), only device 0 takes the updates
+    (``update_policy = "single_fixed"``, ``first_update_idx = 0``) and programming the weights
+    writes device 0 alone, so the reference device keeps its weight, 0 from the start.
+
+    It is a :class:`VectorUnitCell` of two devices with these defaults (the engine draws it as
+    one). ``devices`` holds two pulsed models, or one that then serves for both (each device
+    drawn on its own, as aihwkit copies it); more than two is an error (aihwkit drops the
+    rest). aihwkit's names ``unit_cell_devices`` and ``gamma_vec`` are accepted.
+    """
+
+    devices: list[PulsedDevice] = field(
+        default_factory=lambda: _default_unit_cell_devices(_REFERENCE_UNIT_CELL)
+    )
+    """The device and its reference device: 1 or 2 single pulsed models. Default two
+    ``ConstantStep()`` (aihwkit's default, an empty list, cannot make a tile)."""
+
+    gamma: list[float] = field(default_factory=lambda: list(_REFERENCE_UNIT_CELL["gamma"]))
+    """Weight of each device in the cross-point's weight; empty means ``1/2`` each. Default
+    ``[1, -1]``: the device minus its reference."""
+
+    update_policy: str = _REFERENCE_UNIT_CELL["update_policy"]
+    """Which devices an update call pulses, a :class:`VectorUnitCellUpdatePolicy` or its
+    string. Default ``"single_fixed"`` (aihwkit asks to keep it)."""
+
+    first_update_idx: int = _REFERENCE_UNIT_CELL["first_update_idx"]
+    """The device that is pulsed and programmed. Default 0."""
+
+    def __init__(
+        self,
+        devices: Sequence[PulsedDevice] | None = None,
+        gamma: Sequence[float] | None = None,
+        update_policy: str | VectorUnitCellUpdatePolicy = _REFERENCE_UNIT_CELL["update_policy"],
+        first_update_idx: int = _REFERENCE_UNIT_CELL["first_update_idx"],
+        *,
+        unit_cell_devices: Sequence[PulsedDevice] | None = None,
+        gamma_vec: Sequence[float] | None = None,
+    ) -> None:
+        if devices is None and unit_cell_devices is None:
+            devices = _default_unit_cell_devices(_REFERENCE_UNIT_CELL)
+        if gamma is None and gamma_vec is None:
+            gamma = list(_REFERENCE_UNIT_CELL["gamma"])
+        super().__init__(
+            devices,
+            gamma,
+            update_policy,
+            first_update_idx,
+            unit_cell_devices=unit_cell_devices,
+            gamma_vec=gamma_vec,
+        )
+
+    @property
+    def gammas(self) -> list[float]:
+        """The weight of each of the two devices: :attr:`gamma`, or ``1/2`` each when it is
+        empty."""
+        return list(self.gamma) if self.gamma else [0.5, 0.5]
+
+
 def _engine_device_types() -> dict[str, type[Device]]:
     """The engine's device models by their JSON tag (:data:`rpusim._native.DEVICE_TYPES`, in
     the engine's order), each the dataclass of this module of the same name."""
@@ -629,6 +694,6 @@ def _device_of(document: dict[str, Any]) -> Device:
     """The device of an engine JSON object with a known type tag (missing fields: defaults)."""
     values = dict(document)
     device_type = DEVICE_TYPES[values.pop("type")]
-    if device_type is VectorUnitCell and "devices" in values:
+    if issubclass(device_type, VectorUnitCell) and "devices" in values:
         values["devices"] = [_device_of(d) for d in values["devices"]]
     return device_type(**values)

@@ -1067,6 +1067,7 @@ fn every_table_entry_round_trips() {
             "PiecewiseStep",
             "IdealDevice",
             "VectorUnitCell",
+            "ReferenceUnitCell",
             "TransferCompound",
             "BufferedTransferCompound",
         ]

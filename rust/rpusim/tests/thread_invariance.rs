@@ -8,8 +8,8 @@ mod common;
 use common::{bits, uniform};
 use rpusim::device::{
     BufferedTransferCompoundParameters, ExpStepParameters, PowStepParameters, PulsedParameters,
-    SoftBoundsParameters, TransferCompoundParameters, TransferParameters, UpdatePolicy,
-    VectorUnitCellParameters, WriteNoiseParameters,
+    ReferenceUnitCellParameters, SoftBoundsParameters, TransferCompoundParameters,
+    TransferParameters, UpdatePolicy, VectorUnitCellParameters, WriteNoiseParameters,
 };
 use rpusim::{set_num_threads, DeviceConfig, IoParameters, Matrix, TileArray, TileConfig};
 
@@ -101,6 +101,14 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         }),
         ..TileConfig::default()
     };
+    // A device with its reference device (one device given, drawn twice).
+    let reference_cell = TileConfig {
+        device: DeviceConfig::ReferenceUnitCell(ReferenceUnitCellParameters {
+            devices: vec![DeviceConfig::SoftBounds(SoftBoundsParameters::default())],
+            ..ReferenceUnitCellParameters::default()
+        }),
+        ..TileConfig::default()
+    };
     // The second size has more weights than a core's L2: the passes split their products over
     // the outputs of W, not over the samples.
     // (One array each: no split at 512.)
@@ -170,6 +178,7 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         unit_cell(UpdatePolicy::SingleRandom),
         ttv1,
         ttv2,
+        reference_cell,
     ];
     let cases = configs.iter().map(|c| (c, (300, 257, 64)));
     // A convolution's shape: many more sample values than weights, so the passes split their

@@ -125,7 +125,7 @@ impl VectorUnitCellParameters {
     }
 
     /// The mean granularity of the devices (aihwkit's weight granularity of a vector cell).
-    fn granularity(&self) -> Option<f64> {
+    pub(crate) fn granularity(&self) -> Option<f64> {
         let sum: Option<f64> = self.devices.iter().map(DeviceConfig::granularity).sum();
         sum.map(|s| s / self.devices.len() as f64)
     }
@@ -152,6 +152,8 @@ macro_rules! device_config {
             Ideal(IdealParameters),
             /// Several devices per cross-point (MODEL.md §3.5; no single pulsed model).
             VectorUnitCell(VectorUnitCellParameters),
+            /// A device and its reference device per cross-point (a vector cell).
+            ReferenceUnitCell(super::ReferenceUnitCellParameters),
             /// Tiki-Taka v1: a fast and a slow array and transfers (no single pulsed model).
             TransferCompound(TransferCompoundParameters),
             /// Tiki-Taka v2: TTv1 with a digital buffer (no single pulsed model).
@@ -160,8 +162,8 @@ macro_rules! device_config {
 
         /// The JSON tags of the device models, in the order of [`DeviceConfig`].
         pub const DEVICE_TYPES: &[&str] = &[
-            $(stringify!($tag),)* "IdealDevice", "VectorUnitCell", "TransferCompound",
-            "BufferedTransferCompound",
+            $(stringify!($tag),)* "IdealDevice", "VectorUnitCell", "ReferenceUnitCell",
+            "TransferCompound", "BufferedTransferCompound",
         ];
 
         impl DeviceConfig {
@@ -173,6 +175,7 @@ macro_rules! device_config {
                     DeviceConfig::VectorUnitCell(_) => "VectorUnitCell",
                     DeviceConfig::TransferCompound(_) => "TransferCompound",
                     DeviceConfig::BufferedTransferCompound(_) => "BufferedTransferCompound",
+                    DeviceConfig::ReferenceUnitCell(_) => "ReferenceUnitCell",
                 }
             }
 
@@ -187,6 +190,9 @@ macro_rules! device_config {
                 match name {
                     "IdealDevice" => Some(DeviceConfig::Ideal(Default::default())),
                     "VectorUnitCell" => Some(DeviceConfig::VectorUnitCell(Default::default())),
+                    "ReferenceUnitCell" => {
+                        Some(DeviceConfig::ReferenceUnitCell(Default::default()))
+                    }
                     "TransferCompound" => Some(DeviceConfig::TransferCompound(Default::default())),
                     "BufferedTransferCompound" => {
                         Some(DeviceConfig::BufferedTransferCompound(Default::default()))
@@ -203,6 +209,7 @@ macro_rules! device_config {
                     DeviceConfig::VectorUnitCell(p) => p.validate(prefix),
                     DeviceConfig::TransferCompound(p) => p.validate(prefix),
                     DeviceConfig::BufferedTransferCompound(p) => p.validate(prefix),
+                    DeviceConfig::ReferenceUnitCell(p) => p.validate(prefix),
                 }
             }
 
@@ -238,6 +245,7 @@ macro_rules! device_config {
                         self.compound()
                             .and_then(|c| c.transfer.unit_cell_devices[1].granularity())
                     }
+                    DeviceConfig::ReferenceUnitCell(p) => p.vector().granularity(),
                 }
             }
 
@@ -249,6 +257,7 @@ macro_rules! device_config {
                     DeviceConfig::Ideal(_) => 0,
                     DeviceConfig::VectorUnitCell(p) => p.devices.len(),
                     DeviceConfig::TransferCompound(_) | DeviceConfig::BufferedTransferCompound(_) => 2,
+                    DeviceConfig::ReferenceUnitCell(_) => 2,
                 }
             }
 

@@ -73,17 +73,15 @@ impl DeviceState {
             sub: 0,
         };
         let compound = config.compound();
-        let cell = match config {
-            DeviceConfig::Ideal(_) => Some(UnitCell::Ideal),
-            DeviceConfig::VectorUnitCell(p) => {
-                VectorCell::populate(p, shape)?.map(UnitCell::Vector)
-            }
+        let cell = match (config, config.vector_cell()) {
+            (DeviceConfig::Ideal(_), _) => Some(UnitCell::Ideal),
+            (_, Some(p)) => VectorCell::populate(&p, shape)?.map(UnitCell::Vector),
             _ if compound.is_some() => compound
                 .map(|c| TransferCell::populate(c, shape))
                 .transpose()?
                 .flatten()
                 .map(|c| UnitCell::Transfer(Box::new(c))),
-            single => DeviceLayer::populate(single, shape)?.map(UnitCell::Single),
+            (single, None) => DeviceLayer::populate(single, shape)?.map(UnitCell::Single),
         };
         let cell = cell.ok_or_else(|| {
             Error::invalid("device", "a unit cell holds single pulsed devices only")
@@ -274,10 +272,7 @@ impl DeviceState {
     pub(crate) fn fresh_counters(config: &DeviceConfig) -> DeviceCounters {
         DeviceCounters {
             programs: 0,
-            unit_cell_index: match config {
-                DeviceConfig::VectorUnitCell(p) => p.first_update_idx,
-                _ => 0,
-            },
+            unit_cell_index: config.vector_cell().map_or(0, |p| p.first_update_idx),
             resets: 0,
             transfer: config.compound().map(|_| TransferCounters::default()),
         }
@@ -291,13 +286,13 @@ impl DeviceState {
         counters: Option<DeviceCounters>,
     ) -> Result<Self> {
         let compound = config.compound();
-        let cell = match config {
-            DeviceConfig::Ideal(_) => UnitCell::Ideal,
-            DeviceConfig::VectorUnitCell(p) => {
+        let cell = match (config, config.vector_cell()) {
+            (DeviceConfig::Ideal(_), _) => UnitCell::Ideal,
+            (_, Some(p)) => {
                 let current = counters
                     .unwrap_or_else(|| Self::fresh_counters(config))
                     .unit_cell_index;
-                UnitCell::Vector(VectorCell::from_named(p, arrays, n, current)?)
+                UnitCell::Vector(VectorCell::from_named(&p, arrays, n, current)?)
             }
             _ if compound.is_some() => {
                 let saved = counters
@@ -310,7 +305,7 @@ impl DeviceState {
                         .ok_or_else(|| Error::State("not a transfer compound".into()))?,
                 ))
             }
-            single => UnitCell::Single(
+            (single, None) => UnitCell::Single(
                 DeviceLayer::from_named(single, arrays, n)?
                     .ok_or_else(|| Error::State("the device model has no pulsed devices".into()))?,
             ),

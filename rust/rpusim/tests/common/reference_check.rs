@@ -5,9 +5,9 @@ use super::{bits, tile_with_weights, uniform};
 use proptest::prelude::*;
 use rpusim::device::{
     BufferedTransferCompoundParameters, ExpStepParameters, IdealParameters, LinearStepParameters,
-    PiecewiseStepParameters, PowStepParameters, PulsedParameters, SoftBoundsParameters,
-    TransferCompoundParameters, TransferParameters, UpdatePolicy, VectorUnitCellParameters,
-    WriteNoiseParameters,
+    PiecewiseStepParameters, PowStepParameters, PulsedParameters, ReferenceUnitCellParameters,
+    SoftBoundsParameters, TransferCompoundParameters, TransferParameters, UpdatePolicy,
+    VectorUnitCellParameters, WriteNoiseParameters,
 };
 use rpusim::{
     reference, BoundManagement, DeviceConfig, IoParameters, MappingParameters, Matrix,
@@ -272,12 +272,35 @@ fn transfer_strategy() -> impl Strategy<Value = DeviceConfig> {
         )
 }
 
+/// A device with its reference: one device given (drawn twice) or two, aihwkit's weights
+/// `[1, -1]` or others, the device pulsed being 0 or 1.
+fn reference_cell_strategy() -> impl Strategy<Value = DeviceConfig> {
+    (
+        prop::collection::vec(pulsed_device_strategy(), 1..3),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(devices, weighted, second)| {
+            DeviceConfig::ReferenceUnitCell(ReferenceUnitCellParameters {
+                devices,
+                gamma: if weighted {
+                    vec![0.7, -1.3]
+                } else {
+                    vec![1.0, -1.0]
+                },
+                first_update_idx: u32::from(second),
+                ..ReferenceUnitCellParameters::default()
+            })
+        })
+}
+
 fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
     prop_oneof![
         1 => Just(DeviceConfig::Ideal(IdealParameters::default())),
         6 => pulsed_device_strategy(),
         3 => vector_strategy(),
         3 => transfer_strategy(),
+        1 => reference_cell_strategy(),
     ]
 }
 
