@@ -57,19 +57,17 @@ def test_sections_are_the_engines() -> None:
 
 def declared_device_models() -> dict[str, type[Device]]:
     """The device model dataclasses rpusim.devices declares, by class name: its Device classes
-    that no other class of the module derives from (not the bases Device, PulsedDevice, ...),
-    and the unit cells (ReferenceUnitCell derives from the model VectorUnitCell)."""
-    module = rpusim.devices.__name__
+    but the bases that are no model (a new base must be added here, so that a dataclass
+    without an engine model cannot hide as one)."""
+    module = rpusim.devices
+    bases = (module.Device, module.PulsedDevice, module.PulsedDeviceWithWriteNoise)
     return {
         cls.__name__: cls
-        for cls in vars(rpusim.devices).values()
+        for cls in vars(module).values()
         if isinstance(cls, type)
         and issubclass(cls, Device)
-        and cls.__module__ == module
-        and (
-            issubclass(cls, rpusim.devices.VectorUnitCell)
-            or not any(sub.__module__ == module for sub in cls.__subclasses__())
-        )
+        and cls.__module__ == module.__name__
+        and cls not in bases
     }
 
 

@@ -15,11 +15,19 @@ from rpusim import _native, devices
 HUGE = np.float32(1e20)
 
 
-def device_of(name: str, **changes: float) -> devices.Device:
+def compound_of(name: str, parts: list[devices.PulsedDevice]) -> devices.Device | None:
+    """The compound model ``name`` of the devices ``parts``; None for a single model."""
     device_type = getattr(devices, name)
-    if name in ("VectorUnitCell", "ReferenceUnitCell"):
-        return device_type(devices=[devices.ConstantStep(), devices.LinearStep()], **changes)
-    return device_type(**changes)  # type: ignore[no-any-return]
+    if issubclass(device_type, devices.VectorUnitCell):
+        return device_type(devices=parts)  # type: ignore[no-any-return]
+    if issubclass(device_type, devices.TransferCompound):
+        return device_type(unit_cell_devices=parts)  # type: ignore[no-any-return]
+    return None
+
+
+def device_of(name: str) -> devices.Device:
+    compound = compound_of(name, [devices.ConstantStep(), devices.LinearStep()])
+    return compound if compound is not None else getattr(devices, name)()
 
 
 def reloads(tile: rpusim.AnalogTile) -> None:
@@ -52,11 +60,9 @@ def test_huge_updates_keep_every_state_loadable(name: str, pulse_type: str) -> N
     "name", [n for n in _native.DEVICE_TYPES if n not in ("IdealDevice", "ConstantStep")]
 )
 def test_huge_write_noise_keeps_the_weights_finite(name: str) -> None:
-    if name in ("VectorUnitCell", "ReferenceUnitCell"):
-        noisy = devices.LinearStep(write_noise_std=3e38, dw_min=1.0)
-        device: devices.Device = getattr(devices, name)(devices=[noisy, noisy])
-    else:
-        device = device_of(name, write_noise_std=3e38, dw_min=1.0)
+    noisy = devices.LinearStep(write_noise_std=3e38, dw_min=1.0)
+    compound = compound_of(name, [noisy, noisy])
+    device = compound or getattr(devices, name)(write_noise_std=3e38, dw_min=1.0)
     tile = rpusim.AnalogTile(8, 8, rpusim.RPUConfig(device=device), seed=2)
     tile.set_weights(np.full((8, 8), 0.3, np.float32))
     tile.update(np.ones((4, 8), np.float32), np.ones((4, 8), np.float32), 0.5)

@@ -23,7 +23,10 @@ Every pulsed device of a tile draws its own bounds and step sizes once, when the
 - PiecewiseStep: ``dw_up * f_up(w) * s``, ``dw_down * f_down(w) * s``;
 
 after which the weight is clipped to ``[b_min, b_max]``. :class:`IdealDevice` takes the exact
-float update instead, and :class:`VectorUnitCell` puts several devices at every cross-point.
+float update instead, :class:`VectorUnitCell` puts several devices at every cross-point
+(:class:`ReferenceUnitCell`: a device and its reference), and :class:`TransferCompound` and
+:class:`BufferedTransferCompound` (Tiki-Taka v1 and v2) a fast array whose updates are
+transferred onto a slow one.
 
 All weights and steps are in the tile's weight units: the unit in which ``tile.get_weights()``
 reports the conductances, where the default bounds are about +-0.6.
@@ -42,16 +45,20 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rpusim import _native
 from rpusim._native import DEVICE_TYPES as ENGINE_DEVICE_TYPES
 from rpusim._parts import ConfigPart, PatchSink, engine_defaults, plain
 
+if TYPE_CHECKING:
+    from rpusim.config import IOParameters, UpdateParameters
+
 __all__ = [
     "DEVICE_TYPES",
+    "BufferedTransferCompound",
     "ConstantStep",
     "ConstantStepDevice",
     "Device",
@@ -69,6 +76,7 @@ __all__ = [
     "ReferenceUnitCell",
     "SoftBounds",
     "SoftBoundsDevice",
+    "TransferCompound",
     "VectorUnitCell",
     "VectorUnitCellUpdatePolicy",
     "device_from_document",
@@ -88,6 +96,8 @@ _POW_STEP = _engine("PowStep")
 _PIECEWISE_STEP = _engine("PiecewiseStep")
 _VECTOR_UNIT_CELL = _engine("VectorUnitCell")
 _REFERENCE_UNIT_CELL = _engine("ReferenceUnitCell")
+_TRANSFER_COMPOUND = _engine("TransferCompound")
+_BUFFERED_TRANSFER_COMPOUND = _engine("BufferedTransferCompound")
 
 
 @dataclass
@@ -103,6 +113,12 @@ class Device(ConfigPart):
         """The engine's JSON object of this device: ``{"type": class name, field: value, ...}``
         (not checked: :meth:`validate` checks)."""
         return {"type": type(self).__name__, **super().to_document()}
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> Device:
+        """The device of the fields of its JSON object (the ``"type"`` tag removed; the parts
+        of a compound still JSON data)."""
+        return cls(**values)
 
     def _checked_document(self) -> dict[str, Any]:
         document = self.to_document()
@@ -457,10 +473,46 @@ class VectorUnitCellUpdatePolicy(str, enum.Enum):
     """One device per update call, drawn uniformly."""
 
 
-def _default_unit_cell_devices(defaults: dict[str, Any] = _VECTOR_UNIT_CELL) -> list[PulsedDevice]:
-    """The engine's default devices of a unit cell (of the cell whose defaults are
-    ``defaults``)."""
-    return cast("list[PulsedDevice]", [_device_of(d) for d in defaults["devices"]])
+def _default_unit_cell_devices(
+    defaults: dict[str, Any] = _VECTOR_UNIT_CELL, name: str = "devices"
+) -> list[PulsedDevice]:
+    """The engine's default devices of a compound (of the one whose defaults are
+    ``defaults``, its field ``name``)."""
+    return cast("list[PulsedDevice]", [_device_of(d) for d in defaults[name]])
+
+
+def _pulsed_devices(owner: str, name: str, value: object) -> list[PulsedDevice]:
+    """The devices of a compound (field ``owner.name``), each checked to be a single pulsed
+    model of this module (TypeError naming it)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{owner}.{name} must be a list of devices, got {type(value).__name__}")
+    devices = list(value)
+    for k, device in enumerate(devices):
+        if not isinstance(device, PulsedDevice) or DEVICE_TYPES.get(
+            type(device).__name__
+        ) is not type(device):
+            known = ", ".join(
+                model for model, cls in DEVICE_TYPES.items() if issubclass(cls, PulsedDevice)
+            )
+            raise TypeError(
+                f"{owner}.{name}[{k}] must be a pulsed device model ({known}), "
+                f"got {type(device).__name__}"
+            )
+        device._convert_fields()
+    return devices
+
+
+def _bind_devices(devices: list[PulsedDevice], name: str, sink: PatchSink) -> None:
+    """Binds the devices of a compound's field ``name``: a change of one device changes the
+    compound's list of devices (a merge patch replaces a list whole)."""
+    for k, device in enumerate(devices):
+
+        def patch_device(change: dict[str, Any], k: int = k) -> None:
+            documents = [plain(d) for d in devices]
+            documents[k] = {**devices[k].to_document(), **change}
+            sink({name: documents})
+
+        device._bind(patch_device)
 
 
 @dataclass(init=False)
@@ -544,39 +596,19 @@ class VectorUnitCell(Device):
 
     @classmethod
     def _convert(cls, name: str, value: object, owner: str) -> object:
-        if name != "devices":
-            return super()._convert(name, value, owner)
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            raise TypeError(
-                f"{owner}.devices must be a list of devices, got {type(value).__name__}"
-            )
-        devices = list(value)
-        for k, device in enumerate(devices):
-            if not isinstance(device, PulsedDevice) or DEVICE_TYPES.get(
-                type(device).__name__
-            ) is not type(device):
-                known = ", ".join(
-                    name for name, cls in DEVICE_TYPES.items() if issubclass(cls, PulsedDevice)
-                )
-                raise TypeError(
-                    f"{owner}.devices[{k}] must be a pulsed device model ({known}), "
-                    f"got {type(device).__name__}"
-                )
-            device._convert_fields()
-        return devices
+        if name == "devices":
+            return _pulsed_devices(owner, name, value)
+        return super()._convert(name, value, owner)
 
     def _bind(self, sink: PatchSink) -> None:
         super()._bind(sink)
-        # A device of the cell changes the cell's list of devices (a merge patch replaces a
-        # list whole).
-        for k, device in enumerate(self.devices):
+        _bind_devices(self.devices, "devices", sink)
 
-            def patch_device(change: dict[str, Any], k: int = k) -> None:
-                documents = [plain(d) for d in self.devices]
-                documents[k] = {**self.devices[k].to_document(), **change}
-                sink({"devices": documents})
-
-            device._bind(patch_device)
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> Device:
+        if "devices" in values:
+            values["devices"] = [_device_of(d) for d in values["devices"]]
+        return cls(**values)
 
     @property
     def gammas(self) -> list[float]:
@@ -650,6 +682,173 @@ class ReferenceUnitCell(VectorUnitCell):
         return list(self.gamma) if self.gamma else [0.5, 0.5]
 
 
+def _periphery_types() -> dict[str, type[ConfigPart]]:
+    """The dataclasses of a transfer compound's periphery fields. rpusim.config imports this
+    module, so they are looked up when a compound is built, not when this module loads."""
+    from rpusim.config import IOParameters, UpdateParameters
+
+    return {"transfer_forward": IOParameters, "transfer_update": UpdateParameters}
+
+
+def _periphery_default(
+    name: str, defaults: dict[str, Any] = _TRANSFER_COMPOUND
+) -> Callable[[], Any]:
+    """The default of the periphery field ``name``: the engine's, as its dataclass."""
+    return lambda: _periphery_types()[name](**defaults[name])
+
+
+@dataclass
+class TransferCompound(Device):
+    """Tiki-Taka (aihwkit's ``TransferCompound``, TTv1; docs/model_notes.md): two arrays per
+    cross-point, a fast one ``A`` that takes the gradient updates and a slow one ``C`` that
+    the network mostly reads, the weight being ``gamma_A A + gamma_C C``.
+
+    Every ``transfer_every`` batches (or samples) the next ``n_reads_per_transfer`` columns of
+    ``A`` are read by a forward pass through ``transfer_forward`` (a read with a one-hot input,
+    without noise or bound management) and written onto ``C`` by a pulsed update through
+    ``transfer_update``, with learning rate ``transfer_lr`` (times the update's ``lr`` with
+    ``scale_transfer_lr``). Programming the weights sets ``A = 0`` and ``C = w / gamma_C``.
+    The names and defaults are aihwkit 1.1's; ``with_reset_prob > 0`` and
+    ``random_selection`` are not supported (the engine refuses them by name).
+    """
+
+    unit_cell_devices: list[PulsedDevice] = field(
+        default_factory=lambda: _default_unit_cell_devices(_TRANSFER_COMPOUND, "unit_cell_devices")
+    )
+    """The fast device ``A`` and the slow device ``C``, in this order: two single pulsed
+    models. Default two ``ConstantStep()`` (aihwkit's default, an empty list, cannot make a
+    tile)."""
+
+    gamma: float = _TRANSFER_COMPOUND["gamma"]
+    """The weight of ``A`` in the cross-point's weight, ``[gamma, 1]`` unless ``gamma_vec`` is
+    given. Default 0: the network reads ``C`` alone."""
+
+    gamma_vec: list[float] = field(default_factory=lambda: list(_TRANSFER_COMPOUND["gamma_vec"]))
+    """The weights ``[gamma_A, gamma_C]``; empty means ``[gamma, 1]``; ``gamma_C`` must not
+    be 0. Default empty."""
+
+    transfer_every: float = _TRANSFER_COMPOUND["transfer_every"]
+    """A transfer every ``transfer_every`` batches (``units_in_mbatch``) or samples; 0: no
+    transfer. Default 1."""
+
+    units_in_mbatch: bool = _TRANSFER_COMPOUND["units_in_mbatch"]
+    """``transfer_every`` counts batches (a period of ``ceil(transfer_every * batch size)``
+    samples); otherwise samples. Default True."""
+
+    n_reads_per_transfer: int = _TRANSFER_COMPOUND["n_reads_per_transfer"]
+    """Columns (or rows) read and written per transfer, consecutive, wrapping at the last.
+    Default 1."""
+
+    transfer_columns: bool = _TRANSFER_COMPOUND["transfer_columns"]
+    """Transfer columns (a forward read of ``A``); otherwise rows (a backward read). Default
+    True."""
+
+    with_reset_prob: float = _TRANSFER_COMPOUND["with_reset_prob"]
+    """Probability of resetting the columns of ``A`` after a read. Default 0, the only value
+    supported."""
+
+    random_selection: bool = _TRANSFER_COMPOUND["random_selection"]
+    """Start each transfer at a random column. Default False, the only value supported."""
+
+    fast_lr: float = _TRANSFER_COMPOUND["fast_lr"]
+    """The learning rate of the gradient updates of ``A``, as it is (not times the update's
+    ``lr``, as in aihwkit 1.1); 0 means the update's ``lr``. Default 1."""
+
+    transfer_lr: float = _TRANSFER_COMPOUND["transfer_lr"]
+    """The learning rate of the transfer onto ``C``; >= 0. Default 1."""
+
+    scale_transfer_lr: bool = _TRANSFER_COMPOUND["scale_transfer_lr"]
+    """Multiply ``transfer_lr`` by the update's learning rate. Default True."""
+
+    transfer_forward: IOParameters = field(default_factory=_periphery_default("transfer_forward"))
+    """The periphery of the read of ``A`` (its noise and bound management are not used).
+    Default ``IOParameters()``."""
+
+    transfer_update: UpdateParameters = field(default_factory=_periphery_default("transfer_update"))
+    """The pulsed update of the transfer onto ``C``. Default ``UpdateParameters()``
+    (``desired_bl = 31``, update management and UBLM on)."""
+
+    _periphery: ClassVar[tuple[str, ...]] = ("transfer_forward", "transfer_update")
+
+    @classmethod
+    def _convert(cls, name: str, value: object, owner: str) -> object:
+        if name == "unit_cell_devices":
+            return _pulsed_devices(owner, name, value)
+        if name not in cls._periphery:
+            return super()._convert(name, value, owner)
+        part_type = _periphery_types()[name]
+        if not isinstance(value, part_type):
+            raise TypeError(
+                f"{owner}.{name} must be {part_type.__name__}, got {type(value).__name__}"
+            )
+        value._convert_fields()
+        return value
+
+    def _bind(self, sink: PatchSink) -> None:
+        super()._bind(sink)
+        _bind_devices(self.unit_cell_devices, "unit_cell_devices", sink)
+        for name in self._periphery:
+
+            def patch_part(change: dict[str, Any], name: str = name) -> None:
+                sink({name: change})
+
+            getattr(self, name)._bind(patch_part)
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> Device:
+        if "unit_cell_devices" in values:
+            values["unit_cell_devices"] = [_device_of(d) for d in values["unit_cell_devices"]]
+        parts = _periphery_types()
+        for name in cls._periphery:
+            if name in values:
+                values[name] = parts[name](**values[name])
+        return cls(**values)
+
+    @property
+    def gammas(self) -> list[float]:
+        """``[gamma_A, gamma_C]``: :attr:`gamma_vec`, or ``[gamma, 1]`` when it is empty."""
+        return list(self.gamma_vec) if self.gamma_vec else [self.gamma, 1.0]
+
+
+@dataclass
+class BufferedTransferCompound(TransferCompound):
+    """Tiki-Taka v2 (aihwkit's ``BufferedTransferCompound``): as :class:`TransferCompound`,
+    but the column read from ``A`` accumulates in a digital buffer ``H`` (times
+    ``transfer_lr``), and only whole thresholds of ``H`` are written onto ``C``: where
+    ``|H| >= thres_scale`` pulses of ``C``, ``C`` takes that many pulses (``step`` times its
+    granularity each); where it wrote, ``H`` then keeps ``momentum`` times its value
+    (``forget_buffer``) or loses ``1 - momentum`` times what was written.
+    """
+
+    unit_cell_devices: list[PulsedDevice] = field(
+        default_factory=lambda: _default_unit_cell_devices(
+            _BUFFERED_TRANSFER_COMPOUND, "unit_cell_devices"
+        )
+    )
+    """The fast device ``A`` and the slow device ``C``, in this order: two single pulsed
+    models. Default two ``ConstantStep()``."""
+
+    transfer_update: UpdateParameters = field(
+        default_factory=_periphery_default("transfer_update", _BUFFERED_TRANSFER_COMPOUND)
+    )
+    """The pulsed update of the buffer onto ``C``. Default ``desired_bl = 1``, update
+    management and UBLM off: one pulse per threshold crossed."""
+
+    thres_scale: float = _BUFFERED_TRANSFER_COMPOUND["thres_scale"]
+    """The threshold of the buffer, in pulses of ``C`` (``thres_scale`` times its
+    granularity); > 0. Default 1."""
+
+    step: float = _BUFFERED_TRANSFER_COMPOUND["step"]
+    """The weight change of one write onto ``C``, in its granularity; > 0. Default 1."""
+
+    momentum: float = _BUFFERED_TRANSFER_COMPOUND["momentum"]
+    """The fraction of what was written that stays in the buffer, in [0, 1]. Default 0.1."""
+
+    forget_buffer: bool = _BUFFERED_TRANSFER_COMPOUND["forget_buffer"]
+    """After a write the buffer keeps ``momentum`` times its value; otherwise ``1 - momentum``
+    times what was written is subtracted from it. Default True."""
+
+
 def _engine_device_types() -> dict[str, type[Device]]:
     """The engine's device models by their JSON tag (:data:`rpusim._native.DEVICE_TYPES`, in
     the engine's order), each the dataclass of this module of the same name."""
@@ -693,7 +892,4 @@ def device_from_document(value: object, where: str = "device") -> Device:
 def _device_of(document: dict[str, Any]) -> Device:
     """The device of an engine JSON object with a known type tag (missing fields: defaults)."""
     values = dict(document)
-    device_type = DEVICE_TYPES[values.pop("type")]
-    if issubclass(device_type, VectorUnitCell) and "devices" in values:
-        values["devices"] = [_device_of(d) for d in values["devices"]]
-    return device_type(**values)
+    return DEVICE_TYPES[values.pop("type")]._from_values(values)
