@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import pickle
+import struct
+import zlib
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 import rpusim
 from helpers import uniform
-from rpusim import AnalogTile, IOParameters, RPUConfig, UpdateParameters
+from rpusim import AnalogTile, IOParameters, RPUConfig, StateError, UpdateParameters
 
 
 def trained_tile(rng: np.random.Generator) -> AnalogTile:
@@ -132,3 +135,28 @@ def test_every_corruption_is_detected(rng: np.random.Generator) -> None:
             AnalogTile.from_bytes(bytes(corrupt))
     with pytest.raises(ValueError, match="state"):
         AnalogTile.from_bytes(b"")
+
+
+def forged(state: bytes, edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """`state` with its JSON header edited by `edit` and its checksum made right again (the
+    layout of rust/rpusim/src/state.rs: magic, version, header length, header, arrays, CRC-32)."""
+    (header_len,) = struct.unpack_from("<I", state, 12)
+    header = json.loads(state[16 : 16 + header_len])
+    edit(header)
+    text = json.dumps(header).encode()
+    body = state[:12] + struct.pack("<I", len(text)) + text + state[16 + header_len : -4]
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_a_forged_state_with_a_valid_checksum_is_refused_naming_the_field(
+    rng: np.random.Generator,
+) -> None:
+    tile = trained_tile(rng)
+    state = tile.to_bytes()
+    assert AnalogTile.from_bytes(forged(state, lambda h: None)).to_bytes() == state
+
+    def running_average_beyond_float32(header: dict[str, Any]) -> None:
+        header["nm_running"][0] = 1e39
+
+    with pytest.raises(StateError, match=r"nm_running\[0\]"):
+        AnalogTile.from_bytes(forged(state, running_average_beyond_float32))

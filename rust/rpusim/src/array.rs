@@ -21,7 +21,7 @@ use crate::matrix::Matrix;
 use crate::memory::{check_fits, with_estimate};
 use crate::mvm::product_ns;
 use crate::threads::for_each_pair_asking;
-use crate::tile::{check_lr, check_sizes, wrapped_columns, Counters, Tile};
+use crate::tile::{check_lr, check_sizes, wrapped_columns, Call, Counters, Tile};
 use crate::workspace::buffers_are_not_state;
 
 /// The sizes of the parts that split `size` into pieces of at most `max` (0: no limit), as
@@ -172,6 +172,12 @@ impl TileArray {
                 tiles.len(),
                 out_sizes.len(),
                 in_sizes.len()
+            )));
+        }
+        let pulses: u128 = tiles.iter().map(|t| u128::from(t.pulses())).sum();
+        if pulses > u128::from(u64::MAX) {
+            return Err(Error::State(format!(
+                "pulses: the tiles' counts sum to {pulses}, past the largest count 2^64 - 1"
             )));
         }
         for (k, tile) in tiles.iter().enumerate() {
@@ -384,7 +390,28 @@ impl TileArray {
 
     /// One pulse in direction `up` to every device of every tile ([`Tile::pulse`]).
     pub fn pulse(&mut self, up: bool) -> Result<()> {
+        self.check_countable(Call::Pulse)?;
         self.tiles.iter_mut().try_for_each(|t| t.pulse(up))
+    }
+
+    /// `Ok` when every tile can count `call` ([`Tile::check_countable`]) and the grid's pulse
+    /// count, the sum of its tiles', cannot pass the largest u64: checked before any tile
+    /// runs, so that a refused call changes none of them.
+    fn check_countable(&self, call: Call) -> Result<()> {
+        for tile in &self.tiles {
+            tile.check_countable(call)?;
+        }
+        let most: u128 = (self.tiles.iter())
+            .map(|t| u128::from(t.pulses()) + t.most_pulses(call))
+            .sum();
+        if most > u128::from(u64::MAX) {
+            return Err(Error::State(format!(
+                "pulses: {} applied so far on the grid's tiles; this call may take the count \
+                 to {most}, past the largest count 2^64 - 1",
+                self.pulses()
+            )));
+        }
+        Ok(())
     }
 
     /// Resets `count` consecutive columns of the matrix from `start` on, wrapping past the
@@ -474,6 +501,7 @@ impl TileArray {
         } else {
             x.expect("x", None, self.in_size, "in_size")?;
             Self::check_output(y, n, self.out_size)?;
+            self.check_countable(Call::Forward)?;
             let x = x.data();
             gather(x, n, self.in_size, &self.in_cols, &mut self.scratch.inputs);
             let p = self.in_cols.len();
@@ -602,6 +630,7 @@ impl TileArray {
         if let [tile] = self.tiles.as_mut_slice() {
             return tile.backward_into(Matrix::new(&self.scratch.errors[0], n, self.out_size)?, z);
         }
+        self.check_countable(Call::Backward)?;
         let (errors, work) = (&self.scratch.errors, self.work(n));
         run(
             &mut self.tiles,
@@ -655,6 +684,7 @@ impl TileArray {
         x.expect("x", None, self.in_size, "in_size")?;
         d.expect("d", Some(x.rows()), self.out_size, "out_size")?;
         check_lr(lr)?;
+        self.check_countable(Call::Update(x.rows()))?;
         let (n, x, d) = (x.rows(), x.data(), d.data());
         gather(x, n, self.in_size, &self.in_cols, &mut self.scratch.inputs);
         gather(

@@ -39,6 +39,18 @@ pub fn saturate(v: f32) -> f32 {
     v.clamp(-f32::MAX, f32::MAX)
 }
 
+/// `count + 1`, or an error naming the counter `name` when `count` is the largest u64: a
+/// call counter places the random streams of its call, and one that wrapped to 0 would draw
+/// the numbers of the first call again.
+pub(crate) fn next_count(count: u64, name: &str) -> Result<u64> {
+    count.checked_add(1).ok_or_else(|| {
+        Error::State(format!(
+            "{name}: at {count}, the largest count: this call cannot be counted (make a new \
+             tile from the weights)"
+        ))
+    })
+}
+
 /// The index of the first NaN or infinity in `v`, if there is one.
 #[inline]
 pub fn first_non_finite(v: &[f32]) -> Option<usize> {

@@ -23,7 +23,7 @@ use crate::config::TileConfig;
 use crate::device::{DeviceCounters, DeviceState, NamedArrays};
 use crate::error::{Error, Result};
 use crate::numeric::first_non_finite;
-use crate::tile::{Counters, Tile};
+use crate::tile::{Counters, Tile, MAX_DEVICES};
 
 const MAGIC: &[u8; 8] = b"RPUSIM\0T";
 const ARRAY_MAGIC: &[u8; 8] = b"RPUSIM\0A";
@@ -47,6 +47,58 @@ struct Header {
     /// Programming counter and unit-cell index; absent while both are at their start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     device_counters: Option<DeviceCounters>,
+}
+
+impl Header {
+    /// The number of cross-points, `out_size x in_size`, checked before anything is
+    /// allocated: at least one, at most [`MAX_DEVICES`], and no more weights than the
+    /// `remaining` bytes of the state can hold.
+    fn devices(&self, remaining: usize) -> Result<usize> {
+        let (out, inp) = (self.out_size, self.in_size);
+        let n = out.checked_mul(inp).unwrap_or(usize::MAX);
+        let reason = if n == 0 {
+            "no weights"
+        } else if n > MAX_DEVICES {
+            "more than a tile's 2^30 devices"
+        } else if n.saturating_mul(4) > remaining {
+            "more weights than the state holds"
+        } else {
+            return Ok(n);
+        };
+        Err(Error::State(format!(
+            "header: out_size x in_size = {out} x {inp}: {reason}"
+        )))
+    }
+
+    /// `Ok` when the running averages of noise management are finite and `>= 0`, as averages
+    /// of the abs-max of finite inputs are (0 after all-zero inputs).
+    fn check_running_averages(&self) -> Result<()> {
+        for (slot, average) in self.nm_running.iter().enumerate() {
+            if let Some(a) = average.filter(|a| !(a.is_finite() && *a >= 0.0)) {
+                return Err(Error::State(format!(
+                    "header: nm_running[{slot}] must be finite and >= 0, got {a}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `Ok` when the devices that count their pulses count no more than the tile applied
+    /// (every pulse counted is one of the tile's): then no count can wrap before the tile's
+    /// own count does, which the update refuses.
+    fn check_pulse_counts(&self, devices: &DeviceState) -> Result<()> {
+        let counted: u128 = (devices.pulse_counts().unwrap_or_default().iter())
+            .map(|&c| u128::from(c))
+            .sum();
+        if counted > u128::from(self.pulses) {
+            return Err(Error::State(format!(
+                "pulse_counts: the devices count {counted} pulses, more than the {} the tile \
+                 applied (header: pulses)",
+                self.pulses
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Tile {
@@ -108,7 +160,7 @@ impl Tile {
         let (mut r, version) = Reader::open(bytes, MAGIC)?;
         let body = r.bytes;
         let header_len = r.u32()? as usize;
-        let mut header: serde_json::Value = serde_json::from_slice(r.take(header_len)?)
+        let mut header: serde_json::Value = serde_json::from_slice(r.header(header_len)?)
             .map_err(|e| Error::State(format!("header: {e}")))?;
         if version == 1 {
             if let Some(mapping) = header
@@ -123,11 +175,8 @@ impl Tile {
         let header: Header =
             serde_json::from_value(header).map_err(|e| Error::State(format!("header: {e}")))?;
         header.config.validate()?;
-        let n = header
-            .out_size
-            .checked_mul(header.in_size)
-            .filter(|&n| n > 0)
-            .ok_or_else(|| Error::State("bad tile sizes".into()))?;
+        let n = header.devices(r.remaining())?;
+        header.check_running_averages()?;
         let count = r.u32()?;
         let mut arrays = NamedArrays::default();
         for _ in 0..count {
@@ -181,6 +230,8 @@ impl Tile {
             n,
             header.device_counters,
         )?;
+        devices.check_weights(&weights)?;
+        header.check_pulse_counts(&devices)?;
         let leftover = (arrays.entries.iter().map(|(name, _)| name))
             .chain(arrays.counts.iter().map(|(name, _)| name))
             .next();
@@ -259,7 +310,7 @@ impl TileArray {
         let (mut r, _) = Reader::open(bytes, ARRAY_MAGIC)?;
         let body = r.bytes;
         let header_len = r.u32()? as usize;
-        let header: ArrayHeader = serde_json::from_slice(r.take(header_len)?)
+        let header: ArrayHeader = serde_json::from_slice(r.header(header_len)?)
             .map_err(|e| Error::State(format!("header: {e}")))?;
         let count = r.u32()?;
         let mut tiles = Vec::new();
@@ -299,6 +350,22 @@ impl<'a> Reader<'a> {
         };
         let version = r.version()?;
         Ok((r, version))
+    }
+
+    /// The bytes not yet read.
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    /// The `n` bytes of a header, `n` as its length field says.
+    fn header(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(Error::State(format!(
+                "header length {n} exceeds the {} bytes that follow",
+                self.remaining()
+            )));
+        }
+        self.take(n)
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {

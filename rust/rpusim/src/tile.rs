@@ -13,7 +13,7 @@ use crate::io::Direction;
 use crate::mapping::{scale_batch, scale_weights};
 use crate::matrix::Matrix;
 use crate::memory::{check_fits, with_estimate};
-use crate::numeric::check_finite;
+use crate::numeric::{check_finite, next_count};
 use crate::transfer;
 use crate::update::UpdateCall;
 use crate::workspace::{UpdateErrors, Workspace};
@@ -274,9 +274,9 @@ impl Tile {
         let scales = self.config.mapping.scales(w.data(), self.out_size);
         let mut analog = w.data().to_vec();
         scale_weights(&mut analog, &scales, f32::div);
-        self.out_scales = scales;
         self.devices
-            .program(&mut self.weights, &analog, self.in_size, self.seed);
+            .program(&mut self.weights, &analog, self.in_size, self.seed)?;
+        self.out_scales = scales;
         Ok(())
     }
 
@@ -284,8 +284,7 @@ impl Tile {
     pub fn program_weights(&mut self, w: Matrix) -> Result<()> {
         self.check_weights(w)?;
         self.devices
-            .program(&mut self.weights, w.data(), self.in_size, self.seed);
-        Ok(())
+            .program(&mut self.weights, w.data(), self.in_size, self.seed)
     }
 
     /// Maps the current effective weights anew (with the configured `weight_scaling_omega`)
@@ -454,6 +453,16 @@ impl Tile {
         learn: bool,
         y: &mut [f32],
     ) -> Result<()> {
+        self.check_countable(match direction {
+            Direction::Forward => Call::Forward,
+            Direction::Backward => Call::Backward,
+        })?;
+        let first_sample = self.batch_shard.checked_mul(n as u64).ok_or_else(|| {
+            Error::invalid(
+                "batch_shard",
+                format!("{} times {n} samples is beyond 2^64", self.batch_shard),
+            )
+        })?;
         let (io, slot, call) = match direction {
             Direction::Forward => (&self.config.forward, 0, &mut self.counters.forward),
             Direction::Backward => (&self.config.backward, 1, &mut self.counters.backward),
@@ -465,7 +474,7 @@ impl Tile {
             n,
             seed: self.seed,
             call: *call,
-            first_sample: self.batch_shard * n as u64,
+            first_sample,
             learn,
         };
         let array = array_of!(self);
@@ -505,6 +514,7 @@ impl Tile {
         interrupt: &Interrupt<'_>,
     ) -> Result<()> {
         self.check_update(x, d, lr)?;
+        self.check_countable(Call::Update(x.rows()))?;
         let mut scaled = std::mem::take(&mut self.workspace.errors);
         let (d, lr) = self.update_input(d.data(), lr, &mut scaled)?;
         let call = UpdateCall {
@@ -565,8 +575,7 @@ impl Tile {
         }
         check_finite("reset_prob", prob, true)?;
         self.devices
-            .reset_columns(&mut self.weights, self.in_size, columns, prob, self.seed);
-        Ok(())
+            .reset_columns(&mut self.weights, self.in_size, columns, prob, self.seed)
     }
 
     /// The pulse counters of the devices that count them (`count_pulses`): for each such
@@ -581,6 +590,7 @@ impl Tile {
         if let UnitCell::Ideal = self.devices.cell {
             return Err(Error::invalid("device", "the ideal device takes no pulses"));
         }
+        self.check_countable(Call::Pulse)?;
         self.pulses += match &mut self.devices.cell {
             UnitCell::Transfer(cell) => {
                 let sizes = (self.out_size, self.in_size);
@@ -592,6 +602,41 @@ impl Tile {
         Ok(())
     }
 
+    /// `Ok` when `call` can be counted: its call counter can advance (a counter at the largest
+    /// u64 would wrap to 0 and draw the random numbers of the first call again), and the
+    /// pulses it may apply cannot take the pulse count past the largest u64. Checked before a
+    /// call changes anything; a refused call is an [`Error::State`] naming the counter.
+    pub(crate) fn check_countable(&self, call: Call) -> Result<()> {
+        let (count, name) = match call {
+            Call::Forward => (self.counters.forward, "counters.forward"),
+            Call::Backward => (self.counters.backward, "counters.backward"),
+            Call::Update(_) | Call::Pulse => (self.counters.update, "counters.update"),
+        };
+        next_count(count, name)?;
+        let most = self.most_pulses(call);
+        if u128::from(self.pulses) + most > u128::from(u64::MAX) {
+            return Err(Error::State(format!(
+                "pulses: {} applied so far; this call may apply {most} more, past the largest \
+                 count 2^64 - 1 (make a new tile from the weights)",
+                self.pulses
+            )));
+        }
+        Ok(())
+    }
+
+    /// The most pulses `call` can apply: every device of every cross-point, `desired_bl`
+    /// pulses per sample of an update (the longest train; an implicit pulse count is at most
+    /// the train length), one for a characterisation pulse.
+    pub(crate) fn most_pulses(&self, call: Call) -> u128 {
+        let devices = (self.out_size * self.in_size) as u128
+            * self.config.device.devices_per_cross_point() as u128;
+        match call {
+            Call::Forward | Call::Backward => 0,
+            Call::Update(n) => devices * n as u128 * u128::from(self.config.update.desired_bl),
+            Call::Pulse => devices,
+        }
+    }
+
     /// Checks the arguments of an update: `x` is `n x in_size`, `d` `n x out_size`, both
     /// finite, and `lr` finite and >= 0.
     pub(crate) fn check_update(&self, x: Matrix, d: Matrix, lr: f32) -> Result<()> {
@@ -599,6 +644,19 @@ impl Tile {
         d.expect("d", Some(x.rows()), self.out_size, "out_size")?;
         check_lr(lr)
     }
+}
+
+/// A call that advances a counter, for [`Tile::check_countable`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Call {
+    /// A forward pass.
+    Forward,
+    /// A backward pass.
+    Backward,
+    /// An update of this many samples.
+    Update(usize),
+    /// A characterisation pulse ([`Tile::pulse`]).
+    Pulse,
 }
 
 /// Which of `in_size` columns `count` consecutive columns from `start` on cover, wrapping past

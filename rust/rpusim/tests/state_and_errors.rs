@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::forge::crc32;
 use common::{bits, tile_with_weights, uniform};
 use rpusim::{Error, Matrix, Tile, TileConfig};
 
@@ -62,22 +63,6 @@ fn corrupt_state_is_rejected() {
     future.extend_from_slice(&crc.to_le_bytes());
     let err = Tile::from_bytes(&future).unwrap_err().to_string();
     assert!(err.contains("version 99"), "{err}");
-}
-
-/// CRC-32 (IEEE), bit by bit: the tests do not share the engine's implementation.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }
 
 #[test]

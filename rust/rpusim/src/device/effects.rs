@@ -21,7 +21,7 @@
 use super::layer::DeviceLayer;
 use super::named::NamedArrays;
 use super::pulsed::{draw_per_device, DeviceArrays, PulsedParameters, Shape};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rng::{bernoulli_threshold, Op, Purpose, Stream};
 use crate::threads::sum_chunks;
 
@@ -131,18 +131,13 @@ impl Effects {
     ) -> Result<Self> {
         let mut effects = Self::undrawn(p, n);
         if p.diffusion > 0.0 {
-            let rates = arrays.take("diffusion_rates", n)?;
-            if rates.iter().any(|&r| r < 0.0) {
-                return Err(Error::State("negative diffusion rates".into()));
-            }
-            effects.diffusion_rates = Some(rates);
+            effects.diffusion_rates =
+                Some(arrays.take_within("diffusion_rates", n, |r| r >= 0.0, ">= 0")?);
         }
         if p.lifetime > 0.0 {
-            let scales = arrays.take("decay_scales", n)?;
-            if scales.iter().any(|&s| !(0.0..=1.0).contains(&s)) {
-                return Err(Error::State("decay scales outside [0, 1]".into()));
-            }
-            effects.decay_scales = Some(scales);
+            let unit = |s: f32| (0.0..=1.0).contains(&s);
+            effects.decay_scales =
+                Some(arrays.take_within("decay_scales", n, unit, "in [0, 1]")?);
         }
         if has_reset_bias(p) {
             effects.reset_bias = Some(arrays.take("reset_bias", n)?);

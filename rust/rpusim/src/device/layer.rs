@@ -12,7 +12,7 @@ use super::model::DeviceModel;
 use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
 use crate::alloc::zeros;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::numeric::saturate;
 use crate::rng::Stream;
 
@@ -129,7 +129,28 @@ impl DeviceLayer {
         if layer.persistent.is_some() {
             layer.persistent = Some(arrays.take("persistent", n)?);
         }
-        layer.model.arrays().check()?;
         Ok(Some(layer))
+    }
+
+    /// `Ok` when the weights the pulses act on lie within their devices' bounds, as every
+    /// write of the engine leaves them (each pulse, programming, diffusion, decay and reset
+    /// clips): the persistent weights with write noise (the weights `read` then carry the
+    /// noise, unbounded), else `read`. An error names the array, `{prefix}weights` or
+    /// `{prefix}persistent` (a forged state).
+    pub(crate) fn check_within_bounds(&self, read: &[f32], prefix: &str) -> Result<()> {
+        let (name, stored) = match &self.persistent {
+            Some(p) => ("persistent", p.as_slice()),
+            None => ("weights", read),
+        };
+        let a = self.model.arrays();
+        let outside =
+            (stored.iter().enumerate()).find(|&(k, &w)| !(a.b_min[k] <= w && w <= a.b_max[k]));
+        match outside {
+            None => Ok(()),
+            Some((k, w)) => Err(Error::State(format!(
+                "{prefix}{name}: device {k} holds {w}, outside its bounds [{}, {}]",
+                a.b_min[k], a.b_max[k]
+            ))),
+        }
     }
 }

@@ -32,6 +32,26 @@ impl NamedArrays {
         Ok(v)
     }
 
+    /// Takes out the array `{prefix}{name}` of `n` values, each of which must be in the domain
+    /// `ok` (described by `domain`, as `>= 0`): an error names the array and the first device
+    /// outside it (a forged state).
+    pub(crate) fn take_within(
+        &mut self,
+        name: &str,
+        n: usize,
+        ok: impl Fn(f32) -> bool,
+        domain: &str,
+    ) -> Result<Vec<f32>> {
+        let v = self.take(name, n)?;
+        if let Some(k) = v.iter().position(|&x| !ok(x)) {
+            return Err(Error::State(format!(
+                "device array {}{name}: device {k} holds {}, expected a value {domain}",
+                self.prefix, v[k]
+            )));
+        }
+        Ok(v)
+    }
+
     /// Takes out the counters `{prefix}{name}`, which must hold `n` values, if they were saved.
     pub(crate) fn take_counts(&mut self, name: &str, n: usize) -> Result<Option<Vec<u64>>> {
         let full = format!("{}{name}", self.prefix);

@@ -166,8 +166,9 @@ impl PowStep {
         n: usize,
     ) -> Result<Self> {
         let device_arrays = DeviceArrays::from_named(arrays, n)?;
-        let gamma_up = arrays.take("gamma_up", n)?;
-        let gamma_down = arrays.take("gamma_down", n)?;
+        // The exponents are drawn as magnitudes.
+        let gamma_up = arrays.take_within("gamma_up", n, |g| g >= 0.0, ">= 0")?;
+        let gamma_down = arrays.take_within("gamma_down", n, |g| g >= 0.0, ">= 0")?;
         Self::with_arrays(p, device_arrays, gamma_up, gamma_down)
     }
 }

@@ -225,21 +225,16 @@ impl DeviceArrays {
         ]
     }
 
+    /// The saved arrays, each in the domain the draw gives (MODEL.md §5): `b_min <= 0 <=
+    /// b_max` (so the bounds never cross), steps `>= 0` (magnitudes).
     pub(crate) fn from_named(arrays: &mut super::NamedArrays, n: usize) -> Result<Self> {
+        let non_negative = |v: f32| v >= 0.0;
         Ok(DeviceArrays {
-            b_min: arrays.take("b_min", n)?,
-            b_max: arrays.take("b_max", n)?,
-            dw_up: arrays.take("dw_up", n)?,
-            dw_down: arrays.take("dw_down", n)?,
+            b_min: arrays.take_within("b_min", n, |v| v <= 0.0, "<= 0")?,
+            b_max: arrays.take_within("b_max", n, non_negative, ">= 0")?,
+            dw_up: arrays.take_within("dw_up", n, non_negative, ">= 0")?,
+            dw_down: arrays.take_within("dw_down", n, non_negative, ">= 0")?,
         })
-    }
-
-    /// `Err` when a device's bounds are crossed (a corrupt state).
-    pub(crate) fn check(&self) -> Result<()> {
-        if self.b_min.iter().zip(&self.b_max).any(|(lo, hi)| lo > hi) {
-            return Err(Error::State("device bounds with b_min > b_max".into()));
-        }
-        Ok(())
     }
 }
 

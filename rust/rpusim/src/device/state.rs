@@ -10,8 +10,9 @@ use super::named::NamedArrays;
 use super::pulsed::{DeviceArrays, Shape};
 use super::transfer::{TransferCell, TransferCounters};
 use super::vector::VectorCell;
+use crate::alloc::zeros;
 use crate::error::{Error, Result};
-use crate::numeric::first_non_finite;
+use crate::numeric::{first_non_finite, next_count};
 use crate::rng::{Op, Purpose, Stream};
 
 /// What sits at the cross-points of a tile.
@@ -128,8 +129,25 @@ impl DeviceState {
     }
 
     /// Programs the weights `w` (`out.len()` values, rows of `in_size`) and writes the weights
-    /// the tile then reads to `out` (MODEL.md §1: each device clips to its bounds).
-    pub(crate) fn program(&mut self, out: &mut [f32], w: &[f32], in_size: usize, seed: u64) {
+    /// the tile then reads to `out` (MODEL.md §1: each device clips to its bounds). An error,
+    /// before anything is written, when the programming counter cannot advance.
+    pub(crate) fn program(
+        &mut self,
+        out: &mut [f32],
+        w: &[f32],
+        in_size: usize,
+        seed: u64,
+    ) -> Result<()> {
+        // Counted only where programming draws noise: the saved state of other tiles keeps
+        // the form it had before write noise existed.
+        let draws = self
+            .layers()
+            .iter()
+            .any(|l| l.persistent.is_some() && l.write_noise_on_set);
+        let programs = match draws {
+            true => next_count(self.programs, "device_counters.programs")?,
+            false => self.programs,
+        };
         let stream = Stream::new(seed, Op::Program, Purpose::WriteNoise, self.programs);
         match &mut self.cell {
             UnitCell::Ideal => out.copy_from_slice(w),
@@ -137,15 +155,8 @@ impl DeviceState {
             UnitCell::Vector(cell) => cell.program(out, w, in_size, &stream),
             UnitCell::Transfer(cell) => cell.program(out, w, in_size, &stream),
         }
-        // Counted only where programming draws noise: the saved state of other tiles keeps
-        // the form it had before write noise existed.
-        let draws = self
-            .layers()
-            .iter()
-            .any(|l| l.persistent.is_some() && l.write_noise_on_set);
-        if draws {
-            self.programs += 1;
-        }
+        self.programs = programs;
+        Ok(())
     }
 
     /// Diffusion, then decay, of every device after update call `call` of the tile seeded
@@ -177,7 +188,8 @@ impl DeviceState {
 
     /// Resets the devices of the columns where `columns` is true, each with probability
     /// `prob`, every device of a unit cell (aihwkit's `reset_columns`; `effects.rs`), and
-    /// brings the weights read `weights` up to date. Counts the reset.
+    /// brings the weights read `weights` up to date. Counts the reset; an error, before
+    /// anything is written, when the count cannot advance.
     pub(crate) fn reset_columns(
         &mut self,
         weights: &mut [f32],
@@ -185,7 +197,8 @@ impl DeviceState {
         columns: &[bool],
         prob: f32,
         seed: u64,
-    ) {
+    ) -> Result<()> {
+        let resets = next_count(self.resets, "device_counters.resets")?;
         let streams = ResetStreams::new(seed, self.resets);
         match &mut self.cell {
             UnitCell::Ideal => {}
@@ -206,7 +219,8 @@ impl DeviceState {
                 cell.reduce(weights);
             }
         }
-        self.resets += 1;
+        self.resets = resets;
+        Ok(())
     }
 
     /// The pulse counters of the devices that count them (`count_pulses`), in unit-cell order:
@@ -278,6 +292,25 @@ impl DeviceState {
         }
     }
 
+    /// `Ok` when the tile's weights `weights` are what these devices hold: within every
+    /// pulsed device's bounds ([`DeviceLayer::check_within_bounds`]) and, for a unit cell,
+    /// the weighted sum of its devices' weights; an error names the array (a forged state).
+    pub(crate) fn check_weights(&self, weights: &[f32]) -> Result<()> {
+        match &self.cell {
+            UnitCell::Ideal => Ok(()),
+            UnitCell::Single(layer) => layer.check_within_bounds(weights, ""),
+            UnitCell::Vector(cell) => {
+                let layers: Vec<&DeviceLayer> = cell.layers.iter().collect();
+                check_compound(&layers, &cell.weights, weights, |sum| cell.reduce(sum))
+            }
+            UnitCell::Transfer(cell) => {
+                check_compound(&cell.layers(), &cell.weights, weights, |sum| {
+                    cell.reduce(sum)
+                })
+            }
+        }
+    }
+
     /// Rebuilds the state of `config` from saved arrays and counters (`None`: a fresh state's).
     pub(crate) fn from_named_arrays(
         config: &DeviceConfig,
@@ -285,6 +318,15 @@ impl DeviceState {
         n: usize,
         counters: Option<DeviceCounters>,
     ) -> Result<Self> {
+        if let Some(c) = counters.filter(|c| c.unit_cell_index != 0) {
+            if config.vector_cell().is_none() {
+                return Err(Error::State(format!(
+                    "device_counters.unit_cell_index: {} for a device without a unit cell \
+                     (expected 0)",
+                    c.unit_cell_index
+                )));
+            }
+        }
         let compound = config.compound();
         let cell = match (config, config.vector_cell()) {
             (DeviceConfig::Ideal(_), _) => UnitCell::Ideal,
@@ -315,5 +357,27 @@ impl DeviceState {
             programs: counters.map_or(0, |c| c.programs),
             resets: counters.map_or(0, |c| c.resets),
         })
+    }
+}
+
+/// `Ok` when the devices `layers` of a compound hold their weights `devices` within their
+/// bounds and the tile's `weights` are their weighted sum (`reduce`); an error names the array.
+fn check_compound(
+    layers: &[&DeviceLayer],
+    devices: &[Vec<f32>],
+    weights: &[f32],
+    reduce: impl Fn(&mut [f32]),
+) -> Result<()> {
+    for (k, (layer, w)) in layers.iter().zip(devices).enumerate() {
+        layer.check_within_bounds(w, &format!("{k}."))?;
+    }
+    let mut sum = zeros(weights.len(), "unit cell weights")?;
+    reduce(&mut sum);
+    match weights.iter().zip(&sum).position(|(w, s)| w != s) {
+        None => Ok(()),
+        Some(k) => Err(Error::State(format!(
+            "weights: device {k} holds {}, not the weighted sum {} of its compound's devices",
+            weights[k], sum[k]
+        ))),
     }
 }

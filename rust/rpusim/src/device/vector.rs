@@ -152,7 +152,7 @@ impl VectorCell {
         arrays.prefix.clear();
         if current as usize >= layers.len() {
             return Err(Error::State(format!(
-                "unit cell index {current} beyond its {} devices",
+                "device_counters.unit_cell_index: {current} beyond its {} devices",
                 layers.len()
             )));
         }

@@ -3,6 +3,7 @@
 
 use rpusim::{Matrix, Tile, TileConfig};
 
+pub mod forge;
 pub mod reference_check;
 mod uniform;
 
