@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rpusim
 from rpusim import RPUConfig, presets
-from rpusim.devices import ConstantStep, PulsedDevice, VectorUnitCell
+from rpusim.devices import ConstantStep, PulsedDevice, TransferCompound, VectorUnitCell
 
 
 def test_paper_baseline_is_the_papers_device_and_periphery() -> None:
@@ -81,11 +81,19 @@ def test_aihwkit_presets_use_aihwkits_periphery() -> None:
     assert isinstance(cell.device, VectorUnitCell)
     assert cell.device.devices == [presets.ecram_device()] * 4
     assert cell.device.update_policy == "single_random"
+    tiki_taka = presets.tiki_taka(presets.ecram_device)
+    assert isinstance(tiki_taka.device, TransferCompound)
+    assert tiki_taka.device.unit_cell_devices == [presets.ecram_device()] * 2
+    read = tiki_taka.device.transfer_forward
+    assert (read.noise_management, read.bound_management) == ("none", "none")
+    assert read.out_bound == presets.preset_io().out_bound
+    assert tiki_taka.device.transfer_update == presets.preset_update()
+    assert tiki_taka.forward == presets.preset_io() and tiki_taka.update == presets.preset_update()
 
 
-def _train(make: Callable[[], RPUConfig], seed: int) -> tuple[float, float]:
+def _train(make: Callable[[], RPUConfig], seed: int, updates: int) -> tuple[float, float]:
     """Fits a tile to a random linear map by SGD through its own (noisy) forward pass; returns
-    the mean squared error of its weights on the data before and after 100 updates."""
+    the mean squared error of its weights on the data before and after ``updates`` updates."""
     rng = np.random.default_rng(seed)
     out_size, in_size, n = 8, 16, 128
     w_true = rng.uniform(-0.5, 0.5, (out_size, in_size)).astype(np.float32)
@@ -97,7 +105,7 @@ def _train(make: Callable[[], RPUConfig], seed: int) -> tuple[float, float]:
         return float(np.mean((x_all @ tile.get_weights().T - y_all) ** 2))
 
     before = loss()
-    for _ in range(100):
+    for _ in range(updates):
         batch = rng.integers(0, n, 8)
         x = x_all[batch]
         tile.update(x, tile.forward(x) - y_all[batch], 0.05)
@@ -106,6 +114,10 @@ def _train(make: Callable[[], RPUConfig], seed: int) -> tuple[float, float]:
 
 @pytest.mark.parametrize("name", sorted(presets.CONFIG_PRESETS))
 def test_every_preset_trains_a_small_layer(name: str) -> None:
-    before, after = _train(presets.CONFIG_PRESETS[name], seed=11)
+    # Tiki-Taka moves the weights read (C) by transfers of one of the 16 columns of A per
+    # batch: it gets 300 updates (observed: every preset then below 0.24 of 0.46), the
+    # others 100.
+    updates = 300 if name.startswith("tiki_taka") else 100
+    before, after = _train(presets.CONFIG_PRESETS[name], seed=11, updates=updates)
     # The ReRAM fits are very noisy (write noise 0.1 per weight): they only halve the error.
     assert after < 0.75 * before, f"{name}: {before:.4f} -> {after:.4f}"

@@ -30,6 +30,7 @@ from rpusim.devices import (
     LinearStep,
     PulsedDevice,
     SoftBounds,
+    TransferCompound,
     VectorUnitCell,
     VectorUnitCellUpdatePolicy,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "reram_es_device",
     "reram_sb",
     "reram_sb_device",
+    "tiki_taka",
     "unit_cell",
 ]
 
@@ -317,7 +319,7 @@ def preset_update() -> UpdateParameters:
     )
 
 
-def _with_preset_periphery(device: PulsedDevice | VectorUnitCell) -> RPUConfig:
+def _with_preset_periphery(device: PulsedDevice | VectorUnitCell | TransferCompound) -> RPUConfig:
     return RPUConfig(
         device=device,
         forward=preset_io(),
@@ -415,6 +417,35 @@ def unit_cell(
     return _with_preset_periphery(cell)
 
 
+def tiki_taka(device: Callable[[], PulsedDevice]) -> RPUConfig:
+    """Tiki-Taka (a :class:`~rpusim.devices.TransferCompound`) on two copies of a device preset,
+    a fast ``A`` and a slow ``C``, with the preset periphery: aihwkit's ``TikiTaka*Preset``.
+
+    aihwkit's ``TikiTakaReRamESPreset``, ``TikiTakaEcRamPreset``, ... are
+    ``tiki_taka(reram_es_device)``, ``tiki_taka(ecram_device)``, ...: the compound's defaults
+    (one column of ``A`` read and transferred onto ``C`` after every batch, ``fast_lr = 1``,
+    ``transfer_lr = 1`` times the SGD rate, the network reading ``C`` alone), the transfer read
+    through :func:`preset_io` without noise and bound management, the transfer written with
+    :func:`preset_update`. aihwkit's ``TikiTakaReRamSBPreset`` subtracts each device's symmetry
+    point by a reference device (``subtract_symmetry_point``), which rpusim does not model
+    (see :func:`reram_sb_device`).
+
+    Source: Gokmen & Haensch, "Algorithm for training neural networks on resistive device
+    arrays", Front. Neurosci. 14, 103 (2020) (doi:10.3389/fnins.2020.00103); the presets of
+    aihwkit 1.1 (``aihwkit.simulator.presets.configs``).
+    """
+    transfer_forward = preset_io()
+    transfer_forward.noise_management = "none"
+    transfer_forward.bound_management = "none"
+    compound = TransferCompound(
+        unit_cell_devices=[device(), device()],
+        transfer_forward=transfer_forward,
+        transfer_update=preset_update(),
+        units_in_mbatch=True,
+    )
+    return _with_preset_periphery(compound)
+
+
 CONFIG_PRESETS: dict[str, Callable[[], RPUConfig]] = {
     "paper_baseline": paper_baseline,
     "gokmen_vlasov": gokmen_vlasov,
@@ -429,5 +460,12 @@ CONFIG_PRESETS: dict[str, Callable[[], RPUConfig]] = {
     "reram_sb_2": lambda: unit_cell(reram_sb_device, 2),
     "ecram_2": lambda: unit_cell(ecram_device, 2),
     "idealized_2": lambda: unit_cell(idealized_device, 2),
+    "tiki_taka_reram_es": lambda: tiki_taka(reram_es_device),
+    "tiki_taka_reram_sb": lambda: tiki_taka(reram_sb_device),
+    "tiki_taka_capacitor": lambda: tiki_taka(capacitor_device),
+    "tiki_taka_ecram": lambda: tiki_taka(ecram_device),
+    "tiki_taka_ecram_mo": lambda: tiki_taka(ecram_mo_device),
+    "tiki_taka_idealized": lambda: tiki_taka(idealized_device),
 }
-"""Every configuration preset by name (with a few two-device unit cells of aihwkit's)."""
+"""Every configuration preset by name (with a few two-device unit cells of aihwkit's and its
+six Tiki-Taka presets)."""
