@@ -25,6 +25,13 @@ rpusim's defaults; backward bound management off, as rpusim's default) and the s
 timed in a subprocess of that environment, and the table adds aihwkit's medians and the ratio
 aihwkit / rpusim. aihwkit is imported only there: it is no dependency of rpusim.
 
+A second table times the same two updates on the compound device models (two ConstantStep()
+devices each, the models' defaults otherwise: TransferCompound and BufferedTransferCompound
+read and transfer one column after every batch, but with fast_lr = 0, so that the fast device
+takes the update's learning rate and the pulses of the plain tile; aihwkit's default fast_lr = 1
+would be a hundred times the rate here) against the update of the plain tile above: what a
+compound costs relative to plain SGD on the same array (--no-compounds skips it).
+
 No assertions: the numbers are for reading. Run `python bench/tile_bench.py --help`.
 """
 
@@ -218,6 +225,12 @@ def main() -> None:
         default=BENCH_DIR / ".venv" / "bin" / "python",
         help="the Python of the environment with aihwkit ('' for no comparison)",
     )
+    parser.add_argument(
+        "--no-compounds",
+        dest="compounds",
+        action="store_false",
+        help="skip the table of the compound device models' updates",
+    )
     parser.add_argument("--aihwkit-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads > 0:
@@ -286,7 +299,50 @@ def main() -> None:
                 line += f"  {pulses / 1e6:8.2f} {1e9 * t_analog / pulses:8.2f}"
             print(line, flush=True)
 
+    if args.compounds:
+        print_compounds(rpusim, np, args, analog_times)
     print_other_load(start)
+
+
+COMPOUNDS = ("VectorUnitCell", "ReferenceUnitCell", "TransferCompound", "BufferedTransferCompound")
+"""The compound device models timed against the plain tile, each on two ConstantStep()."""
+
+
+def compound_device(rpusim, name: str):
+    devices = [rpusim.devices.ConstantStep(), rpusim.devices.ConstantStep()]
+    model = getattr(rpusim.devices, name)
+    if issubclass(model, rpusim.devices.VectorUnitCell):
+        return model(devices=devices)
+    return model(unit_cell_devices=devices, fast_lr=0.0)  # A: the plain tile's rate and pulses
+
+
+def print_compounds(rpusim, np, args: argparse.Namespace, plain_times: dict) -> None:
+    """The updates of :data:`COMPOUNDS` on the arrays of the main table, and their ratio to the
+    plain tile's update (``plain_times``: the main table's timings)."""
+    print()
+    header = (
+        f"{'size':>6}  {'device':<24} {'operation':<10} {'ms':>9} {'plain ms':>9} "
+        f"{'compound/plain':>15} {'M pulses':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n in args.sizes:
+        x, d, w = arrays(np, n)
+        plain = {name: t for name, t, *_ in plain_times[n]}
+        for model in COMPOUNDS:
+            config = rpusim.RPUConfig(device=compound_device(rpusim, model))
+            config.mapping.max_input_size = config.mapping.max_output_size = 0
+            tile = rpusim.AnalogTile(n, n, config, seed=0)
+            tile.set_weights(w)
+            for name, analog, *_ in operations(tile, x, d, w)[2:]:
+                pulses_before = tile.pulses
+                t, calls = median_seconds(analog, args.repeats)
+                pulses = (tile.pulses - pulses_before) / calls
+                print(
+                    f"{n:>6}  {model:<24} {name:<10} {1e3 * t:9.3f} {1e3 * plain[name]:9.3f} "
+                    f"{t / plain[name]:15.2f} {pulses / 1e6:9.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
