@@ -119,3 +119,26 @@ def test_distributed_mnist_under_torchrun(tmp_path: Path) -> None:
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed after epoch 1" in resumed.stdout and "epoch   2:" in resumed.stdout
+
+
+def test_asymmetric_study_prints_its_table_on_the_digits(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "asymmetric.png"
+    result = run(
+        "asymmetric_study.py", "--data-dir", str(tmp_path), "--epochs", "1", "--train-size",
+        "300", "--test-size", "100", "--devices", "10 states", "ECRAM", "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "bundled 8x8 digits instead" in result.stdout
+    lines = result.stdout.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("device ")))
+    assert lines[header].split() == ["device", "SGD", "TTv1", "TTv2"]
+    assert lines[header + 1].startswith("float ")
+    for row, device in zip(lines[header + 2 : header + 4], ("10 states", "ECRAM")):
+        assert row.startswith(device) and len(re.findall(r"\d+\.\d\d %", row)) == 3
+    assert re.search(
+        r"epoch   1: test accuracy float .*, 10 states SGD .*, ECRAM TTv2 ", result.stdout
+    )
+    assert lines[-1].startswith("summary: scikit-learn digits (subset) MLP 64-256-128-10")
+    assert out.stat().st_size > 0

@@ -66,6 +66,7 @@ __all__ = [
     "loader_accuracy",
     "mlp",
     "plot",
+    "runs_of",
     "setup",
     "step",
     "streams",
@@ -138,19 +139,22 @@ class Run:
     """Training time (the tests not counted)."""
 
 
-def float_and_analog(digital: nn.Module, lr: float) -> list[Run]:
-    """``digital`` converted for floating point (``RPUConfig.floating_point()``) and for the
-    paper's tiles (``presets.paper_baseline()``), in this order, with the same initial weights
-    and each with its :class:`~rpusim.optim.AnalogSGD` at ``lr``. The tile seeds come from
-    torch's global generator."""
+def runs_of(digital: nn.Module, configs: Sequence[tuple[str, RPUConfig]], lr: float) -> list[Run]:
+    """``digital`` converted for each named configuration of ``configs``, in this order, with
+    the same initial weights and each with its :class:`~rpusim.optim.AnalogSGD` at ``lr``. The
+    tile seeds come from torch's global generator."""
     runs = []
-    for name, config in (
-        ("float", RPUConfig.floating_point()),
-        ("analog", presets.paper_baseline()),
-    ):
+    for name, config in configs:
         model = convert_to_analog(digital, config)
         runs.append(Run(name, model, AnalogSGD(model.parameters(), lr=lr)))
     return runs
+
+
+def float_and_analog(digital: nn.Module, lr: float) -> list[Run]:
+    """``digital`` converted for floating point (``RPUConfig.floating_point()``) and for the
+    paper's tiles (``presets.paper_baseline()``), in this order (:func:`runs_of`)."""
+    configs = [("float", RPUConfig.floating_point()), ("analog", presets.paper_baseline())]
+    return runs_of(digital, configs, lr)
 
 
 def setup(seed: int, threads: int) -> None:
@@ -287,11 +291,13 @@ def train_and_compare(
     seed: int,
     flatten: bool,
     log: Log = _print,
+    configs: Sequence[tuple[str, RPUConfig]] | None = None,
 ) -> list[Run]:
-    """Trains ``digital`` converted for floating point and for the paper's tiles
-    (:func:`float_and_analog`) epoch by epoch on the same batches (a new order every epoch,
-    drawn from a generator seeded with ``seed``), and measures the test accuracy after every
-    epoch. ``log`` gets a line per epoch with the accuracies and times."""
+    """Trains ``digital`` converted for each named configuration of ``configs`` (unset: for
+    floating point and for the paper's tiles, :func:`float_and_analog`) epoch by epoch on the
+    same batches (a new order every epoch, drawn from a generator seeded with ``seed``), and
+    measures the test accuracy after every epoch. ``log`` gets a line per epoch with the
+    accuracies and times."""
     x_train, y_train = as_tensors(data.train_images, data.train_labels, flatten)
     x_test, y_test = as_tensors(data.test_images, data.test_labels, flatten)
     generator = torch.Generator().manual_seed(seed)
@@ -306,8 +312,9 @@ def train_and_compare(
         )
         run.accuracy.append(test_accuracy(run.model, x_test, y_test))
 
+    runs = float_and_analog(digital, lr) if configs is None else runs_of(digital, configs, lr)
     return _compare(
-        float_and_analog(digital, lr),
+        runs,
         epochs,
         epoch_of,
         lambda run: f"{run.name} {100 * run.accuracy[-1]:5.2f} % ({run.seconds[-1]:5.1f} s)",
