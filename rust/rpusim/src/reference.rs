@@ -329,7 +329,7 @@ fn pulsed_model<D: PulsedDevice>(
                         .map_or(&mut w[k], |p| &mut p[k]);
                     // One side of a one-sided cell steps only the weights it raises (the
                     // weights read still become the stored ones).
-                    if !(call.one_sided && !raises(db[i], xb[j])) {
+                    if !call.one_sided || raises(db[i], xb[j]) {
                         *stored = float_step(
                             *stored,
                             call.lr,
