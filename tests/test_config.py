@@ -60,7 +60,12 @@ def declared_device_models() -> dict[str, type[Device]]:
     but the bases that are no model (a new base must be added here, so that a dataclass
     without an engine model cannot hide as one)."""
     module = rpusim.devices
-    bases = (module.Device, module.PulsedDevice, module.PulsedDeviceWithWriteNoise)
+    bases = (
+        module.Device,
+        module.PulsedDevice,
+        module.PulsedDeviceWithWriteNoise,
+        module._CompoundWithParts,
+    )
     return {
         cls.__name__: cls
         for cls in vars(module).values()

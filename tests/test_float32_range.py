@@ -22,6 +22,9 @@ def compound_of(name: str, parts: list[devices.PulsedDevice]) -> devices.Device 
         return device_type(devices=parts)  # type: ignore[no-any-return]
     if issubclass(device_type, devices.TransferCompound):
         return device_type(unit_cell_devices=parts)  # type: ignore[no-any-return]
+    if issubclass(device_type, devices.OneSidedUnitCell):
+        # Both devices of a one-sided pair are drawn from its one device model.
+        return device_type(unit_cell_devices=parts[:1])  # type: ignore[no-any-return]
     return None
 
 

@@ -24,7 +24,8 @@ Every pulsed device of a tile draws its own bounds and step sizes once, when the
 
 after which the weight is clipped to ``[b_min, b_max]``. :class:`IdealDevice` takes the exact
 float update instead, :class:`VectorUnitCell` puts several devices at every cross-point
-(:class:`ReferenceUnitCell`: a device and its reference), and :class:`TransferCompound` and
+(:class:`ReferenceUnitCell`: a device and its reference; :class:`OneSidedUnitCell`: a pair of
+devices that only grow, with refreshes), and :class:`TransferCompound` and
 :class:`BufferedTransferCompound` (Tiki-Taka v1 and v2) a fast array whose updates are
 transferred onto a slow one.
 
@@ -67,6 +68,7 @@ __all__ = [
     "IdealDevice",
     "LinearStep",
     "LinearStepDevice",
+    "OneSidedUnitCell",
     "PiecewiseStep",
     "PiecewiseStepDevice",
     "PowStep",
@@ -98,6 +100,7 @@ _VECTOR_UNIT_CELL = _engine("VectorUnitCell")
 _REFERENCE_UNIT_CELL = _engine("ReferenceUnitCell")
 _TRANSFER_COMPOUND = _engine("TransferCompound")
 _BUFFERED_TRANSFER_COMPOUND = _engine("BufferedTransferCompound")
+_ONE_SIDED_UNIT_CELL = _engine("OneSidedUnitCell")
 
 
 @dataclass
@@ -683,11 +686,17 @@ class ReferenceUnitCell(VectorUnitCell):
 
 
 def _periphery_types() -> dict[str, type[ConfigPart]]:
-    """The dataclasses of a transfer compound's periphery fields. rpusim.config imports this
-    module, so they are looked up when a compound is built, not when this module loads."""
+    """The dataclasses of the periphery fields of the compounds (transfer compounds, the
+    one-sided unit cell). rpusim.config imports this module, so they are looked up when a
+    compound is built, not when this module loads."""
     from rpusim.config import IOParameters, UpdateParameters
 
-    return {"transfer_forward": IOParameters, "transfer_update": UpdateParameters}
+    return {
+        "transfer_forward": IOParameters,
+        "transfer_update": UpdateParameters,
+        "refresh_forward": IOParameters,
+        "refresh_update": UpdateParameters,
+    }
 
 
 def _periphery_default(
@@ -698,7 +707,50 @@ def _periphery_default(
 
 
 @dataclass
-class TransferCompound(Device):
+class _CompoundWithParts(Device):
+    """Base of the compounds whose fields hold devices (``unit_cell_devices``) and periphery
+    parts (the fields named in ``_periphery``, each an :class:`~rpusim.IOParameters` or
+    :class:`~rpusim.UpdateParameters`): their checks, binding to a tile and JSON form."""
+
+    _periphery: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def _convert(cls, name: str, value: object, owner: str) -> object:
+        if name == "unit_cell_devices":
+            return _pulsed_devices(owner, name, value)
+        if name not in cls._periphery:
+            return super()._convert(name, value, owner)
+        part_type = _periphery_types()[name]
+        if not isinstance(value, part_type):
+            raise TypeError(
+                f"{owner}.{name} must be {part_type.__name__}, got {type(value).__name__}"
+            )
+        value._convert_fields()
+        return value
+
+    def _bind(self, sink: PatchSink) -> None:
+        super()._bind(sink)
+        _bind_devices(getattr(self, "unit_cell_devices"), "unit_cell_devices", sink)  # noqa: B009
+        for name in self._periphery:
+
+            def patch_part(change: dict[str, Any], name: str = name) -> None:
+                sink({name: change})
+
+            getattr(self, name)._bind(patch_part)
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> Device:
+        if "unit_cell_devices" in values:
+            values["unit_cell_devices"] = [_device_of(d) for d in values["unit_cell_devices"]]
+        parts = _periphery_types()
+        for name in cls._periphery:
+            if name in values:
+                values[name] = parts[name](**values[name])
+        return cls(**values)
+
+
+@dataclass
+class TransferCompound(_CompoundWithParts):
     """Tiki-Taka (aihwkit's ``TransferCompound``, TTv1; docs/model_notes.md): two arrays per
     cross-point, a fast one ``A`` that takes the gradient updates and a slow one ``C`` that
     the network mostly reads, the weight being ``gamma_A A + gamma_C C``.
@@ -770,40 +822,6 @@ class TransferCompound(Device):
 
     _periphery: ClassVar[tuple[str, ...]] = ("transfer_forward", "transfer_update")
 
-    @classmethod
-    def _convert(cls, name: str, value: object, owner: str) -> object:
-        if name == "unit_cell_devices":
-            return _pulsed_devices(owner, name, value)
-        if name not in cls._periphery:
-            return super()._convert(name, value, owner)
-        part_type = _periphery_types()[name]
-        if not isinstance(value, part_type):
-            raise TypeError(
-                f"{owner}.{name} must be {part_type.__name__}, got {type(value).__name__}"
-            )
-        value._convert_fields()
-        return value
-
-    def _bind(self, sink: PatchSink) -> None:
-        super()._bind(sink)
-        _bind_devices(self.unit_cell_devices, "unit_cell_devices", sink)
-        for name in self._periphery:
-
-            def patch_part(change: dict[str, Any], name: str = name) -> None:
-                sink({name: change})
-
-            getattr(self, name)._bind(patch_part)
-
-    @classmethod
-    def _from_values(cls, values: dict[str, Any]) -> Device:
-        if "unit_cell_devices" in values:
-            values["unit_cell_devices"] = [_device_of(d) for d in values["unit_cell_devices"]]
-        parts = _periphery_types()
-        for name in cls._periphery:
-            if name in values:
-                values[name] = parts[name](**values[name])
-        return cls(**values)
-
     @property
     def gammas(self) -> list[float]:
         """``[gamma_A, gamma_C]``: :attr:`gamma_vec`, or ``[gamma, 1]`` when it is empty."""
@@ -847,6 +865,81 @@ class BufferedTransferCompound(TransferCompound):
     forget_buffer: bool = _BUFFERED_TRANSFER_COMPOUND["forget_buffer"]
     """After a write the buffer keeps ``momentum`` times its value; otherwise ``1 - momentum``
     times what was written is subtracted from it. Default True."""
+
+
+@dataclass
+class OneSidedUnitCell(_CompoundWithParts):
+    """A pair of one-sided devices per cross-point (aihwkit's ``OneSidedUnitCell``;
+    docs/model_notes.md, "One-sided unit cell"): the weight is ``w_1 - w_0``, and every pulse
+    raises the weight of one of the two: device 1 takes the pulses that would raise the
+    cross-point's weight, device 0 those that would lower it. Programming sets device 1 to
+    ``max(w, 0)`` and device 0 to ``max(-w, 0)``.
+
+    As the devices only grow, they saturate; every ``refresh_every`` batches
+    (``units_in_mbatch``) or samples, a refresh reads every column of both devices by forward
+    passes through ``refresh_forward``, and where the larger of a pair exceeds
+    ``refresh_upper_thres * |w_max|`` and the smaller ``refresh_lower_thres * |w_max|``, resets
+    both devices (to their reset point, ``reset`` and ``reset_std`` of the device) and writes
+    the difference onto the larger one by a pulsed update through ``refresh_update`` (open
+    loop: at most ``desired_bl`` pulses). Both devices are drawn from the first of
+    ``unit_cell_devices``, each with its own device-to-device variation. Weights, thresholds
+    and bounds are in the tile's weight units. ``copy_inverted`` is not supported, and a device
+    with write noise cannot be refreshed (the engine refuses both by name).
+    """
+
+    unit_cell_devices: list[PulsedDevice] = field(
+        default_factory=lambda: _default_unit_cell_devices(
+            _ONE_SIDED_UNIT_CELL, "unit_cell_devices"
+        )
+    )
+    """The device model of both devices: one single pulsed model, or two equal ones (aihwkit
+    draws both from the first and only checks a second's type; rpusim refuses a different
+    second one). Default one ``ConstantStep()`` (aihwkit's default, an empty list, cannot make a
+    tile)."""
+
+    refresh_every: int = _ONE_SIDED_UNIT_CELL["refresh_every"]
+    """A refresh every ``refresh_every`` batches (``units_in_mbatch``) or samples, counted from
+    the last ``set_weights``; >= 0. Default 0: never."""
+
+    units_in_mbatch: bool = _ONE_SIDED_UNIT_CELL["units_in_mbatch"]
+    """``refresh_every`` counts batches (a period of ``refresh_every`` times the batch size, in
+    samples); otherwise samples. Default True."""
+
+    refresh_upper_thres: float = _ONE_SIDED_UNIT_CELL["refresh_upper_thres"]
+    """A pair is refreshed when its larger device exceeds this fraction of ``|w_max|`` (and
+    the smaller one ``refresh_lower_thres``). Default 0.75."""
+
+    refresh_lower_thres: float = _ONE_SIDED_UNIT_CELL["refresh_lower_thres"]
+    """The fraction of ``|w_max|`` the smaller device of a refreshed pair exceeds. Default
+    0.25."""
+
+    refresh_forward: IOParameters = field(
+        default_factory=_periphery_default("refresh_forward", _ONE_SIDED_UNIT_CELL)
+    )
+    """The periphery of the refresh's reads (one-hot forward passes through each device),
+    used as it is. Default ``IOParameters()``."""
+
+    refresh_update: UpdateParameters = field(
+        default_factory=_periphery_default("refresh_update", _ONE_SIDED_UNIT_CELL)
+    )
+    """The pulsed update that writes a refreshed pair's difference. Default
+    ``UpdateParameters()`` (``desired_bl = 31``, update management and UBLM on)."""
+
+    copy_inverted: bool = _ONE_SIDED_UNIT_CELL["copy_inverted"]
+    """aihwkit's mirrored "down" response for the second device. Default False, the only
+    value supported."""
+
+    _periphery: ClassVar[tuple[str, ...]] = ("refresh_forward", "refresh_update")
+
+    @property
+    def gammas(self) -> list[float]:
+        """The weight of each device in the cross-point's weight: ``[-1, 1]``."""
+        return [-1.0, 1.0]
+
+    @property
+    def granularity(self) -> float:
+        """The granularity of the device model (the step update management plans with)."""
+        return self.unit_cell_devices[0].granularity
 
 
 def _engine_device_types() -> dict[str, type[Device]]:

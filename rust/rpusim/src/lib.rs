@@ -54,6 +54,7 @@ mod matrix;
 mod memory;
 mod mvm;
 mod numeric;
+mod one_sided;
 mod patches;
 mod periphery;
 pub mod reference;

@@ -23,7 +23,7 @@ use crate::numeric::{abs_max, saturate};
 use crate::rng::{Normal, Op, Purpose, Sequence, Stream};
 use crate::tile::Tile;
 use crate::update::pulse::{float_step, implicit_pulses, plan, train};
-use crate::update::UpdateCall;
+use crate::update::{raises, UpdateCall};
 
 /// [`Tile::forward`], sample by sample.
 pub fn forward(tile: &mut Tile, x: Matrix, is_test: bool) -> Result<Vec<f32>> {
@@ -197,10 +197,14 @@ fn reference_update(array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
             }
             cell.reduce(w);
         }
-        // A compound's arrays come here one by one (`transfer.rs`), never the compound.
-        UnitCell::Transfer(_) => {}
+        // A compound's arrays come here one by one (`transfer.rs`, `one_sided.rs`), never
+        // the compound.
+        UnitCell::Transfer(_) | UnitCell::OneSided(_) => {}
     }
-    diffuse_and_decay(array, call.seed, call.call);
+    // One side of a one-sided cell: the cell applies the effects once per update of the tile.
+    if !call.one_sided {
+        diffuse_and_decay(array, call.seed, call.call);
+    }
     pulses
 }
 
@@ -244,7 +248,7 @@ fn diffuse_and_decay(array: &mut Array<'_>, seed: u64, call: u64) {
         true
     };
     match &mut array.devices.cell {
-        UnitCell::Ideal | UnitCell::Transfer(_) => {}
+        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::OneSided(_) => {}
         UnitCell::Single(layer) => {
             one(layer, array.weights, 0);
         }
@@ -323,14 +327,18 @@ fn pulsed_model<D: PulsedDevice>(
                         .persistent
                         .as_deref_mut()
                         .map_or(&mut w[k], |p| &mut p[k]);
-                    *stored = float_step(
-                        *stored,
-                        call.lr,
-                        db[i],
-                        xb[j],
-                        arrays.b_min[k],
-                        arrays.b_max[k],
-                    );
+                    // One side of a one-sided cell steps only the weights it raises (the
+                    // weights read still become the stored ones).
+                    if !call.one_sided || raises(db[i], xb[j]) {
+                        *stored = float_step(
+                            *stored,
+                            call.lr,
+                            db[i],
+                            xb[j],
+                            arrays.b_min[k],
+                            arrays.b_max[k],
+                        );
+                    }
                     let new = *stored;
                     w[k] = new;
                 }
@@ -384,7 +392,16 @@ fn pulsed_model<D: PulsedDevice>(
                     continue;
                 }
                 let k = i * in_size + j;
-                let increase = (db[i] < 0.0) != (xb[j] < 0.0);
+                let increase = raises(db[i], xb[j]);
+                if call.one_sided && !increase {
+                    // The pulses of the other side: not applied, their normals passed over.
+                    let draws = pulses * u32::from(dev.c2c_std() > 0.0)
+                        + u32::from(store.persistent.is_some());
+                    for _ in 0..draws {
+                        row_noise.draw();
+                    }
+                    continue;
+                }
                 applied += u64::from(pulses);
                 fire(dev, w, &mut store, k, pulses, increase, &mut row_noise);
             }
@@ -448,7 +465,7 @@ fn reference_pulse(array: &mut Array<'_>, seed: u64, call: u64, up: bool) -> u64
     };
     match &mut array.devices.cell {
         // A compound pulses its fast array (`transfer.rs`), never the compound.
-        UnitCell::Ideal | UnitCell::Transfer(_) => 0,
+        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::OneSided(_) => 0,
         UnitCell::Single(layer) => one(layer, array.weights, 0),
         UnitCell::Vector(cell) => {
             let mut pulses = 0;

@@ -14,6 +14,7 @@ use crate::mapping::{scale_batch, scale_weights};
 use crate::matrix::Matrix;
 use crate::memory::{check_fits, with_estimate};
 use crate::numeric::{check_finite, next_count};
+use crate::one_sided;
 use crate::transfer;
 use crate::update::UpdateCall;
 use crate::workspace::{UpdateErrors, Workspace};
@@ -528,12 +529,22 @@ impl Tile {
             call: self.counters.update,
             interrupt,
             stopped: AtomicUsize::new(usize::MAX),
+            one_sided: false,
         };
         let pulses = match (&mut self.devices.cell, self.config.device.compound()) {
             (UnitCell::Transfer(cell), Some(compound)) => {
                 let sizes = (self.out_size, self.in_size);
                 transfer::update(backend, compound, cell, &mut self.weights, sizes, &call)
             }
+            (UnitCell::OneSided(cell), _) => match self.config.device.one_sided() {
+                Some(p) => {
+                    let sizes = (self.out_size, self.in_size);
+                    one_sided::update(backend, p, cell, &mut self.weights, sizes, &call)
+                }
+                None => Err(Error::State(
+                    "a one-sided unit cell under another device configuration".into(),
+                )),
+            },
             _ => Ok(backend.update(&mut array_of!(self), &call)),
         };
         let stopped = call.stopped();
@@ -596,6 +607,10 @@ impl Tile {
                 let sizes = (self.out_size, self.in_size);
                 transfer::pulse(backend, cell, &mut self.weights, sizes, self.seed, up)
             }
+            UnitCell::OneSided(cell) => {
+                let sizes = (self.out_size, self.in_size);
+                one_sided::pulse(backend, cell, &mut self.weights, sizes, self.seed, up)
+            }
             _ => backend.pulse(&mut array_of!(self), self.seed, self.counters.update, up),
         };
         self.counters.update += 1;
@@ -632,7 +647,13 @@ impl Tile {
             * self.config.device.devices_per_cross_point() as u128;
         match call {
             Call::Forward | Call::Backward => 0,
-            Call::Update(n) => devices * n as u128 * u128::from(self.config.update.desired_bl),
+            Call::Update(n) => {
+                // A one-sided cell's refreshes may follow every sample and write every pair.
+                let refresh = self.config.device.one_sided().map_or(0, |p| {
+                    u128::from(p.refresh_update.desired_bl) * (p.refresh_every > 0) as u128
+                });
+                devices * n as u128 * (u128::from(self.config.update.desired_bl) + refresh)
+            }
             Call::Pulse => devices,
         }
     }

@@ -103,6 +103,7 @@ pub(crate) fn update(
             call: cell.counters.fast_updates,
             interrupt: call.interrupt,
             stopped: AtomicUsize::new(usize::MAX),
+            one_sided: false,
         };
         pulses += backend.update(&mut array_of(cell, 0, sizes), &fast);
         cell.counters.fast_updates += 1;
@@ -256,6 +257,7 @@ fn transfer(
         call: number,
         interrupt: &Interrupt::never(),
         stopped: AtomicUsize::new(usize::MAX),
+        one_sided: false,
     };
     Ok(backend.update(&mut array_of(cell, 1, sizes), &write))
 }

@@ -46,6 +46,12 @@ pub(crate) struct UpdateCall<'a> {
     /// How many samples the call applied when the interrupt stopped it; `usize::MAX` while it
     /// was not stopped.
     pub stopped: AtomicUsize,
+    /// One side of a one-sided unit cell (`one_sided.rs`; false everywhere else): only the
+    /// pulses (or, for pulse type `none`, the float steps) that raise a weight, where `d_i x_j
+    /// < 0`, are applied; the others are drawn as usual (trains and cycle-to-cycle noise, so
+    /// that every device's normals stay where they are) but not applied; and no diffusion or
+    /// decay follows the call (the cell applies them once per update of the tile).
+    pub one_sided: bool,
 }
 
 impl UpdateCall<'_> {
@@ -82,7 +88,7 @@ fn for_targets(
 ) -> u64 {
     match cell {
         // A compound's arrays come here one by one (`transfer.rs`), never the compound.
-        UnitCell::Ideal | UnitCell::Transfer(_) => 0,
+        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::OneSided(_) => 0,
         UnitCell::Single(layer) => f(&mut [Target {
             weights: w,
             layer,
@@ -130,7 +136,10 @@ pub(crate) fn update(
     let pulses = for_targets(w, &mut devices.cell, call.seed, call.call, |targets| {
         pulsed(out_size, in_size, targets, call, lines)
     });
-    devices.diffuse_and_decay(w, in_size, call.seed, call.call);
+    // One side of a one-sided cell: the cell applies the effects once per update of the tile.
+    if !call.one_sided {
+        devices.diffuse_and_decay(w, in_size, call.seed, call.call);
+    }
     pulses
 }
 
@@ -158,7 +167,7 @@ pub(crate) fn pulse_all(
         in_size,
     };
     for_targets(w, &mut devices.cell, seed, call, |targets| {
-        fire_all::<Trains<1>>(targets, &samples, &noise, isa)
+        fire_all::<Trains<1>>(targets, &samples, &noise, isa, false)
     })
 }
 
@@ -273,7 +282,13 @@ impl Run<'_> {
                 out_size,
                 in_size,
             };
-            pulses += fire_all::<P>(targets, &samples, &self.noise, self.isa);
+            pulses += fire_all::<P>(
+                targets,
+                &samples,
+                &self.noise,
+                self.isa,
+                self.call.one_sided,
+            );
             let applied = first + count;
             if applied < n && self.call.interrupt.requested() {
                 self.call.stop_after(applied);
@@ -284,12 +299,14 @@ impl Run<'_> {
     }
 }
 
-/// Fires the coincidences of `samples` on every target, each with the kernel of its model.
+/// Fires the coincidences of `samples` on every target, each with the kernel of its model
+/// (with `raise_only`, only the pulses that raise a weight).
 fn fire_all<P: Payload>(
     targets: &mut [Target<'_>],
     samples: &Samples<'_>,
     noise: &Stream,
     isa: Isa,
+    raise_only: bool,
 ) -> u64 {
     let (out_size, in_size) = (samples.out_size, samples.in_size);
     let mut pulses = 0;
@@ -307,6 +324,7 @@ fn fire_all<P: Payload>(
             write_noise: *write_noise,
             sub: t.sub,
             counts: effects.pulse_counts.as_deref_mut(),
+            raise_only,
         };
         pulses += with_model!(&*model, dev => apply::<P, _>(store, out_size, in_size, dev, samples, noise, isa));
     }
@@ -393,6 +411,9 @@ fn float_samples(
                 let i = c * rows + r;
                 let di = call.d[b * out_size + i];
                 for (j, w) in w_row.iter_mut().enumerate() {
+                    if call.one_sided && !raises(di, x[j]) {
+                        continue;
+                    }
                     let k = i * in_size + j;
                     let (lo, hi) =
                         bounds.map_or((-f32::MAX, f32::MAX), |a| (a.b_min[k], a.b_max[k]));
@@ -401,6 +422,13 @@ fn float_samples(
             }
         }
     });
+}
+
+/// Whether the error `d` and the input `x` ask a weight to grow (gradient descent on
+/// `W - lr d x^T`: where `d x < 0`), as the pulse direction reads the signs.
+#[inline(always)]
+pub(crate) fn raises(d: f32, x: f32) -> bool {
+    (d < 0.0) != (x < 0.0)
 }
 
 #[cfg(test)]

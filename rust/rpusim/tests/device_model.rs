@@ -430,6 +430,14 @@ fn weights_never_leave_the_bounds_of_any_model() {
                             .unwrap();
                         &c.weights[k]
                     }
+                    (None, UnitCell::OneSided(c)) => {
+                        let k = c
+                            .arrays
+                            .iter()
+                            .position(|a| a.layers().iter().any(|l| std::ptr::eq(*l, layer)))
+                            .unwrap();
+                        &c.weights[k]
+                    }
                     (None, UnitCell::Ideal) => unreachable!(),
                 };
                 for (k, &w) in stored.iter().enumerate() {
@@ -1070,6 +1078,7 @@ fn every_table_entry_round_trips() {
             "ReferenceUnitCell",
             "TransferCompound",
             "BufferedTransferCompound",
+            "OneSidedUnitCell",
         ]
     );
     for &name in DEVICE_TYPES {
@@ -1098,6 +1107,11 @@ fn every_table_entry_round_trips() {
             UnitCell::Transfer(cell) => {
                 assert!(!pulsed, "{name}");
                 assert_eq!(cell.arrays.len(), device.devices_per_cross_point());
+            }
+            UnitCell::OneSided(cell) => {
+                assert!(!pulsed, "{name}");
+                assert_eq!(cell.arrays.len(), device.devices_per_cross_point());
+                assert!(device.granularity().unwrap() > 0.0, "{name}");
             }
             UnitCell::Ideal => {
                 assert!(!pulsed, "{name}");

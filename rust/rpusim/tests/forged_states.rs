@@ -346,6 +346,11 @@ fn every_state_the_engine_writes_after_many_updates_loads() {
                         {"type": "ExpStep", "count_pulses": true},
                         {"type": "PowStep", "diffusion": 0.02}]}));
     }
+    // A one-sided pair with refreshes after every sample, effects and pulse counters.
+    devices.push(json!({"type": "OneSidedUnitCell", "refresh_every": 1,
+        "units_in_mbatch": false, "refresh_upper_thres": 0.3, "refresh_lower_thres": 0.05,
+        "unit_cell_devices": [{"type": "SoftBounds", "diffusion": 0.02, "lifetime": 20.0,
+                               "count_pulses": true}]}));
     assert!(
         devices.len() >= 20,
         "{} device configurations",

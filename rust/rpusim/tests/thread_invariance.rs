@@ -1,15 +1,16 @@
 //! Same seed, same inputs: the same bytes at 1, 2 and 7 worker threads (this file is its own
 //! test binary, because the thread count is process-wide), for the default device, a device
-//! whose step depends on the weight (with write noise), unit cells, transfer compounds, and a
-//! grid of arrays.
+//! whose step depends on the weight (with write noise), unit cells, transfer compounds, a
+//! one-sided unit cell, and a grid of arrays.
 
 mod common;
 
 use common::{bits, uniform};
 use rpusim::device::{
-    BufferedTransferCompoundParameters, ExpStepParameters, PowStepParameters, PulsedParameters,
-    ReferenceUnitCellParameters, SoftBoundsParameters, TransferCompoundParameters,
-    TransferParameters, UpdatePolicy, VectorUnitCellParameters, WriteNoiseParameters,
+    BufferedTransferCompoundParameters, ExpStepParameters, OneSidedUnitCellParameters,
+    PowStepParameters, PulsedParameters, ReferenceUnitCellParameters, SoftBoundsParameters,
+    TransferCompoundParameters, TransferParameters, UpdatePolicy, VectorUnitCellParameters,
+    WriteNoiseParameters,
 };
 use rpusim::{set_num_threads, DeviceConfig, IoParameters, Matrix, TileArray, TileConfig};
 
@@ -168,6 +169,28 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         }),
         ..TileConfig::default()
     };
+    // A one-sided pair of soft-bounds devices with diffusion, decay and pulse counters, and a
+    // refresh after every 16 samples (four in a batch) that picks many pairs.
+    let one_sided = TileConfig {
+        device: DeviceConfig::OneSidedUnitCell(OneSidedUnitCellParameters {
+            unit_cell_devices: vec![DeviceConfig::SoftBounds(SoftBoundsParameters {
+                pulsed: PulsedParameters {
+                    diffusion: 0.002,
+                    lifetime: 20.0,
+                    reset_std: 0.02,
+                    count_pulses: true,
+                    ..PulsedParameters::default()
+                },
+                ..SoftBoundsParameters::default()
+            })],
+            refresh_every: 16,
+            units_in_mbatch: false,
+            refresh_upper_thres: 0.3,
+            refresh_lower_thres: -0.1,
+            ..OneSidedUnitCellParameters::default()
+        }),
+        ..TileConfig::default()
+    };
     let configs = [
         TileConfig::default(),
         noisy,
@@ -179,6 +202,7 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         ttv1,
         ttv2,
         reference_cell,
+        one_sided,
     ];
     let cases = configs.iter().map(|c| (c, (300, 257, 64)));
     // A convolution's shape: many more sample values than weights, so the passes split their

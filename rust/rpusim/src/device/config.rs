@@ -158,12 +158,15 @@ macro_rules! device_config {
             TransferCompound(TransferCompoundParameters),
             /// Tiki-Taka v2: TTv1 with a digital buffer (no single pulsed model).
             BufferedTransferCompound(BufferedTransferCompoundParameters),
+            /// A pair of one-sided devices per cross-point with refreshes (no single pulsed
+            /// model).
+            OneSidedUnitCell(super::OneSidedUnitCellParameters),
         }
 
         /// The JSON tags of the device models, in the order of [`DeviceConfig`].
         pub const DEVICE_TYPES: &[&str] = &[
             $(stringify!($tag),)* "IdealDevice", "VectorUnitCell", "ReferenceUnitCell",
-            "TransferCompound", "BufferedTransferCompound",
+            "TransferCompound", "BufferedTransferCompound", "OneSidedUnitCell",
         ];
 
         impl DeviceConfig {
@@ -176,6 +179,7 @@ macro_rules! device_config {
                     DeviceConfig::TransferCompound(_) => "TransferCompound",
                     DeviceConfig::BufferedTransferCompound(_) => "BufferedTransferCompound",
                     DeviceConfig::ReferenceUnitCell(_) => "ReferenceUnitCell",
+                    DeviceConfig::OneSidedUnitCell(_) => "OneSidedUnitCell",
                 }
             }
 
@@ -197,6 +201,7 @@ macro_rules! device_config {
                     "BufferedTransferCompound" => {
                         Some(DeviceConfig::BufferedTransferCompound(Default::default()))
                     }
+                    "OneSidedUnitCell" => Some(DeviceConfig::OneSidedUnitCell(Default::default())),
                     _ => None,
                 }
             }
@@ -210,6 +215,7 @@ macro_rules! device_config {
                     DeviceConfig::TransferCompound(p) => p.validate(prefix),
                     DeviceConfig::BufferedTransferCompound(p) => p.validate(prefix),
                     DeviceConfig::ReferenceUnitCell(p) => p.validate(prefix),
+                    DeviceConfig::OneSidedUnitCell(p) => p.validate(prefix),
                 }
             }
 
@@ -235,7 +241,8 @@ macro_rules! device_config {
             /// bounds; for the exponential step the mean device's down step at `w = 0`, for
             /// the power step `dw_min 0.5^pow_gamma`, for the piecewise step `dw_min` times
             /// its middle up node, for a unit cell the mean over its devices, for a transfer
-            /// compound its slow device's; `None` for the ideal device.
+            /// compound its slow device's, for a one-sided cell its device model's; `None` for
+            /// the ideal device.
             pub fn granularity(&self) -> Option<f64> {
                 match self {
                     $(DeviceConfig::$tag(p) => Some(PulsedModel::granularity(p)),)*
@@ -246,6 +253,8 @@ macro_rules! device_config {
                             .and_then(|c| c.transfer.unit_cell_devices[1].granularity())
                     }
                     DeviceConfig::ReferenceUnitCell(p) => p.vector().granularity(),
+                    // The mean of its two devices, which are of one model.
+                    DeviceConfig::OneSidedUnitCell(p) => p.device().granularity(),
                 }
             }
 
@@ -258,6 +267,7 @@ macro_rules! device_config {
                     DeviceConfig::VectorUnitCell(p) => p.devices.len(),
                     DeviceConfig::TransferCompound(_) | DeviceConfig::BufferedTransferCompound(_) => 2,
                     DeviceConfig::ReferenceUnitCell(_) => 2,
+                    DeviceConfig::OneSidedUnitCell(_) => 2,
                 }
             }
 
@@ -312,6 +322,14 @@ impl DeviceConfig {
                 transfer_update: &p.transfer_update,
                 buffered: Some(p),
             }),
+            _ => None,
+        }
+    }
+
+    /// The configuration of a one-sided unit cell (`None` for every other model).
+    pub fn one_sided(&self) -> Option<&super::OneSidedUnitCellParameters> {
+        match self {
+            DeviceConfig::OneSidedUnitCell(p) => Some(p),
             _ => None,
         }
     }

@@ -255,6 +255,20 @@ impl DeviceLayer {
         streams: &ResetStreams,
         sub: u32,
     ) {
+        self.reset_where(weights, in_size, &|_, j| columns[j], prob, streams, sub);
+    }
+
+    /// [`DeviceLayer::reset_columns`] of the devices `(i, j)` where `chosen(i, j)` is true
+    /// (the refresh of a one-sided unit cell resets single devices).
+    pub(crate) fn reset_where(
+        &mut self,
+        weights: &mut [f32],
+        in_size: usize,
+        chosen: &dyn Fn(usize, usize) -> bool,
+        prob: f32,
+        streams: &ResetStreams,
+        sub: u32,
+    ) {
         let DeviceLayer {
             model,
             write_noise,
@@ -274,7 +288,7 @@ impl DeviceLayer {
                 streams.choice.fill_words(address, &mut words);
             }
             for (j, w) in row.iter_mut().enumerate() {
-                if !columns[j] || u64::from(words[j]) >= threshold {
+                if !chosen(i, j) || u64::from(words[j]) >= threshold {
                     continue;
                 }
                 let k = i * in_size + j;

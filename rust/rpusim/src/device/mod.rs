@@ -63,6 +63,7 @@ mod linear_step;
 mod math;
 mod model;
 mod named;
+mod one_sided;
 mod piecewise_step;
 mod pow_step;
 mod pulsed;
@@ -80,12 +81,16 @@ pub use config::{
 };
 pub use constant_step::ConstantStep;
 pub use effects::Effects;
+pub(crate) use effects::ResetStreams;
 pub use exp_step::{ExpStep, ExpStepParameters};
 pub use layer::DeviceLayer;
 pub use linear_step::{LinearStep, LinearStepParameters};
 pub use model::DeviceModel;
 pub(crate) use model::{match_model, with_model};
 pub(crate) use named::NamedArrays;
+pub use one_sided::{
+    OneSidedCell, OneSidedCounters, OneSidedUnitCellParameters, ONE_SIDED_DEVICES,
+};
 pub use piecewise_step::{Nodes, PiecewiseStep, PiecewiseStepParameters, MAX_NODES};
 pub use pow_step::{PowStep, PowStepParameters};
 pub use pulsed::{DeviceArrays, PulsedParameters, WriteNoiseParameters};

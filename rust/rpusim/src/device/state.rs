@@ -7,6 +7,7 @@ use super::config::DeviceConfig;
 use super::effects::{AfterUpdate, ResetStreams};
 use super::layer::DeviceLayer;
 use super::named::NamedArrays;
+use super::one_sided::{OneSidedCell, OneSidedCounters};
 use super::pulsed::{DeviceArrays, Shape};
 use super::transfer::{TransferCell, TransferCounters};
 use super::vector::VectorCell;
@@ -26,6 +27,9 @@ pub enum UnitCell {
     Vector(VectorCell),
     /// A transfer compound: a fast and a slow array, weighted.
     Transfer(Box<TransferCell>),
+    /// A one-sided unit cell: two devices, each only potentiated, the weight their
+    /// difference.
+    OneSided(Box<OneSidedCell>),
 }
 
 /// The drawn devices of a tile and the counter of their random programming noise.
@@ -53,6 +57,9 @@ pub(crate) struct DeviceCounters {
     /// Where a transfer compound's transfers stand (absent for other devices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<TransferCounters>,
+    /// Where a one-sided unit cell's updates and refreshes stand (absent for other devices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_sided: Option<OneSidedCounters>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -77,6 +84,9 @@ impl DeviceState {
         let cell = match (config, config.vector_cell()) {
             (DeviceConfig::Ideal(_), _) => Some(UnitCell::Ideal),
             (_, Some(p)) => VectorCell::populate(&p, shape)?.map(UnitCell::Vector),
+            (DeviceConfig::OneSidedUnitCell(p), _) => {
+                OneSidedCell::populate(p, shape)?.map(|c| UnitCell::OneSided(Box::new(c)))
+            }
             _ if compound.is_some() => compound
                 .map(|c| TransferCell::populate(c, shape))
                 .transpose()?
@@ -125,6 +135,7 @@ impl DeviceState {
             UnitCell::Single(layer) => vec![layer],
             UnitCell::Vector(v) => v.layers.iter().collect(),
             UnitCell::Transfer(t) => t.layers(),
+            UnitCell::OneSided(c) => c.layers(),
         }
     }
 
@@ -154,6 +165,7 @@ impl DeviceState {
             UnitCell::Single(layer) => layer.program(out, w, in_size, &stream, 0),
             UnitCell::Vector(cell) => cell.program(out, w, in_size, &stream),
             UnitCell::Transfer(cell) => cell.program(out, w, in_size, &stream),
+            UnitCell::OneSided(cell) => cell.program(out, w, in_size, &stream),
         }
         self.programs = programs;
         Ok(())
@@ -174,6 +186,7 @@ impl DeviceState {
             // A compound's arrays take theirs after each of their own update calls.
             UnitCell::Ideal | UnitCell::Transfer(_) => {}
             UnitCell::Single(layer) => layer.diffuse_and_decay(weights, in_size, &streams, 0),
+            UnitCell::OneSided(cell) => cell.diffuse_and_decay(weights, in_size, seed, call),
             UnitCell::Vector(cell) => {
                 if !cell.layers.iter().any(|l| l.effects.after_update()) {
                     return;
@@ -212,6 +225,16 @@ impl DeviceState {
             UnitCell::Single(layer) => {
                 layer.reset_columns(weights, in_size, columns, prob, &streams, 0);
             }
+            // Both devices of a one-sided pair, each with its own draws (aihwkit's
+            // `resetCols` of a vector device; with `prob < 1` one of the two may reset alone).
+            UnitCell::OneSided(cell) => {
+                for k in 0..cell.weights.len() {
+                    if let Some((layer, w)) = cell.layer_mut(k) {
+                        layer.reset_columns(w, in_size, columns, prob, &streams, k as u32);
+                    }
+                }
+                cell.reduce(weights);
+            }
             UnitCell::Vector(cell) => {
                 for (k, (layer, w)) in cell.layers.iter_mut().zip(&mut cell.weights).enumerate() {
                     layer.reset_columns(w, in_size, columns, prob, &streams, k as u32);
@@ -239,7 +262,9 @@ impl DeviceState {
     /// The counters to save, by name.
     pub(crate) fn named_counts(&self) -> Vec<(String, Vec<u64>)> {
         let prefix = |k: usize| match self.cell {
-            UnitCell::Vector(_) | UnitCell::Transfer(_) => format!("{k}."),
+            UnitCell::Vector(_) | UnitCell::Transfer(_) | UnitCell::OneSided(_) => {
+                format!("{k}.")
+            }
             _ => String::new(),
         };
         self.layers()
@@ -263,6 +288,7 @@ impl DeviceState {
                 .collect(),
             UnitCell::Vector(cell) => cell.named(),
             UnitCell::Transfer(cell) => cell.named(),
+            UnitCell::OneSided(cell) => cell.named(),
         }
     }
 
@@ -279,6 +305,10 @@ impl DeviceState {
                 UnitCell::Transfer(cell) => Some(cell.counters),
                 _ => None,
             },
+            one_sided: match &self.cell {
+                UnitCell::OneSided(cell) => Some(cell.counters),
+                _ => None,
+            },
         }
     }
 
@@ -289,6 +319,7 @@ impl DeviceState {
             unit_cell_index: config.vector_cell().map_or(0, |p| p.first_update_idx),
             resets: 0,
             transfer: config.compound().map(|_| TransferCounters::default()),
+            one_sided: config.one_sided().map(|_| OneSidedCounters::default()),
         }
     }
 
@@ -304,6 +335,11 @@ impl DeviceState {
                 check_compound(&layers, &cell.weights, weights, |sum| cell.reduce(sum))
             }
             UnitCell::Transfer(cell) => {
+                check_compound(&cell.layers(), &cell.weights, weights, |sum| {
+                    cell.reduce(sum)
+                })
+            }
+            UnitCell::OneSided(cell) => {
                 check_compound(&cell.layers(), &cell.weights, weights, |sum| {
                     cell.reduce(sum)
                 })
@@ -327,6 +363,12 @@ impl DeviceState {
                 )));
             }
         }
+        if counters.is_some_and(|c| c.one_sided.is_some()) && config.one_sided().is_none() {
+            return Err(Error::State(
+                "device_counters.one_sided: saved for a device that is not a one-sided unit cell"
+                    .into(),
+            ));
+        }
         let compound = config.compound();
         let cell = match (config, config.vector_cell()) {
             (DeviceConfig::Ideal(_), _) => UnitCell::Ideal,
@@ -335,6 +377,15 @@ impl DeviceState {
                     .unwrap_or_else(|| Self::fresh_counters(config))
                     .unit_cell_index;
                 UnitCell::Vector(VectorCell::from_named(&p, arrays, n, current)?)
+            }
+            (DeviceConfig::OneSidedUnitCell(p), _) => {
+                let saved = counters
+                    .unwrap_or_else(|| Self::fresh_counters(config))
+                    .one_sided
+                    .ok_or_else(|| {
+                        Error::State("the one-sided unit cell's counters are missing".into())
+                    })?;
+                UnitCell::OneSided(Box::new(OneSidedCell::from_named(p, arrays, n, saved)?))
             }
             _ if compound.is_some() => {
                 let saved = counters

@@ -32,6 +32,8 @@ pub(super) struct Store<'a> {
     pub sub: u32,
     /// The pulse counters `[down, up]` of the devices, when they count (`count_pulses`).
     pub counts: Option<&'a mut [[u64; 2]]>,
+    /// Apply only the pulses that raise a weight (the others keep their normals' places).
+    pub raise_only: bool,
 }
 
 /// A device with pulses in one row of one sample.
@@ -66,6 +68,8 @@ pub(super) struct RowTarget<'a> {
     pub k0: usize,
     /// The row's pulse counters `[down, up]`, when the devices count.
     pub counts: Option<&'a mut [[u64; 2]]>,
+    /// Apply only the pulses that raise a weight.
+    pub raise_only: bool,
 }
 
 /// Fires every coincidence of `samples` (in order) on the devices `dev` whose weights are in
@@ -89,7 +93,7 @@ pub(super) fn apply<P: Payload, D: PulsedDevice>(
     } else {
         out_size
     };
-    let (write_noise, sub) = (store.write_noise, store.sub);
+    let (write_noise, sub, raise_only) = (store.write_noise, store.sub, store.raise_only);
     // Each block writes the counters of its own rows only.
     let counts = store.counts.map(Disjoint::new);
     sum_chunks(
@@ -111,6 +115,7 @@ pub(super) fn apply<P: Payload, D: PulsedDevice>(
                         k0: i * in_size,
                         // SAFETY: row i belongs to this block alone.
                         counts: counts.map(|c| unsafe { c.slice(i * in_size, in_size) }),
+                        raise_only,
                     };
                     pulses +=
                         fire_row::<P, D>(dev, i, samples, &mut target, noise, sub, isa, scratch);
@@ -202,6 +207,9 @@ pub(super) fn fire_sample<P: Payload, D: PulsedDevice>(
             first: c * stride as u32,
         };
         apply_hits::<true, D>(dev, grow.iter().map(hit), normals, t);
+        if t.raise_only {
+            return u64::from(n) * grow.len() as u64;
+        }
         apply_hits::<false, D>(dev, shrink.iter().map(hit), normals, t);
         return u64::from(n) * cols.fire as u64;
     }
@@ -210,7 +218,7 @@ pub(super) fn fire_sample<P: Payload, D: PulsedDevice>(
             list.resize(cols.fire, Hit::default());
         }
     }
-    let (mut n_up, mut n_down, mut draws, mut pulses) = (0, 0, 0, 0u64);
+    let (mut n_up, mut n_down, mut draws, mut pulses, mut raising) = (0, 0, 0, 0u64, 0u64);
     for (c, &j) in cols.index[..cols.fire].iter().enumerate() {
         let n = P::pulses(row, |w| cols.cols[w * cols.pad + c]);
         let hit = Hit {
@@ -227,12 +235,16 @@ pub(super) fn fire_sample<P: Payload, D: PulsedDevice>(
         n_down += usize::from(fires && !grows);
         draws += n as usize * per_pulse + usize::from(fires) * per_device;
         pulses += u64::from(n);
+        raising += u64::from(n) * u64::from(grows);
     }
-    if n_up + n_down == 0 {
+    if n_up + n_down == 0 || (t.raise_only && n_up == 0) {
         return 0;
     }
     let normals = fill(normals, draws, noise, address);
     apply_hits::<true, D>(dev, up[..n_up].iter().copied(), normals, t);
+    if t.raise_only {
+        return raising;
+    }
     apply_hits::<false, D>(dev, down[..n_down].iter().copied(), normals, t);
     pulses
 }

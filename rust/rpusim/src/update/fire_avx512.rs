@@ -204,6 +204,8 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
     let stored = persistent.unwrap_or(weights);
     let write_noise = _mm512_set1_ps(t.write_noise);
     let mut pos = 0i32;
+    // With `raise_only`, the pulses applied (only the lanes whose weight grows).
+    let mut raised = 0u64;
     for &g in dense.groups {
         let j0 = g as usize * GROUP;
         let c = counts(g);
@@ -213,32 +215,48 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
         }
         // W grows when d_i x_j < 0: the row's and the column's signs differ.
         let up = dense.neg[g as usize] ^ row_neg;
+        // One pulse per device and no write noise: the group draws one normal per lane hit.
+        let single = per_device == 0 && _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(1)) == 0;
+        // The lanes whose pulses are applied: all of them, or those that raise the weight
+        // (the others keep the places of their normals).
+        let apply = if t.raise_only { hit & up } else { hit };
+        if apply == 0 {
+            pos += if single {
+                hit.count_ones() as i32
+            } else {
+                prefix_sums(draws_of(c)).1
+            };
+            continue;
+        }
+        if t.raise_only {
+            raised += u64::from(_mm512_mask_reduce_add_epi32(apply, c) as u32);
+        }
         if let Some(counts) = t.counts.as_deref_mut() {
-            count16(&mut counts[j0..], hit, up, c);
+            count16(&mut counts[j0..], apply, up, c);
         }
         // SAFETY: masked loads and stores of the group's lanes (see above); `normals` holds
         // 64 numbers past the row's draws, and the lanes draw positions below `span`.
         unsafe {
             let g = Group {
                 k0: t.k0 + j0,
-                hit,
+                hit: apply,
                 up,
                 counts: c,
-                lo: _mm512_maskz_loadu_ps(hit, b_min.add(j0)),
-                hi: _mm512_maskz_loadu_ps(hit, b_max.add(j0)),
+                lo: _mm512_maskz_loadu_ps(apply, b_min.add(j0)),
+                hi: _mm512_maskz_loadu_ps(apply, b_max.add(j0)),
             };
-            let w = _mm512_maskz_loadu_ps(hit, stored.add(j0));
+            let w = _mm512_maskz_loadu_ps(apply, stored.add(j0));
             let base = normals.as_ptr().add(pos as usize);
-            if per_device == 0 && _mm512_cmpgt_epu32_mask(c, _mm512_set1_epi32(1)) == 0 {
+            if single {
                 // One pulse per device: the next normals, one per lane with a pulse.
                 let xi = if per_pulse == 1 {
                     _mm512_maskz_expand_ps(hit, _mm512_loadu_ps(base))
                 } else {
                     _mm512_setzero_ps()
                 };
-                let v = dev.pulse16(g.k0, w, up, xi, hit);
+                let v = dev.pulse16(g.k0, w, up, xi, apply);
                 let w = _mm512_min_ps(_mm512_max_ps(v, g.lo), g.hi);
-                _mm512_mask_storeu_ps(stored.add(j0), hit, w);
+                _mm512_mask_storeu_ps(stored.add(j0), apply, w);
                 pos += hit.count_ones() as i32;
                 continue;
             }
@@ -268,18 +286,21 @@ unsafe fn fire_sample<P: Payload, D: PulsedDevice>(
             if per_device == 1 {
                 // The weight read: the persistent one plus the normal after the pulses.
                 let at = _mm512_add_epi32(first, _mm512_sub_epi32(draws, _mm512_set1_epi32(1)));
-                let xi = gathered(at, hit);
+                let xi = gathered(at, apply);
                 // Clipped to the float32 range, as `numeric::saturate`.
                 let read = _mm512_add_ps(w, _mm512_mul_ps(write_noise, xi));
                 let read = _mm512_min_ps(
                     _mm512_max_ps(read, _mm512_set1_ps(-f32::MAX)),
                     _mm512_set1_ps(f32::MAX),
                 );
-                _mm512_mask_storeu_ps(weights.add(j0), hit, read);
+                _mm512_mask_storeu_ps(weights.add(j0), apply, read);
             }
-            _mm512_mask_storeu_ps(stored.add(j0), hit, w);
+            _mm512_mask_storeu_ps(stored.add(j0), apply, w);
             pos += span;
         }
+    }
+    if t.raise_only {
+        return raised;
     }
     pulses
 }

@@ -5,9 +5,9 @@ use super::{bits, tile_with_weights, uniform};
 use proptest::prelude::*;
 use rpusim::device::{
     BufferedTransferCompoundParameters, ExpStepParameters, IdealParameters, LinearStepParameters,
-    PiecewiseStepParameters, PowStepParameters, PulsedParameters, ReferenceUnitCellParameters,
-    SoftBoundsParameters, TransferCompoundParameters, TransferParameters, UpdatePolicy,
-    VectorUnitCellParameters, WriteNoiseParameters,
+    OneSidedUnitCellParameters, PiecewiseStepParameters, PowStepParameters, PulsedParameters,
+    ReferenceUnitCellParameters, SoftBoundsParameters, TransferCompoundParameters,
+    TransferParameters, UpdatePolicy, VectorUnitCellParameters, WriteNoiseParameters,
 };
 use rpusim::{
     reference, BoundManagement, DeviceConfig, IoParameters, MappingParameters, Matrix,
@@ -294,6 +294,44 @@ fn reference_cell_strategy() -> impl Strategy<Value = DeviceConfig> {
         })
 }
 
+/// One-sided pairs: no refresh, or one after every one to three samples or batches, with
+/// aihwkit's thresholds, low ones or ones every pair passes (every pair refreshed), every kind
+/// of read periphery and refresh update (no write noise with refreshes: refused).
+fn one_sided_strategy() -> impl Strategy<Value = DeviceConfig> {
+    (
+        pulsed_device_strategy(),
+        (0i64..4, any::<bool>()),
+        prop_oneof![
+            Just((0.75f64, 0.25f64)),
+            Just((0.3, 0.01)),
+            Just((-1.0, -1.0))
+        ],
+        (io_strategy(), update_strategy()),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(device, (every, units_in_mbatch), (upper, lower), (forward, update), twice)| {
+                let noisy = device
+                    .write_noise()
+                    .is_some_and(|w| w.write_noise_std > 0.0);
+                DeviceConfig::OneSidedUnitCell(OneSidedUnitCellParameters {
+                    unit_cell_devices: if twice {
+                        vec![device.clone(), device]
+                    } else {
+                        vec![device]
+                    },
+                    refresh_every: if noisy { 0 } else { every },
+                    units_in_mbatch,
+                    refresh_upper_thres: upper,
+                    refresh_lower_thres: lower,
+                    refresh_forward: forward,
+                    refresh_update: update,
+                    copy_inverted: false,
+                })
+            },
+        )
+}
+
 fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
     prop_oneof![
         1 => Just(DeviceConfig::Ideal(IdealParameters::default())),
@@ -301,6 +339,7 @@ fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
         3 => vector_strategy(),
         3 => transfer_strategy(),
         1 => reference_cell_strategy(),
+        2 => one_sided_strategy(),
     ]
 }
 
