@@ -102,6 +102,7 @@ def plot(runs: Sequence[training.Run], devices: Sequence[str], title: str, path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, panels = plt.subplots(1, len(devices), figsize=(4 * len(devices), 3.6), sharey=True)
     panels = panels if len(devices) > 1 else [panels]
@@ -112,6 +113,7 @@ def plot(runs: Sequence[training.Run], devices: Sequence[str], title: str, path:
         ]:
             epochs = range(1, len(run.accuracy) + 1)
             panel.plot(epochs, [100 * a for a in run.accuracy], marker="o", label=label)
+        panel.xaxis.set_major_locator(MaxNLocator(integer=True))
         panel.set_title(device)
         panel.set_xlabel("epoch")
         panel.grid(True, alpha=0.3)
