@@ -198,7 +198,7 @@ fn reference_update(array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
             cell.reduce(w);
         }
         // A compound's arrays come here one by one (`transfer.rs`), never the compound.
-        UnitCell::Transfer(_) => {}
+        UnitCell::Transfer(_) | UnitCell::MixedPrecision(_) => {}
     }
     diffuse_and_decay(array, call.seed, call.call);
     pulses
@@ -244,7 +244,7 @@ fn diffuse_and_decay(array: &mut Array<'_>, seed: u64, call: u64) {
         true
     };
     match &mut array.devices.cell {
-        UnitCell::Ideal | UnitCell::Transfer(_) => {}
+        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::MixedPrecision(_) => {}
         UnitCell::Single(layer) => {
             one(layer, array.weights, 0);
         }
@@ -448,7 +448,7 @@ fn reference_pulse(array: &mut Array<'_>, seed: u64, call: u64, up: bool) -> u64
     };
     match &mut array.devices.cell {
         // A compound pulses its fast array (`transfer.rs`), never the compound.
-        UnitCell::Ideal | UnitCell::Transfer(_) => 0,
+        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::MixedPrecision(_) => 0,
         UnitCell::Single(layer) => one(layer, array.weights, 0),
         UnitCell::Vector(cell) => {
             let mut pulses = 0;

@@ -82,7 +82,7 @@ fn for_targets(
 ) -> u64 {
     match cell {
         // A compound's arrays come here one by one (`transfer.rs`), never the compound.
-        UnitCell::Ideal | UnitCell::Transfer(_) => 0,
+        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::MixedPrecision(_) => 0,
         UnitCell::Single(layer) => f(&mut [Target {
             weights: w,
             layer,

@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::mixed_precision::MixedPrecisionCompoundParameters;
 use super::model::DeviceModel;
 use super::named::NamedArrays;
 use super::pulsed::{PulsedParameters, Shape, WriteNoiseParameters};
@@ -158,12 +159,15 @@ macro_rules! device_config {
             TransferCompound(TransferCompoundParameters),
             /// Tiki-Taka v2: TTv1 with a digital buffer (no single pulsed model).
             BufferedTransferCompound(BufferedTransferCompoundParameters),
+            /// The mixed-precision update: the outer product accumulated in digital and
+            /// transferred in whole steps (no single pulsed model).
+            MixedPrecisionCompound(MixedPrecisionCompoundParameters),
         }
 
         /// The JSON tags of the device models, in the order of [`DeviceConfig`].
         pub const DEVICE_TYPES: &[&str] = &[
             $(stringify!($tag),)* "IdealDevice", "VectorUnitCell", "ReferenceUnitCell",
-            "TransferCompound", "BufferedTransferCompound",
+            "TransferCompound", "BufferedTransferCompound", "MixedPrecisionCompound",
         ];
 
         impl DeviceConfig {
@@ -176,6 +180,7 @@ macro_rules! device_config {
                     DeviceConfig::TransferCompound(_) => "TransferCompound",
                     DeviceConfig::BufferedTransferCompound(_) => "BufferedTransferCompound",
                     DeviceConfig::ReferenceUnitCell(_) => "ReferenceUnitCell",
+                    DeviceConfig::MixedPrecisionCompound(_) => "MixedPrecisionCompound",
                 }
             }
 
@@ -197,6 +202,9 @@ macro_rules! device_config {
                     "BufferedTransferCompound" => {
                         Some(DeviceConfig::BufferedTransferCompound(Default::default()))
                     }
+                    "MixedPrecisionCompound" => {
+                        Some(DeviceConfig::MixedPrecisionCompound(Default::default()))
+                    }
                     _ => None,
                 }
             }
@@ -210,6 +218,7 @@ macro_rules! device_config {
                     DeviceConfig::TransferCompound(p) => p.validate(prefix),
                     DeviceConfig::BufferedTransferCompound(p) => p.validate(prefix),
                     DeviceConfig::ReferenceUnitCell(p) => p.validate(prefix),
+                    DeviceConfig::MixedPrecisionCompound(p) => p.validate(prefix),
                 }
             }
 
@@ -235,7 +244,8 @@ macro_rules! device_config {
             /// bounds; for the exponential step the mean device's down step at `w = 0`, for
             /// the power step `dw_min 0.5^pow_gamma`, for the piecewise step `dw_min` times
             /// its middle up node, for a unit cell the mean over its devices, for a transfer
-            /// compound its slow device's; `None` for the ideal device.
+            /// compound its slow device's, for a mixed-precision compound its device's;
+            /// `None` for the ideal device.
             pub fn granularity(&self) -> Option<f64> {
                 match self {
                     $(DeviceConfig::$tag(p) => Some(PulsedModel::granularity(p)),)*
@@ -246,6 +256,7 @@ macro_rules! device_config {
                             .and_then(|c| c.transfer.unit_cell_devices[1].granularity())
                     }
                     DeviceConfig::ReferenceUnitCell(p) => p.vector().granularity(),
+                    DeviceConfig::MixedPrecisionCompound(p) => p.device.granularity(),
                 }
             }
 
@@ -258,6 +269,7 @@ macro_rules! device_config {
                     DeviceConfig::VectorUnitCell(p) => p.devices.len(),
                     DeviceConfig::TransferCompound(_) | DeviceConfig::BufferedTransferCompound(_) => 2,
                     DeviceConfig::ReferenceUnitCell(_) => 2,
+                    DeviceConfig::MixedPrecisionCompound(_) => 1,
                 }
             }
 
@@ -312,6 +324,14 @@ impl DeviceConfig {
                 transfer_update: &p.transfer_update,
                 buffered: Some(p),
             }),
+            _ => None,
+        }
+    }
+
+    /// The configuration of a mixed-precision compound (`None` for every other model).
+    pub fn mixed_precision(&self) -> Option<&MixedPrecisionCompoundParameters> {
+        match self {
+            DeviceConfig::MixedPrecisionCompound(p) => Some(p),
             _ => None,
         }
     }
