@@ -430,6 +430,7 @@ fn weights_never_leave_the_bounds_of_any_model() {
                             .unwrap();
                         &c.weights[k]
                     }
+                    (None, UnitCell::MixedPrecision(_)) => t.weights(),
                     (None, UnitCell::Ideal) => unreachable!(),
                 };
                 for (k, &w) in stored.iter().enumerate() {
@@ -1070,6 +1071,7 @@ fn every_table_entry_round_trips() {
             "ReferenceUnitCell",
             "TransferCompound",
             "BufferedTransferCompound",
+            "MixedPrecisionCompound",
         ]
     );
     for &name in DEVICE_TYPES {
@@ -1098,6 +1100,12 @@ fn every_table_entry_round_trips() {
             UnitCell::Transfer(cell) => {
                 assert!(!pulsed, "{name}");
                 assert_eq!(cell.arrays.len(), device.devices_per_cross_point());
+            }
+            UnitCell::MixedPrecision(cell) => {
+                assert!(!pulsed, "{name}");
+                assert!(cell.layer().is_some(), "{name}");
+                assert_eq!(device.devices_per_cross_point(), 1);
+                assert!(device.granularity().unwrap() > 0.0, "{name}");
             }
             UnitCell::Ideal => {
                 assert!(!pulsed, "{name}");

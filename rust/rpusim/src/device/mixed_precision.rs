@@ -199,7 +199,7 @@ impl MixedPrecisionCell {
     }
 
     /// The pulsed layer of the device.
-    pub(crate) fn layer(&self) -> Option<&DeviceLayer> {
+    pub fn layer(&self) -> Option<&DeviceLayer> {
         match &self.device.cell {
             UnitCell::Single(layer) => Some(layer),
             _ => None,
