@@ -22,6 +22,8 @@ def compound_of(name: str, parts: list[devices.PulsedDevice]) -> devices.Device 
         return device_type(devices=parts)  # type: ignore[no-any-return]
     if issubclass(device_type, devices.TransferCompound):
         return device_type(unit_cell_devices=parts)  # type: ignore[no-any-return]
+    if issubclass(device_type, devices.MixedPrecisionCompound):
+        return device_type(device=parts[-1])  # type: ignore[no-any-return]
     return None
 
 
