@@ -55,7 +55,7 @@ impl Header {
     /// `remaining` bytes of the state can hold.
     fn devices(&self, remaining: usize) -> Result<usize> {
         let (out, inp) = (self.out_size, self.in_size);
-        let n = out.checked_mul(inp).unwrap_or(usize::MAX);
+        let n = out.saturating_mul(inp);
         let reason = if n == 0 {
             "no weights"
         } else if n > MAX_DEVICES {

@@ -139,7 +139,8 @@ impl Definition {
             }
             let c = self.samples;
             self.samples += 1;
-            if every == 0 || c == 0 || c % every != 0 || rows == 0 || p.transfer_lr == 0.0 {
+            if every == 0 || c == 0 || !c.is_multiple_of(every) || rows == 0 || p.transfer_lr == 0.0
+            {
                 continue;
             }
             let mut first = self.next_row;
