@@ -25,6 +25,8 @@ def compound_of(name: str, parts: list[devices.PulsedDevice]) -> devices.Device 
     if issubclass(device_type, devices.OneSidedUnitCell):
         # Both devices of a one-sided pair are drawn from its one device model.
         return device_type(unit_cell_devices=parts[:1])  # type: ignore[no-any-return]
+    if issubclass(device_type, devices.MixedPrecisionCompound):
+        return device_type(device=parts[-1])  # type: ignore[no-any-return]
     return None
 
 

@@ -27,7 +27,8 @@ float update instead, :class:`VectorUnitCell` puts several devices at every cros
 (:class:`ReferenceUnitCell`: a device and its reference; :class:`OneSidedUnitCell`: a pair of
 devices that only grow, with refreshes), and :class:`TransferCompound` and
 :class:`BufferedTransferCompound` (Tiki-Taka v1 and v2) a fast array whose updates are
-transferred onto a slow one.
+transferred onto a slow one; :class:`MixedPrecisionCompound` accumulates the update in a
+digital matrix and writes it onto one device in whole steps.
 
 All weights and steps are in the tile's weight units: the unit in which ``tile.get_weights()``
 reports the conductances, where the default bounds are about +-0.6.
@@ -51,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rpusim import _native
+from rpusim._checks import check_int
 from rpusim._native import DEVICE_TYPES as ENGINE_DEVICE_TYPES
 from rpusim._parts import ConfigPart, PatchSink, engine_defaults, plain
 
@@ -68,6 +70,7 @@ __all__ = [
     "IdealDevice",
     "LinearStep",
     "LinearStepDevice",
+    "MixedPrecisionCompound",
     "OneSidedUnitCell",
     "PiecewiseStep",
     "PiecewiseStepDevice",
@@ -101,6 +104,7 @@ _REFERENCE_UNIT_CELL = _engine("ReferenceUnitCell")
 _TRANSFER_COMPOUND = _engine("TransferCompound")
 _BUFFERED_TRANSFER_COMPOUND = _engine("BufferedTransferCompound")
 _ONE_SIDED_UNIT_CELL = _engine("OneSidedUnitCell")
+_MIXED_PRECISION_COMPOUND = _engine("MixedPrecisionCompound")
 
 
 @dataclass
@@ -940,6 +944,99 @@ class OneSidedUnitCell(_CompoundWithParts):
     def granularity(self) -> float:
         """The granularity of the device model (the step update management plans with)."""
         return self.unit_cell_devices[0].granularity
+
+
+@dataclass
+class MixedPrecisionCompound(Device):
+    """The mixed-precision update (aihwkit's ``MixedPrecisionCompound``, Nandakumar et al.,
+    Front. Neurosci. 2020; docs/model_notes.md): the outer product ``lr * d x^T`` of every
+    sample, of ``x`` and ``d`` quantised to ``n_x_bins``/``n_d_bins`` bins when those are set,
+    accumulates in a digital float matrix ``chi``; every ``transfer_every`` batches the next
+    ``n_rows_per_transfer`` rows of ``chi`` give up their whole multiples of ``granularity``,
+    ``n = trunc(chi / granularity)``, which a pulsed update (the tile's
+    ``UpdateParameters`` with update management and UBLM on) writes onto the analog
+    ``device`` with learning rate ``granularity * transfer_lr``; the rest stays in ``chi``.
+    The network reads the device. Programming the weights writes them onto the device and
+    empties ``chi``. Names and defaults are aihwkit 1.1's; ``device`` must be a single pulsed
+    model (aihwkit also takes unit cells).
+    """
+
+    device: PulsedDevice = field(
+        default_factory=lambda: cast(
+            "PulsedDevice", _device_of(_MIXED_PRECISION_COMPOUND["device"])
+        )
+    )
+    """The analog device the network reads and the transfers write: a single pulsed model.
+    Default ``ConstantStep()`` (aihwkit's default, a ``VectorUnitCell`` without devices,
+    cannot make a tile)."""
+
+    transfer_every: int = _MIXED_PRECISION_COMPOUND["transfer_every"]
+    """A transfer every ``transfer_every`` batches (a period of ``transfer_every`` times the
+    batch size, in samples); 0: no transfer. Default 1."""
+
+    n_rows_per_transfer: int = _MIXED_PRECISION_COMPOUND["n_rows_per_transfer"]
+    """Rows of ``chi`` written per transfer, consecutive, wrapping at the last; -1: every row;
+    0: no transfer. Default -1."""
+
+    random_row: bool = _MIXED_PRECISION_COMPOUND["random_row"]
+    """Start each transfer at a random row (when it writes fewer rows than there are).
+    Default False."""
+
+    granularity: float = _MIXED_PRECISION_COMPOUND["granularity"]
+    """The weight change of one whole step, in weight units; >= 0; 0: the device's
+    granularity (its ``dw_min`` for the step models). Default 0."""
+
+    transfer_lr: float = _MIXED_PRECISION_COMPOUND["transfer_lr"]
+    """The scale of a transfer: a whole step writes ``granularity * transfer_lr`` (in
+    expectation); >= 0. Default 1."""
+
+    n_x_bins: int = _MIXED_PRECISION_COMPOUND["n_x_bins"]
+    """Bins of the quantised ``x``, symmetric around 0 and scaled by each sample's
+    ``max |x|``; 0: not quantised; 1 is refused. Default 0."""
+
+    n_d_bins: int = _MIXED_PRECISION_COMPOUND["n_d_bins"]
+    """Bins of the quantised ``d``, as ``n_x_bins``. Default 0."""
+
+    stoc_round_x: bool = _MIXED_PRECISION_COMPOUND["stoc_round_x"]
+    """Stochastic rounding of the quantised ``x``. Default True."""
+
+    stoc_round_d: bool = _MIXED_PRECISION_COMPOUND["stoc_round_d"]
+    """Stochastic rounding of the quantised ``d``. Default True."""
+
+    @classmethod
+    def _convert(cls, name: str, value: object, owner: str) -> object:
+        if name == "device":
+            if not isinstance(value, PulsedDevice) or DEVICE_TYPES.get(
+                type(value).__name__
+            ) is not type(value):
+                raise TypeError(
+                    f"{owner}.{name} must be a single pulsed device model, "
+                    f"got {type(value).__name__}"
+                )
+            value._convert_fields()
+            return value
+        if name == "n_rows_per_transfer":
+            return check_int(owner, name, value, ge=-1, le=2**31 - 1)
+        return super()._convert(name, value, owner)
+
+    def _bind(self, sink: PatchSink) -> None:
+        super()._bind(sink)
+
+        def patch_device(change: dict[str, Any]) -> None:
+            sink({"device": {**self.device.to_document(), **change}})
+
+        self.device._bind(patch_device)
+
+    @classmethod
+    def _from_values(cls, values: dict[str, Any]) -> Device:
+        if "device" in values:
+            values["device"] = _device_of(values["device"])
+        return cls(**values)
+
+    @property
+    def step(self) -> float:
+        """The weight change of one whole step: :attr:`granularity`, or the device's."""
+        return self.granularity if self.granularity > 0 else self.device.granularity
 
 
 def _engine_device_types() -> dict[str, type[Device]]:

@@ -52,6 +52,7 @@ mod io;
 mod mapping;
 mod matrix;
 mod memory;
+mod mixed_precision;
 mod mvm;
 mod numeric;
 mod one_sided;

@@ -197,9 +197,9 @@ fn reference_update(array: &mut Array<'_>, call: &UpdateCall<'_>) -> u64 {
             }
             cell.reduce(w);
         }
-        // A compound's arrays come here one by one (`transfer.rs`, `one_sided.rs`), never
-        // the compound.
-        UnitCell::Transfer(_) | UnitCell::OneSided(_) => {}
+        // A compound's arrays come here one by one (`transfer.rs`, `one_sided.rs`,
+        // `mixed_precision.rs`), never the compound.
+        UnitCell::Transfer(_) | UnitCell::OneSided(_) | UnitCell::MixedPrecision(_) => {}
     }
     // One side of a one-sided cell: the cell applies the effects once per update of the tile.
     if !call.one_sided {
@@ -248,7 +248,10 @@ fn diffuse_and_decay(array: &mut Array<'_>, seed: u64, call: u64) {
         true
     };
     match &mut array.devices.cell {
-        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::OneSided(_) => {}
+        UnitCell::Ideal
+        | UnitCell::Transfer(_)
+        | UnitCell::OneSided(_)
+        | UnitCell::MixedPrecision(_) => {}
         UnitCell::Single(layer) => {
             one(layer, array.weights, 0);
         }
@@ -465,7 +468,10 @@ fn reference_pulse(array: &mut Array<'_>, seed: u64, call: u64, up: bool) -> u64
     };
     match &mut array.devices.cell {
         // A compound pulses its fast array (`transfer.rs`), never the compound.
-        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::OneSided(_) => 0,
+        UnitCell::Ideal
+        | UnitCell::Transfer(_)
+        | UnitCell::OneSided(_)
+        | UnitCell::MixedPrecision(_) => 0,
         UnitCell::Single(layer) => one(layer, array.weights, 0),
         UnitCell::Vector(cell) => {
             let mut pulses = 0;

@@ -231,6 +231,7 @@ impl Tile {
             header.device_counters,
         )?;
         devices.check_weights(&weights)?;
+        devices.check_counters(header.out_size)?;
         header.check_pulse_counts(&devices)?;
         let leftover = (arrays.entries.iter().map(|(name, _)| name))
             .chain(arrays.counts.iter().map(|(name, _)| name))

@@ -6,13 +6,14 @@ use std::sync::atomic::AtomicUsize;
 use crate::alloc::{filled, reserve, zeros};
 use crate::backend::{Array, Backend, CpuBackend, PassCall};
 use crate::config::TileConfig;
-use crate::device::{DeviceState, UnitCell};
+use crate::device::{DeviceConfig, DeviceState, UnitCell};
 use crate::error::{Error, Result};
 use crate::interrupt::Interrupt;
 use crate::io::Direction;
 use crate::mapping::{scale_batch, scale_weights};
 use crate::matrix::Matrix;
 use crate::memory::{check_fits, with_estimate};
+use crate::mixed_precision;
 use crate::numeric::{check_finite, next_count};
 use crate::one_sided;
 use crate::transfer;
@@ -531,9 +532,10 @@ impl Tile {
             stopped: AtomicUsize::new(usize::MAX),
             one_sided: false,
         };
-        let pulses = match (&mut self.devices.cell, self.config.device.compound()) {
-            (UnitCell::Transfer(cell), Some(compound)) => {
-                let sizes = (self.out_size, self.in_size);
+        let sizes = (self.out_size, self.in_size);
+        let pulses = match (&mut self.devices.cell, &self.config.device) {
+            (UnitCell::Transfer(cell), device) if device.compound().is_some() => {
+                let compound = device.compound().expect("a transfer compound");
                 transfer::update(backend, compound, cell, &mut self.weights, sizes, &call)
             }
             (UnitCell::OneSided(cell), _) => match self.config.device.one_sided() {
@@ -545,6 +547,9 @@ impl Tile {
                     "a one-sided unit cell under another device configuration".into(),
                 )),
             },
+            (UnitCell::MixedPrecision(cell), DeviceConfig::MixedPrecisionCompound(p)) => {
+                mixed_precision::update(backend, p, cell, &mut self.weights, sizes, &call)
+            }
             _ => Ok(backend.update(&mut array_of!(self), &call)),
         };
         let stopped = call.stopped();
@@ -610,6 +615,11 @@ impl Tile {
             UnitCell::OneSided(cell) => {
                 let sizes = (self.out_size, self.in_size);
                 one_sided::pulse(backend, cell, &mut self.weights, sizes, self.seed, up)
+            }
+            UnitCell::MixedPrecision(cell) => {
+                let sizes = (self.out_size, self.in_size);
+                let (seed, call) = (self.seed, self.counters.update);
+                mixed_precision::pulse(backend, cell, &mut self.weights, sizes, seed, call, up)
             }
             _ => backend.pulse(&mut array_of!(self), self.seed, self.counters.update, up),
         };

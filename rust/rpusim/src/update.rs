@@ -88,7 +88,10 @@ fn for_targets(
 ) -> u64 {
     match cell {
         // A compound's arrays come here one by one (`transfer.rs`), never the compound.
-        UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::OneSided(_) => 0,
+        UnitCell::Ideal
+        | UnitCell::Transfer(_)
+        | UnitCell::OneSided(_)
+        | UnitCell::MixedPrecision(_) => 0,
         UnitCell::Single(layer) => f(&mut [Target {
             weights: w,
             layer,

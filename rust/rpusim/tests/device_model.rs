@@ -438,6 +438,7 @@ fn weights_never_leave_the_bounds_of_any_model() {
                             .unwrap();
                         &c.weights[k]
                     }
+                    (None, UnitCell::MixedPrecision(_)) => t.weights(),
                     (None, UnitCell::Ideal) => unreachable!(),
                 };
                 for (k, &w) in stored.iter().enumerate() {
@@ -1079,6 +1080,7 @@ fn every_table_entry_round_trips() {
             "TransferCompound",
             "BufferedTransferCompound",
             "OneSidedUnitCell",
+            "MixedPrecisionCompound",
         ]
     );
     for &name in DEVICE_TYPES {
@@ -1111,6 +1113,12 @@ fn every_table_entry_round_trips() {
             UnitCell::OneSided(cell) => {
                 assert!(!pulsed, "{name}");
                 assert_eq!(cell.arrays.len(), device.devices_per_cross_point());
+                assert!(device.granularity().unwrap() > 0.0, "{name}");
+            }
+            UnitCell::MixedPrecision(cell) => {
+                assert!(!pulsed, "{name}");
+                assert!(cell.layer().is_some(), "{name}");
+                assert_eq!(device.devices_per_cross_point(), 1);
                 assert!(device.granularity().unwrap() > 0.0, "{name}");
             }
             UnitCell::Ideal => {

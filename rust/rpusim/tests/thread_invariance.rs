@@ -1,16 +1,16 @@
 //! Same seed, same inputs: the same bytes at 1, 2 and 7 worker threads (this file is its own
 //! test binary, because the thread count is process-wide), for the default device, a device
 //! whose step depends on the weight (with write noise), unit cells, transfer compounds, a
-//! one-sided unit cell, and a grid of arrays.
+//! one-sided unit cell, the mixed-precision compound, and a grid of arrays.
 
 mod common;
 
 use common::{bits, uniform};
 use rpusim::device::{
-    BufferedTransferCompoundParameters, ExpStepParameters, OneSidedUnitCellParameters,
-    PowStepParameters, PulsedParameters, ReferenceUnitCellParameters, SoftBoundsParameters,
-    TransferCompoundParameters, TransferParameters, UpdatePolicy, VectorUnitCellParameters,
-    WriteNoiseParameters,
+    BufferedTransferCompoundParameters, ExpStepParameters, MixedPrecisionCompoundParameters,
+    OneSidedUnitCellParameters, PowStepParameters, PulsedParameters, ReferenceUnitCellParameters,
+    SoftBoundsParameters, TransferCompoundParameters, TransferParameters, UpdatePolicy,
+    VectorUnitCellParameters, WriteNoiseParameters,
 };
 use rpusim::{set_num_threads, DeviceConfig, IoParameters, Matrix, TileArray, TileConfig};
 
@@ -191,6 +191,23 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         }),
         ..TileConfig::default()
     };
+    // Mixed precision: every row after every batch from unquantised vectors, and 100 rows from
+    // a random one, of quantised, stochastically rounded vectors.
+    let mixed = |p: MixedPrecisionCompoundParameters| TileConfig {
+        device: DeviceConfig::MixedPrecisionCompound(MixedPrecisionCompoundParameters {
+            device: Box::new(soft()),
+            ..p
+        }),
+        ..TileConfig::default()
+    };
+    let mixed_all = mixed(MixedPrecisionCompoundParameters::default());
+    let mixed_quantised = mixed(MixedPrecisionCompoundParameters {
+        n_rows_per_transfer: 100,
+        random_row: true,
+        n_x_bins: 8,
+        n_d_bins: 8,
+        ..MixedPrecisionCompoundParameters::default()
+    });
     let configs = [
         TileConfig::default(),
         noisy,
@@ -203,6 +220,8 @@ fn one_two_and_seven_threads_give_identical_bytes() {
         ttv2,
         reference_cell,
         one_sided,
+        mixed_all,
+        mixed_quantised,
     ];
     let cases = configs.iter().map(|c| (c, (300, 257, 64)));
     // A convolution's shape: many more sample values than weights, so the passes split their

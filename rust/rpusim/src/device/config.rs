@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::mixed_precision::MixedPrecisionCompoundParameters;
 use super::model::DeviceModel;
 use super::named::NamedArrays;
 use super::pulsed::{PulsedParameters, Shape, WriteNoiseParameters};
@@ -161,12 +162,16 @@ macro_rules! device_config {
             /// A pair of one-sided devices per cross-point with refreshes (no single pulsed
             /// model).
             OneSidedUnitCell(super::OneSidedUnitCellParameters),
+            /// The mixed-precision update: the outer product accumulated in digital and
+            /// transferred in whole steps (no single pulsed model).
+            MixedPrecisionCompound(MixedPrecisionCompoundParameters),
         }
 
         /// The JSON tags of the device models, in the order of [`DeviceConfig`].
         pub const DEVICE_TYPES: &[&str] = &[
             $(stringify!($tag),)* "IdealDevice", "VectorUnitCell", "ReferenceUnitCell",
             "TransferCompound", "BufferedTransferCompound", "OneSidedUnitCell",
+            "MixedPrecisionCompound",
         ];
 
         impl DeviceConfig {
@@ -180,6 +185,7 @@ macro_rules! device_config {
                     DeviceConfig::BufferedTransferCompound(_) => "BufferedTransferCompound",
                     DeviceConfig::ReferenceUnitCell(_) => "ReferenceUnitCell",
                     DeviceConfig::OneSidedUnitCell(_) => "OneSidedUnitCell",
+                    DeviceConfig::MixedPrecisionCompound(_) => "MixedPrecisionCompound",
                 }
             }
 
@@ -202,6 +208,9 @@ macro_rules! device_config {
                         Some(DeviceConfig::BufferedTransferCompound(Default::default()))
                     }
                     "OneSidedUnitCell" => Some(DeviceConfig::OneSidedUnitCell(Default::default())),
+                    "MixedPrecisionCompound" => {
+                        Some(DeviceConfig::MixedPrecisionCompound(Default::default()))
+                    }
                     _ => None,
                 }
             }
@@ -216,6 +225,7 @@ macro_rules! device_config {
                     DeviceConfig::BufferedTransferCompound(p) => p.validate(prefix),
                     DeviceConfig::ReferenceUnitCell(p) => p.validate(prefix),
                     DeviceConfig::OneSidedUnitCell(p) => p.validate(prefix),
+                    DeviceConfig::MixedPrecisionCompound(p) => p.validate(prefix),
                 }
             }
 
@@ -241,8 +251,8 @@ macro_rules! device_config {
             /// bounds; for the exponential step the mean device's down step at `w = 0`, for
             /// the power step `dw_min 0.5^pow_gamma`, for the piecewise step `dw_min` times
             /// its middle up node, for a unit cell the mean over its devices, for a transfer
-            /// compound its slow device's, for a one-sided cell its device model's; `None` for
-            /// the ideal device.
+            /// compound its slow device's, for a one-sided cell its device model's, for a
+            /// mixed-precision compound its device's; `None` for the ideal device.
             pub fn granularity(&self) -> Option<f64> {
                 match self {
                     $(DeviceConfig::$tag(p) => Some(PulsedModel::granularity(p)),)*
@@ -255,6 +265,7 @@ macro_rules! device_config {
                     DeviceConfig::ReferenceUnitCell(p) => p.vector().granularity(),
                     // The mean of its two devices, which are of one model.
                     DeviceConfig::OneSidedUnitCell(p) => p.device().granularity(),
+                    DeviceConfig::MixedPrecisionCompound(p) => p.device.granularity(),
                 }
             }
 
@@ -268,6 +279,7 @@ macro_rules! device_config {
                     DeviceConfig::TransferCompound(_) | DeviceConfig::BufferedTransferCompound(_) => 2,
                     DeviceConfig::ReferenceUnitCell(_) => 2,
                     DeviceConfig::OneSidedUnitCell(_) => 2,
+                    DeviceConfig::MixedPrecisionCompound(_) => 1,
                 }
             }
 
@@ -330,6 +342,14 @@ impl DeviceConfig {
     pub fn one_sided(&self) -> Option<&super::OneSidedUnitCellParameters> {
         match self {
             DeviceConfig::OneSidedUnitCell(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The configuration of a mixed-precision compound (`None` for every other model).
+    pub fn mixed_precision(&self) -> Option<&MixedPrecisionCompoundParameters> {
+        match self {
+            DeviceConfig::MixedPrecisionCompound(p) => Some(p),
             _ => None,
         }
     }

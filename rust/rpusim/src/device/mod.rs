@@ -61,6 +61,7 @@ mod exp_step;
 mod layer;
 mod linear_step;
 mod math;
+mod mixed_precision;
 mod model;
 mod named;
 mod one_sided;
@@ -85,6 +86,9 @@ pub(crate) use effects::ResetStreams;
 pub use exp_step::{ExpStep, ExpStepParameters};
 pub use layer::DeviceLayer;
 pub use linear_step::{LinearStep, LinearStepParameters};
+pub use mixed_precision::{
+    MixedPrecisionCell, MixedPrecisionCompoundParameters, MixedPrecisionCounters,
+};
 pub use model::DeviceModel;
 pub(crate) use model::{match_model, with_model};
 pub(crate) use named::NamedArrays;

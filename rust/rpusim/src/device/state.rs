@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::config::DeviceConfig;
 use super::effects::{AfterUpdate, ResetStreams};
 use super::layer::DeviceLayer;
+use super::mixed_precision::{MixedPrecisionCell, MixedPrecisionCounters};
 use super::named::NamedArrays;
 use super::one_sided::{OneSidedCell, OneSidedCounters};
 use super::pulsed::{DeviceArrays, Shape};
@@ -30,6 +31,9 @@ pub enum UnitCell {
     /// A one-sided unit cell: two devices, each only potentiated, the weight their
     /// difference.
     OneSided(Box<OneSidedCell>),
+    /// A mixed-precision compound: one pulsed device (whose weights are the tile's) and the
+    /// digital matrix of the accumulated update.
+    MixedPrecision(Box<MixedPrecisionCell>),
 }
 
 /// The drawn devices of a tile and the counter of their random programming noise.
@@ -60,6 +64,9 @@ pub(crate) struct DeviceCounters {
     /// Where a one-sided unit cell's updates and refreshes stand (absent for other devices).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_sided: Option<OneSidedCounters>,
+    /// Where a mixed-precision compound's transfers stand (absent for other devices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_precision: Option<MixedPrecisionCounters>,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -83,6 +90,8 @@ impl DeviceState {
         let compound = config.compound();
         let cell = match (config, config.vector_cell()) {
             (DeviceConfig::Ideal(_), _) => Some(UnitCell::Ideal),
+            (DeviceConfig::MixedPrecisionCompound(p), _) => MixedPrecisionCell::populate(p, shape)?
+                .map(|c| UnitCell::MixedPrecision(Box::new(c))),
             (_, Some(p)) => VectorCell::populate(&p, shape)?.map(UnitCell::Vector),
             (DeviceConfig::OneSidedUnitCell(p), _) => {
                 OneSidedCell::populate(p, shape)?.map(|c| UnitCell::OneSided(Box::new(c)))
@@ -136,6 +145,7 @@ impl DeviceState {
             UnitCell::Vector(v) => v.layers.iter().collect(),
             UnitCell::Transfer(t) => t.layers(),
             UnitCell::OneSided(c) => c.layers(),
+            UnitCell::MixedPrecision(c) => c.layer().into_iter().collect(),
         }
     }
 
@@ -166,6 +176,7 @@ impl DeviceState {
             UnitCell::Vector(cell) => cell.program(out, w, in_size, &stream),
             UnitCell::Transfer(cell) => cell.program(out, w, in_size, &stream),
             UnitCell::OneSided(cell) => cell.program(out, w, in_size, &stream),
+            UnitCell::MixedPrecision(cell) => cell.program(out, w, in_size, &stream),
         }
         self.programs = programs;
         Ok(())
@@ -183,8 +194,9 @@ impl DeviceState {
     ) {
         let streams = AfterUpdate::new(seed, call);
         match &mut self.cell {
-            // A compound's arrays take theirs after each of their own update calls.
-            UnitCell::Ideal | UnitCell::Transfer(_) => {}
+            // A compound's arrays take theirs after each of their own update calls (a
+            // mixed-precision compound's device has one in every update).
+            UnitCell::Ideal | UnitCell::Transfer(_) | UnitCell::MixedPrecision(_) => {}
             UnitCell::Single(layer) => layer.diffuse_and_decay(weights, in_size, &streams, 0),
             UnitCell::OneSided(cell) => cell.diffuse_and_decay(weights, in_size, seed, call),
             UnitCell::Vector(cell) => {
@@ -221,6 +233,12 @@ impl DeviceState {
                     layer.reset_columns(&mut cell.weights[0], in_size, columns, prob, &streams, 0);
                 }
                 cell.reduce(weights);
+            }
+            UnitCell::MixedPrecision(cell) => {
+                // The device alone; chi keeps what it holds (aihwkit's `resetCols`).
+                if let UnitCell::Single(layer) = &mut cell.device.cell {
+                    layer.reset_columns(weights, in_size, columns, prob, &streams, 0);
+                }
             }
             UnitCell::Single(layer) => {
                 layer.reset_columns(weights, in_size, columns, prob, &streams, 0);
@@ -289,6 +307,7 @@ impl DeviceState {
             UnitCell::Vector(cell) => cell.named(),
             UnitCell::Transfer(cell) => cell.named(),
             UnitCell::OneSided(cell) => cell.named(),
+            UnitCell::MixedPrecision(cell) => cell.named(),
         }
     }
 
@@ -309,6 +328,10 @@ impl DeviceState {
                 UnitCell::OneSided(cell) => Some(cell.counters),
                 _ => None,
             },
+            mixed_precision: match &self.cell {
+                UnitCell::MixedPrecision(cell) => Some(cell.counters),
+                _ => None,
+            },
         }
     }
 
@@ -320,6 +343,9 @@ impl DeviceState {
             resets: 0,
             transfer: config.compound().map(|_| TransferCounters::default()),
             one_sided: config.one_sided().map(|_| OneSidedCounters::default()),
+            mixed_precision: config
+                .mixed_precision()
+                .map(|_| MixedPrecisionCounters::default()),
         }
     }
 
@@ -344,6 +370,18 @@ impl DeviceState {
                     cell.reduce(sum)
                 })
             }
+            UnitCell::MixedPrecision(cell) => cell
+                .layer()
+                .map_or(Ok(()), |l| l.check_within_bounds(weights, "")),
+        }
+    }
+
+    /// `Ok` when the counters of the devices are within their range for a tile of `out_size`
+    /// rows; an error names the counter (a forged state).
+    pub(crate) fn check_counters(&self, out_size: usize) -> Result<()> {
+        match &self.cell {
+            UnitCell::MixedPrecision(cell) => cell.check_counters(out_size),
+            _ => Ok(()),
         }
     }
 
@@ -372,6 +410,17 @@ impl DeviceState {
         let compound = config.compound();
         let cell = match (config, config.vector_cell()) {
             (DeviceConfig::Ideal(_), _) => UnitCell::Ideal,
+            (DeviceConfig::MixedPrecisionCompound(p), _) => {
+                let saved = counters
+                    .unwrap_or_else(|| Self::fresh_counters(config))
+                    .mixed_precision
+                    .ok_or_else(|| {
+                        Error::State("the mixed-precision counters are missing".into())
+                    })?;
+                UnitCell::MixedPrecision(Box::new(MixedPrecisionCell::from_named(
+                    p, arrays, n, saved,
+                )?))
+            }
             (_, Some(p)) => {
                 let current = counters
                     .unwrap_or_else(|| Self::fresh_counters(config))

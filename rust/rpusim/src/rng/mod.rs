@@ -72,6 +72,12 @@ pub enum Purpose {
     ResetChoice = 14,
     /// The cycle-to-cycle spread of a reset (`reset_std`).
     ResetNoise = 15,
+    /// Stochastic rounding of a mixed-precision compound's quantised `x`.
+    QuantizeX = 16,
+    /// Stochastic rounding of a mixed-precision compound's quantised `d`.
+    QuantizeD = 17,
+    /// The first row of a mixed-precision transfer with `random_row`.
+    TransferRow = 18,
 }
 
 /// A family of random sequences for one (seed, operation, call, purpose).

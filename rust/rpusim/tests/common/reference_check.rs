@@ -5,9 +5,10 @@ use super::{bits, tile_with_weights, uniform};
 use proptest::prelude::*;
 use rpusim::device::{
     BufferedTransferCompoundParameters, ExpStepParameters, IdealParameters, LinearStepParameters,
-    OneSidedUnitCellParameters, PiecewiseStepParameters, PowStepParameters, PulsedParameters,
-    ReferenceUnitCellParameters, SoftBoundsParameters, TransferCompoundParameters,
-    TransferParameters, UpdatePolicy, VectorUnitCellParameters, WriteNoiseParameters,
+    MixedPrecisionCompoundParameters, OneSidedUnitCellParameters, PiecewiseStepParameters,
+    PowStepParameters, PulsedParameters, ReferenceUnitCellParameters, SoftBoundsParameters,
+    TransferCompoundParameters, TransferParameters, UpdatePolicy, VectorUnitCellParameters,
+    WriteNoiseParameters,
 };
 use rpusim::{
     reference, BoundManagement, DeviceConfig, IoParameters, MappingParameters, Matrix,
@@ -332,6 +333,51 @@ fn one_sided_strategy() -> impl Strategy<Value = DeviceConfig> {
         )
 }
 
+/// Mixed-precision compounds of one pulsed device: transfers every batch, every other batch or
+/// never, of every row, none or a few (from the next row or a random one), the device's or a
+/// given granularity, `x` and `d` quantised or not, rounded stochastically or not.
+fn mixed_precision_strategy() -> impl Strategy<Value = DeviceConfig> {
+    (
+        pulsed_device_strategy(),
+        (
+            0u32..3,
+            prop_oneof![Just(-1i32), Just(0), Just(1), Just(2), Just(5)],
+            any::<bool>(),
+        ),
+        (
+            prop_oneof![Just(0.0f64), Just(0.003)],
+            prop_oneof![Just(1.0f64), Just(0.5), Just(0.0)],
+        ),
+        (
+            prop_oneof![Just(0u32), Just(2), Just(5)],
+            prop_oneof![Just(0u32), Just(3), Just(8)],
+            any::<bool>(),
+            any::<bool>(),
+        ),
+    )
+        .prop_map(
+            |(
+                device,
+                (transfer_every, n_rows_per_transfer, random_row),
+                (granularity, transfer_lr),
+                (n_x_bins, n_d_bins, stoc_round_x, stoc_round_d),
+            )| {
+                DeviceConfig::MixedPrecisionCompound(MixedPrecisionCompoundParameters {
+                    device: Box::new(device),
+                    transfer_every,
+                    n_rows_per_transfer,
+                    random_row,
+                    granularity,
+                    transfer_lr,
+                    n_x_bins,
+                    n_d_bins,
+                    stoc_round_x,
+                    stoc_round_d,
+                })
+            },
+        )
+}
+
 fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
     prop_oneof![
         1 => Just(DeviceConfig::Ideal(IdealParameters::default())),
@@ -340,6 +386,7 @@ fn device_strategy() -> impl Strategy<Value = DeviceConfig> {
         3 => transfer_strategy(),
         1 => reference_cell_strategy(),
         2 => one_sided_strategy(),
+        3 => mixed_precision_strategy(),
     ]
 }
 
