@@ -19,13 +19,10 @@ from rpusim.devices import (
     device_from_document,
 )
 
-torch = pytest.importorskip("torch")
-datasets = pytest.importorskip("sklearn.datasets")
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
 
-from rpusim import training  # noqa: E402
-from rpusim.nn import AnalogLinear, AnalogSequential  # noqa: E402
-from rpusim.optim import AnalogSGD  # noqa: E402
-from torch import nn  # noqa: E402
+from digits_mlp import digits_accuracy
 
 pytestmark = pytest.mark.usefixtures("single_threaded")
 
@@ -100,25 +97,6 @@ def test_programmed_weights_live_on_c_and_the_state_reloads(
     assert again.rpu_config == tile.rpu_config
     with pytest.raises(rpusim.ConfigError, match="device"):
         tile.rpu_config.device.transfer_forward.out_noise = 0.0  # fixed once drawn
-
-
-def digits_accuracy(device: rpusim.devices.Device, lr: float = 0.1) -> float:
-    """A 64-32-10 tanh MLP on the device, 5 epochs on 1400 of scikit-learn's 8x8 digits
-    (batches of 10, learning rate ``lr``), tested on the other 397."""
-    digits = datasets.load_digits()
-    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
-    y = torch.tensor(digits.target)
-    config = RPUConfig(device=device)
-    torch.manual_seed(0)
-    model = AnalogSequential(
-        AnalogLinear(64, 32, rpu_config=config), nn.Tanh(), AnalogLinear(32, 10, rpu_config=config)
-    )
-    optimizer = AnalogSGD(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(5):
-        order = torch.randperm(1400, generator=generator)
-        training.train_epoch(model, optimizer, x[:1400], y[:1400], order, 10, disable=True)
-    return training.test_accuracy(model, x[1400:], y[1400:])
 
 
 # Observed: about 0.84 (TTv1) and 0.80 (TTv2); without transfers C keeps its random initial

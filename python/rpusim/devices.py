@@ -488,25 +488,25 @@ def _default_unit_cell_devices(
     return cast("list[PulsedDevice]", [_device_of(d) for d in defaults[name]])
 
 
+def _pulsed_device(owner: str, name: str, device: object) -> PulsedDevice:
+    """``device`` (field ``owner.name``) checked to be a single pulsed model of this module
+    (TypeError naming it), its fields converted."""
+    model = DEVICE_TYPES.get(type(device).__name__)
+    if not isinstance(device, PulsedDevice) or model is not type(device):
+        known = ", ".join(tag for tag, cls in DEVICE_TYPES.items() if issubclass(cls, PulsedDevice))
+        raise TypeError(
+            f"{owner}.{name} must be a pulsed device model ({known}), got {type(device).__name__}"
+        )
+    device._convert_fields()
+    return device
+
+
 def _pulsed_devices(owner: str, name: str, value: object) -> list[PulsedDevice]:
-    """The devices of a compound (field ``owner.name``), each checked to be a single pulsed
-    model of this module (TypeError naming it)."""
+    """The devices of a compound (field ``owner.name``), each checked by
+    :func:`_pulsed_device`."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f"{owner}.{name} must be a list of devices, got {type(value).__name__}")
-    devices = list(value)
-    for k, device in enumerate(devices):
-        if not isinstance(device, PulsedDevice) or DEVICE_TYPES.get(
-            type(device).__name__
-        ) is not type(device):
-            known = ", ".join(
-                model for model, cls in DEVICE_TYPES.items() if issubclass(cls, PulsedDevice)
-            )
-            raise TypeError(
-                f"{owner}.{name}[{k}] must be a pulsed device model ({known}), "
-                f"got {type(device).__name__}"
-            )
-        device._convert_fields()
-    return devices
+    return [_pulsed_device(owner, f"{name}[{k}]", d) for k, d in enumerate(value)]
 
 
 def _bind_devices(devices: list[PulsedDevice], name: str, sink: PatchSink) -> None:
@@ -1006,15 +1006,7 @@ class MixedPrecisionCompound(Device):
     @classmethod
     def _convert(cls, name: str, value: object, owner: str) -> object:
         if name == "device":
-            if not isinstance(value, PulsedDevice) or DEVICE_TYPES.get(
-                type(value).__name__
-            ) is not type(value):
-                raise TypeError(
-                    f"{owner}.{name} must be a single pulsed device model, "
-                    f"got {type(value).__name__}"
-                )
-            value._convert_fields()
-            return value
+            return _pulsed_device(owner, name, value)
         if name == "n_rows_per_transfer":
             return check_int(owner, name, value, ge=-1, le=2**31 - 1)
         return super()._convert(name, value, owner)
